@@ -1,0 +1,367 @@
+//! Addresses as text: the one place where a host string and a port become
+//! a `sockaddr`, and where a `sockaddr` becomes text again.
+//!
+//! Host text accepted for AF_INET/AF_INET6: NULL or "" for the any address,
+//! an IPv4 literal, an IPv6 literal (optionally in brackets, optionally with
+//! `%scope` as an interface name or number), or a name for the resolver.
+//! For AF_UNIX the host is a path; on Linux a leading '@' names an abstract
+//! socket ("@name"), and "" binds to an autobound abstract name.
+
+use super::error::{Error, Result, fail};
+use socket2::SockAddr;
+use std::ffi::CStr;
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+
+/// Room for the host text in `polysock_addr`, NUL included: an AF_UNIX path
+/// (108 bytes on Linux) or an IPv6 literal with an interface name.
+pub const POLYSOCK_ADDR_HOST_LEN: usize = 128;
+
+/// An address as plain data, declarable from any FFI without sockaddr.
+/// In C: `polysock_addr`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Addr {
+    /// AF_INET, AF_INET6, AF_UNIX, or 0 (AF_UNSPEC) when there is none.
+    pub family: i32,
+    /// The port, 0..65535 (0 for AF_UNIX).
+    pub port: i32,
+    /// IPv6 flow information (0 otherwise).
+    pub flowinfo: u32,
+    /// IPv6 scope id, the interface index (0 otherwise).
+    pub scope_id: u32,
+    /// NUL-terminated text: "127.0.0.1", "fe80::1%eth0", "/tmp/sock",
+    /// "@abstract", or "" for an unnamed Unix socket.
+    pub host: [libc::c_char; POLYSOCK_ADDR_HOST_LEN],
+}
+
+impl Addr {
+    pub const fn empty() -> Addr {
+        Addr {
+            family: 0,
+            port: 0,
+            flowinfo: 0,
+            scope_id: 0,
+            host: [0; POLYSOCK_ADDR_HOST_LEN],
+        }
+    }
+
+    pub fn host_str(&self) -> &str {
+        // SAFETY: host is always NUL-terminated (set_host keeps the last
+        // byte 0), and is a valid slice of c_char.
+        let bytes = unsafe { CStr::from_ptr(self.host.as_ptr()) }.to_bytes();
+        std::str::from_utf8(bytes).unwrap_or("?")
+    }
+
+    fn set_host(&mut self, text: &[u8]) {
+        let n = text.len().min(POLYSOCK_ADDR_HOST_LEN - 1);
+        for (dst, &src) in self.host.iter_mut().zip(&text[..n]) {
+            *dst = src as libc::c_char;
+        }
+        self.host[n] = 0;
+    }
+
+    /// The text form of a kernel address.
+    pub fn from_sockaddr(sa: &SockAddr) -> Addr {
+        let mut a = Addr::empty();
+        a.family = i32::from(sa.family());
+        if let Some(v4) = sa.as_socket_ipv4() {
+            a.port = i32::from(v4.port());
+            a.set_host(format_into(&mut [0; 64], format_args!("{}", v4.ip())));
+        } else if let Some(v6) = sa.as_socket_ipv6() {
+            a.port = i32::from(v6.port());
+            a.flowinfo = v6.flowinfo();
+            a.scope_id = v6.scope_id();
+            let mut buf = [0u8; 96];
+            let text = match (v6.scope_id(), interface_name(v6.scope_id())) {
+                (0, _) => format_into(&mut buf, format_args!("{}", v6.ip())),
+                (_, Some(ifname)) => {
+                    format_into(&mut buf, format_args!("{}%{}", v6.ip(), ifname.as_str()))
+                }
+                (id, None) => format_into(&mut buf, format_args!("{}%{}", v6.ip(), id)),
+            };
+            a.set_host(text);
+        } else if sa.is_unix() {
+            a.set_host(&unix_text(sa));
+        }
+        a
+    }
+}
+
+impl fmt::Display for Addr {
+    /// "127.0.0.1:80", "[::1]:80", or the Unix path.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.family == libc::AF_INET6 {
+            write!(f, "[{}]:{}", self.host_str(), self.port)
+        } else if self.family == libc::AF_INET {
+            write!(f, "{}:{}", self.host_str(), self.port)
+        } else {
+            f.write_str(self.host_str())
+        }
+    }
+}
+
+/// Unix address bytes as text: the path, "@name" for an abstract name.
+fn unix_text(sa: &SockAddr) -> [u8; POLYSOCK_ADDR_HOST_LEN] {
+    let mut out = [0u8; POLYSOCK_ADDR_HOST_LEN];
+    // SAFETY: is_unix() was checked by the caller, so the storage holds a
+    // sockaddr_un of at least sa.len() initialised bytes.
+    let (path, len) = unsafe {
+        let un = &*(sa.as_ptr() as *const libc::sockaddr_un);
+        let offset = std::mem::offset_of!(libc::sockaddr_un, sun_path);
+        let len = (sa.len() as usize)
+            .saturating_sub(offset)
+            .min(un.sun_path.len());
+        (&un.sun_path, len)
+    };
+    if len == 0 {
+        return out;
+    }
+    // SAFETY: path has at least len bytes (len was clamped to its size).
+    let path: &[u8] = unsafe { std::slice::from_raw_parts(path.as_ptr() as *const u8, len) };
+    let text = if path[0] == 0 {
+        out[0] = b'@';
+        &path[1..]
+    } else {
+        let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
+        &path[..end]
+    };
+    let start = usize::from(out[0] == b'@');
+    let n = text.len().min(POLYSOCK_ADDR_HOST_LEN - 1 - start);
+    out[start..start + n].copy_from_slice(&text[..n]);
+    out
+}
+
+/// Writes formatted text into `buf` and returns the written part; never
+/// allocates.
+fn format_into<'a>(buf: &'a mut [u8], args: fmt::Arguments<'_>) -> &'a [u8] {
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    let _ = std::io::Write::write_fmt(&mut cursor, args);
+    let n = cursor.position() as usize;
+    &buf[..n]
+}
+
+/// An interface name (e.g. "eth0") for a scope id.
+fn interface_name(index: u32) -> Option<IfName> {
+    if index == 0 {
+        return None;
+    }
+    let mut name = IfName([0; libc::IF_NAMESIZE]);
+    // SAFETY: the buffer has IF_NAMESIZE bytes, as if_indextoname requires.
+    let p = unsafe { libc::if_indextoname(index, name.0.as_mut_ptr()) };
+    (!p.is_null()).then_some(name)
+}
+
+struct IfName([libc::c_char; libc::IF_NAMESIZE]);
+
+impl IfName {
+    fn as_str(&self) -> &str {
+        // SAFETY: if_indextoname wrote a NUL-terminated name.
+        unsafe { CStr::from_ptr(self.0.as_ptr()) }
+            .to_str()
+            .unwrap_or("?")
+    }
+}
+
+/// Checks a port given as a C int.
+pub fn check_port(op: &str, port: i32) -> Result<u16> {
+    u16::try_from(port)
+        .or_else(|_| fail!(libc::EINVAL, "{op}: port {port} is out of range 0..65535"))
+}
+
+/// What an address is for: a passive address (bind) may be the any address
+/// and resolves with AI_PASSIVE.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Bind,
+    Connect,
+}
+
+/// The one conversion from (host, port) to a kernel address for a socket of
+/// `family` and `socktype`. `op` names the calling operation in messages.
+pub fn to_sockaddr(
+    op: &str,
+    family: i32,
+    socktype: i32,
+    host: Option<&str>,
+    port: i32,
+    purpose: Purpose,
+) -> Result<SockAddr> {
+    let host = host.unwrap_or("");
+    if family == libc::AF_UNIX {
+        return unix_sockaddr(op, host);
+    }
+    let port = check_port(op, port)?;
+    if family != libc::AF_INET && family != libc::AF_INET6 {
+        return fail!(
+            libc::EAFNOSUPPORT,
+            "{op} {host}: polysock addresses are AF_INET, AF_INET6 or AF_UNIX, not family {family}"
+        );
+    }
+    if host.is_empty() {
+        return Ok(if family == libc::AF_INET {
+            SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port).into()
+        } else {
+            SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0).into()
+        });
+    }
+    if let Ok(ip) = host.parse::<Ipv4Addr>() {
+        return if family == libc::AF_INET {
+            Ok(SocketAddrV4::new(ip, port).into())
+        } else {
+            // An AF_INET6 socket reaches IPv4 through the mapped form.
+            Ok(SocketAddrV6::new(ip.to_ipv6_mapped(), port, 0, 0).into())
+        };
+    }
+    if let Some(v6) = parse_ipv6(op, host, port)? {
+        return if family == libc::AF_INET6 {
+            Ok(v6.into())
+        } else {
+            fail!(
+                libc::EAFNOSUPPORT,
+                "{op} {host}: an IPv6 address for an AF_INET socket"
+            )
+        };
+    }
+    super::resolve::first_address(op, family, socktype, host, port, purpose)
+}
+
+/// An IPv6 literal: "::1", "[::1]", "fe80::1%eth0", "fe80::1%2". Ok(None)
+/// when the text is not IPv6 at all; an error when it is IPv6 with a bad
+/// scope.
+fn parse_ipv6(op: &str, host: &str, port: u16) -> Result<Option<SocketAddrV6>> {
+    let inner = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let (ip_text, scope_text) = match inner.split_once('%') {
+        Some((ip, scope)) => (ip, Some(scope)),
+        None => (inner, None),
+    };
+    let Ok(ip) = ip_text.parse::<Ipv6Addr>() else {
+        return Ok(None);
+    };
+    let scope_id = match scope_text {
+        None => 0,
+        Some(s) => scope_index(s).ok_or_else(|| {
+            Error::new(
+                libc::EINVAL,
+                format_args!("{op} {host}: unknown interface '{s}'"),
+            )
+        })?,
+    };
+    Ok(Some(SocketAddrV6::new(ip, port, 0, scope_id)))
+}
+
+/// An interface index from a name or a number; None for no such interface.
+fn scope_index(scope: &str) -> Option<u32> {
+    if let Ok(n) = scope.parse::<u32>() {
+        return interface_name(n).map(|_| n);
+    }
+    let mut name = [0 as libc::c_char; libc::IF_NAMESIZE];
+    if scope.is_empty() || scope.len() >= name.len() {
+        return None;
+    }
+    for (d, s) in name.iter_mut().zip(scope.bytes()) {
+        *d = s as libc::c_char;
+    }
+    // SAFETY: name is NUL-terminated (zero-filled past the copied bytes).
+    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    (index != 0).then_some(index)
+}
+
+fn unix_sockaddr(op: &str, path: &str) -> Result<SockAddr> {
+    let mut raw = [0u8; POLYSOCK_ADDR_HOST_LEN];
+    let bytes: &[u8] = match path.strip_prefix('@') {
+        // "@name": the abstract namespace, a leading NUL for the kernel.
+        Some(name) if cfg!(any(target_os = "linux", target_os = "android")) => {
+            let n = name.len().min(raw.len() - 1);
+            raw[1..1 + n].copy_from_slice(&name.as_bytes()[..n]);
+            if name.len() != n {
+                return fail!(
+                    libc::ENAMETOOLONG,
+                    "{op} {path}: Unix socket name is too long"
+                );
+            }
+            &raw[..1 + n]
+        }
+        _ => path.as_bytes(),
+    };
+    use std::os::unix::ffi::OsStrExt;
+    SockAddr::unix(std::ffi::OsStr::from_bytes(bytes)).map_err(|_| {
+        Error::new(
+            libc::ENAMETOOLONG,
+            format_args!("{op} {path}: Unix socket path is too long (at most 107 bytes)"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(op_family: i32, host: &str, port: i32) -> String {
+        let sa = to_sockaddr(
+            "t",
+            op_family,
+            libc::SOCK_STREAM,
+            Some(host),
+            port,
+            Purpose::Connect,
+        )
+        .unwrap();
+        Addr::from_sockaddr(&sa).to_string()
+    }
+
+    #[test]
+    fn literals_round_trip() {
+        assert_eq!(text(libc::AF_INET, "127.0.0.1", 80), "127.0.0.1:80");
+        assert_eq!(text(libc::AF_INET6, "::1", 80), "[::1]:80");
+        assert_eq!(text(libc::AF_INET6, "[::1]", 81), "[::1]:81");
+        assert_eq!(text(libc::AF_INET6, "127.0.0.1", 1), "[::ffff:127.0.0.1]:1");
+        assert_eq!(text(libc::AF_INET, "", 5), "0.0.0.0:5");
+        assert_eq!(text(libc::AF_UNIX, "/tmp/x.sock", 0), "/tmp/x.sock");
+    }
+
+    #[test]
+    fn scope_by_number_and_by_name() {
+        assert_eq!(text(libc::AF_INET6, "fe80::1%1", 9), "[fe80::1%lo]:9");
+        assert_eq!(text(libc::AF_INET6, "fe80::1%lo", 9), "[fe80::1%lo]:9");
+        let e = to_sockaddr(
+            "bind",
+            libc::AF_INET6,
+            1,
+            Some("fe80::1%nosuchif"),
+            1,
+            Purpose::Bind,
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), libc::EINVAL);
+        assert!(e.context().contains("nosuchif"));
+    }
+
+    #[test]
+    fn abstract_names_use_at() {
+        assert_eq!(text(libc::AF_UNIX, "@polysock-test", 0), "@polysock-test");
+    }
+
+    #[test]
+    fn bad_inputs_are_clear_errors() {
+        let e = to_sockaddr(
+            "connect",
+            libc::AF_INET,
+            1,
+            Some("127.0.0.1"),
+            70000,
+            Purpose::Connect,
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), libc::EINVAL);
+        assert_eq!(e.context(), "connect: port 70000 is out of range 0..65535");
+        let e = to_sockaddr("bind", libc::AF_INET, 1, Some("::1"), 1, Purpose::Bind).unwrap_err();
+        assert_eq!(e.code(), libc::EAFNOSUPPORT);
+        let long = "x".repeat(200);
+        let e = to_sockaddr("bind", libc::AF_UNIX, 1, Some(&long), 0, Purpose::Bind).unwrap_err();
+        assert_eq!(e.code(), libc::ENAMETOOLONG);
+    }
+}

@@ -1,0 +1,159 @@
+//! Errors: a code (a POSIX errno value, or one of polysock's own codes) and a
+//! short context ("connect 127.0.0.1:4000"). Building one never allocates:
+//! the context lives in a fixed inline buffer, so even the EAGAIN that an
+//! event loop sees thousands of times a second costs no heap traffic.
+
+use std::fmt::{self, Write};
+
+/// First of polysock's own codes. Errno values on every supported platform
+/// are far below this, so the two ranges never collide.
+pub const POLYSOCK_ERR_BASE: i32 = 20000;
+
+// Resolver failures (getaddrinfo/getnameinfo), one code per EAI_* value.
+// They are polysock's numbers, identical on every platform, so scripts can
+// compare them by name (the constants table has them as EAI_*).
+pub const POLYSOCK_EAI_AGAIN: i32 = 20001;
+pub const POLYSOCK_EAI_BADFLAGS: i32 = 20002;
+pub const POLYSOCK_EAI_FAIL: i32 = 20003;
+pub const POLYSOCK_EAI_FAMILY: i32 = 20004;
+pub const POLYSOCK_EAI_MEMORY: i32 = 20005;
+pub const POLYSOCK_EAI_NONAME: i32 = 20006;
+pub const POLYSOCK_EAI_SERVICE: i32 = 20007;
+pub const POLYSOCK_EAI_SOCKTYPE: i32 = 20008;
+/// A system error inside the resolver; the message carries the errno text.
+pub const POLYSOCK_EAI_SYSTEM: i32 = 20009;
+pub const POLYSOCK_EAI_OVERFLOW: i32 = 20010;
+pub const POLYSOCK_EAI_NODATA: i32 = 20011;
+/// An internal error: a Rust panic was caught at the API boundary. Please
+/// report it; the call had no effect beyond what the message says.
+pub const POLYSOCK_EPANIC: i32 = 20100;
+/// A stream ended (the peer closed) before the requested bytes arrived.
+pub const POLYSOCK_EEOF: i32 = 20101;
+
+/// Room for the context of one error. Longer contexts are cut, never
+/// overflowed.
+const CONTEXT_LEN: usize = 200;
+
+/// One failure: its code and what was being done.
+#[derive(Clone)]
+pub struct Error {
+    code: i32,
+    context: Context,
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// An error with `code` and a context formatted from `args`.
+    pub fn new(code: i32, args: fmt::Arguments<'_>) -> Error {
+        let mut context = Context::new();
+        let _ = context.write_fmt(args);
+        Error { code, context }
+    }
+
+    /// The current C `errno`, with context.
+    pub fn last_os(args: fmt::Arguments<'_>) -> Error {
+        Error::new(errno::errno().0, args)
+    }
+
+    pub fn code(&self) -> i32 {
+        self.code
+    }
+
+    pub fn context(&self) -> &str {
+        self.context.as_str()
+    }
+
+    pub fn context_buf(&self) -> &Context {
+        &self.context
+    }
+}
+
+impl fmt::Display for Error {
+    /// `context: description`, e.g. `connect 127.0.0.1:4000: Connection refused`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.context().is_empty() {
+            f.write_str(crate::core::codes::describe(self.code))
+        } else {
+            write!(
+                f,
+                "{}: {}",
+                self.context(),
+                crate::core::codes::describe(self.code)
+            )
+        }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self, crate::core::codes::name(self.code))
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// `fail!(CODE, "fmt", args..)`: an `Err(Error)` with formatted context.
+macro_rules! fail {
+    ($code:expr, $($arg:tt)*) => {
+        Err($crate::core::error::Error::new($code, format_args!($($arg)*)))
+    };
+}
+pub(crate) use fail;
+
+/// A fixed-capacity UTF-8 text buffer that truncates on a char boundary.
+#[derive(Clone)]
+pub struct Context {
+    len: usize,
+    buf: [u8; CONTEXT_LEN],
+}
+
+impl Context {
+    pub const fn new() -> Context {
+        Context {
+            len: 0,
+            buf: [0; CONTEXT_LEN],
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only whole UTF-8 sequences are ever copied in (see write_str).
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
+impl Write for Context {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let room = CONTEXT_LEN - self.len;
+        let mut take = s.len().min(room);
+        while !s.is_char_boundary(take) {
+            take -= 1;
+        }
+        self.buf[self.len..self.len + take].copy_from_slice(&s.as_bytes()[..take]);
+        self.len += take;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_joins_context_and_description() {
+        let e = Error::new(
+            libc::ECONNREFUSED,
+            format_args!("connect {}:{}", "127.0.0.1", 4000),
+        );
+        assert_eq!(e.to_string(), "connect 127.0.0.1:4000: Connection refused");
+        assert_eq!(e.code(), libc::ECONNREFUSED);
+    }
+
+    #[test]
+    fn long_context_is_cut_on_a_char_boundary() {
+        let long = "é".repeat(CONTEXT_LEN);
+        let e = Error::new(libc::EINVAL, format_args!("{long}"));
+        assert!(e.context().len() <= CONTEXT_LEN);
+        assert!(e.context().chars().all(|c| c == 'é'));
+    }
+}

@@ -1,0 +1,217 @@
+//! Data transfer. Every call honours the socket's timeout, resumes after
+//! EINTR, never raises SIGPIPE, and never allocates.
+
+use super::addr::{self, Addr, Purpose};
+use super::error::{Error, Result, fail};
+use super::socket::{Socket, blocking_code};
+use super::wait::{Deadline, wait_fd};
+use std::mem::MaybeUninit;
+
+/// Added to every send: a peer that went away yields EPIPE, not a signal
+/// that kills the host process. (Apple platforms have no MSG_NOSIGNAL;
+/// socket2 sets SO_NOSIGPIPE on every socket there instead.)
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+const NOSIGNAL: i32 = libc::MSG_NOSIGNAL;
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+const NOSIGNAL: i32 = 0;
+
+impl Socket {
+    /// Runs one system call `f` until it succeeds, fails for real, or the
+    /// deadline passes. `deadline` is shared by calls that loop (sendall):
+    /// it is started at the first wait, so a call that never waits never
+    /// reads the clock.
+    fn retry(
+        &self,
+        op: &str,
+        events: libc::c_short,
+        flags: i32,
+        deadline: &mut Option<Deadline>,
+        mut f: impl FnMut() -> isize,
+    ) -> Result<usize> {
+        loop {
+            let n = f();
+            if n >= 0 {
+                self.check_open(op)?;
+                return Ok(n as usize);
+            }
+            let code = errno::errno().0;
+            self.check_open(op)?;
+            if code == libc::EINTR {
+                continue;
+            }
+            let timeout = self.timeout();
+            if (code == libc::EAGAIN || code == libc::EWOULDBLOCK)
+                && timeout > 0
+                && flags & libc::MSG_DONTWAIT == 0
+            {
+                let d = *deadline.get_or_insert_with(|| self.deadline());
+                wait_fd(self.fd(), events, d)
+                    .map_err(|e| Error::new(e.code(), format_args!("{op}: {}", e.context())))?;
+                self.check_open(op)?;
+                continue;
+            }
+            let code = if flags & libc::MSG_DONTWAIT != 0 {
+                code
+            } else {
+                blocking_code(code, timeout)
+            };
+            return fail!(code, "{op}");
+        }
+    }
+
+    /// Sends once; returns how many bytes went (possibly fewer than given).
+    pub fn send(&self, buf: &[u8], flags: i32) -> Result<usize> {
+        self.send_within(buf, flags, &mut None)
+    }
+
+    fn send_within(
+        &self,
+        buf: &[u8],
+        flags: i32,
+        deadline: &mut Option<Deadline>,
+    ) -> Result<usize> {
+        let fd = self.fd();
+        self.retry("send", libc::POLLOUT, flags, deadline, || {
+            // SAFETY: buf is valid for reads of buf.len() bytes.
+            unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), flags | NOSIGNAL) }
+        })
+    }
+
+    /// Sends all of `buf` within one deadline (the socket's timeout covers
+    /// the whole call, as in CPython). On failure the error comes with the
+    /// number of bytes that did go.
+    pub fn sendall(&self, buf: &[u8], flags: i32) -> std::result::Result<usize, (usize, Error)> {
+        let mut deadline = None;
+        let mut sent = 0;
+        while sent < buf.len() {
+            match self.send_within(&buf[sent..], flags, &mut deadline) {
+                Ok(n) => sent += n,
+                Err(e) => {
+                    return Err((
+                        sent,
+                        Error::new(
+                            e.code(),
+                            format_args!(
+                                "sendall after {sent} of {} bytes: {}",
+                                buf.len(),
+                                e.context()
+                            ),
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Receives once into `buf`: Ok(0) is end of stream (or an empty
+    /// datagram); a timeout is ETIMEDOUT and "nothing yet" on a non-blocking
+    /// socket is EAGAIN, so the three never look alike.
+    pub fn recv(&self, buf: &mut [MaybeUninit<u8>], flags: i32) -> Result<usize> {
+        self.recv_within(buf, flags, &mut None)
+    }
+
+    fn recv_within(
+        &self,
+        buf: &mut [MaybeUninit<u8>],
+        flags: i32,
+        deadline: &mut Option<Deadline>,
+    ) -> Result<usize> {
+        let fd = self.fd();
+        let (ptr, len) = (buf.as_mut_ptr(), buf.len());
+        self.retry("recv", libc::POLLIN, flags, deadline, || {
+            // SAFETY: ptr is valid for writes of len bytes.
+            unsafe { libc::recv(fd, ptr.cast(), len, flags) }
+        })
+    }
+
+    /// Receives until `buf` is full (MSG_WAITALL semantics) within one
+    /// deadline. Ok(n) with n < buf.len() means the stream ended first.
+    /// On failure the error comes with the number of bytes already stored.
+    pub fn recv_exact(
+        &self,
+        buf: &mut [MaybeUninit<u8>],
+        flags: i32,
+    ) -> std::result::Result<usize, (usize, Error)> {
+        let mut deadline = None;
+        let mut got = 0;
+        // A blocking socket lets the kernel gather everything in one call.
+        let flags = if self.timeout() < 0 {
+            flags | libc::MSG_WAITALL
+        } else {
+            flags
+        };
+        while got < buf.len() {
+            match self.recv_within(&mut buf[got..], flags, &mut deadline) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) => {
+                    return Err((
+                        got,
+                        Error::new(
+                            e.code(),
+                            format_args!(
+                                "recv_exact after {got} of {} bytes: {}",
+                                buf.len(),
+                                e.context()
+                            ),
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(got)
+    }
+
+    /// Sends one datagram (or stream data) to host:port (a path for AF_UNIX).
+    pub fn sendto(&self, buf: &[u8], flags: i32, host: Option<&str>, port: i32) -> Result<usize> {
+        let sa = addr::to_sockaddr(
+            "sendto",
+            self.family(),
+            self.socktype(),
+            host,
+            port,
+            Purpose::Connect,
+        )?;
+        let fd = self.fd();
+        self.retry("sendto", libc::POLLOUT, flags, &mut None, || {
+            // SAFETY: buf is valid for reads; sa holds sa.len() address bytes.
+            unsafe {
+                libc::sendto(
+                    fd,
+                    buf.as_ptr().cast(),
+                    buf.len(),
+                    flags | NOSIGNAL,
+                    sa.as_ptr().cast(),
+                    sa.len(),
+                )
+            }
+        })
+        .map_err(|e| {
+            Error::new(
+                e.code(),
+                format_args!("sendto {}", Addr::from_sockaddr(&sa)),
+            )
+        })
+    }
+
+    /// Receives once, with the sender's address.
+    pub fn recvfrom(&self, buf: &mut [MaybeUninit<u8>], flags: i32) -> Result<(usize, Addr)> {
+        let fd = self.fd();
+        let (ptr, len) = (buf.as_mut_ptr(), buf.len());
+        let mut storage = socket2::SockAddrStorage::zeroed();
+        let max_len = storage.size_of();
+        let mut sa_len = max_len;
+        // SAFETY: sockaddr_storage is the type the storage is made of.
+        let sa_ptr: *mut libc::sockaddr_storage = unsafe { storage.view_as() };
+        let n = self.retry("recvfrom", libc::POLLIN, flags, &mut None, || {
+            sa_len = max_len;
+            // SAFETY: ptr is valid for len bytes; sa_ptr for max_len bytes.
+            unsafe { libc::recvfrom(fd, ptr.cast(), len, flags, sa_ptr.cast(), &mut sa_len) }
+        })?;
+        // SAFETY: the kernel initialised sa_len bytes of storage (the rest
+        // is zeroed).
+        let from = unsafe { socket2::SockAddr::new(storage, sa_len) };
+        Ok((n, Addr::from_sockaddr(&from)))
+    }
+}

@@ -1,0 +1,13 @@
+//! The safe Rust core: everything polysock does, with Rust types. The C
+//! layer in `ffi/` only converts arguments and records errors.
+
+pub mod addr;
+pub mod codes;
+pub mod constants;
+pub mod error;
+pub mod handles;
+mod io;
+pub mod options;
+pub mod resolve;
+pub mod socket;
+pub mod wait;

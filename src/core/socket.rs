@@ -1,0 +1,547 @@
+//! The socket object: an owned fd with its family/type/protocol, its
+//! timeout (Python's model) and the state flags runtimes show their users.
+//! Lifecycle operations live here; data transfer in `io.rs`, options in
+//! `options.rs`.
+
+use super::addr::{self, Addr, Purpose};
+use super::constants;
+use super::error::{Error, Result, fail};
+use super::wait::{self, Deadline};
+use socket2::{Domain, Protocol, SockAddr, Type};
+use std::mem::ManuallyDrop;
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+
+// State flags (`Socket::state`).
+pub(crate) const BOUND: u32 = 1;
+pub(crate) const LISTENING: u32 = 2;
+pub(crate) const CONNECTED: u32 = 4;
+/// Connected by our own connect() (a client), as opposed to accepted.
+pub(crate) const CLIENT: u32 = 8;
+pub(crate) const SHUT_RD: u32 = 16;
+pub(crate) const SHUT_WR: u32 = 32;
+/// Closed by its owner while another call still held it: those calls fail
+/// with EBADF when they wake.
+pub(crate) const CLOSED: u32 = 64;
+/// The fd was handed back to the caller; it is not closed on drop.
+pub(crate) const DETACHED: u32 = 128;
+
+/// Timeout for sockets created from now on; -1 blocks (see `set_timeout`).
+static DEFAULT_TIMEOUT_MS: AtomicI64 = AtomicI64::new(-1);
+
+/// The backlog listen() uses when given a negative one: min(SOMAXCONN, 128),
+/// as CPython and Chapel choose.
+pub(crate) const DEFAULT_BACKLOG: i32 = if libc::SOMAXCONN < 128 {
+    libc::SOMAXCONN
+} else {
+    128
+};
+
+pub fn default_timeout() -> i64 {
+    DEFAULT_TIMEOUT_MS.load(Ordering::Relaxed)
+}
+
+pub fn set_default_timeout(ms: i64) -> Result<()> {
+    check_timeout("setdefaulttimeout", ms)?;
+    DEFAULT_TIMEOUT_MS.store(ms, Ordering::Relaxed);
+    Ok(())
+}
+
+fn check_timeout(op: &str, ms: i64) -> Result<()> {
+    if ms < -1 {
+        return fail!(
+            libc::EINVAL,
+            "{op}: timeout {ms} ms is invalid (-1 blocks, 0 is non-blocking, >0 is a limit)"
+        );
+    }
+    Ok(())
+}
+
+pub struct Socket {
+    sock: ManuallyDrop<socket2::Socket>,
+    family: i32,
+    socktype: i32,
+    protocol: i32,
+    /// -1: block; 0: non-blocking; >0: every blocking call's limit in ms.
+    /// The fd is O_NONBLOCK exactly when this is >= 0.
+    timeout_ms: AtomicI64,
+    state: AtomicU32,
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        if self.state() & DETACHED == 0 {
+            // SAFETY: dropped exactly once, here; never used after.
+            unsafe { ManuallyDrop::drop(&mut self.sock) };
+        }
+    }
+}
+
+impl Socket {
+    /// A new socket, close-on-exec, with the process default timeout.
+    /// SOCK_NONBLOCK in `socktype` (Linux) starts it non-blocking.
+    pub fn new(family: i32, socktype: i32, protocol: i32) -> Result<Socket> {
+        let (base_type, nonblock) = split_type_flags(socktype);
+        let proto = (protocol != 0).then_some(Protocol::from(protocol));
+        // socket2 sets SOCK_CLOEXEC atomically (and SO_NOSIGPIPE on Apple).
+        let sock = socket2::Socket::new(Domain::from(family), Type::from(base_type), proto)
+            .map_err(|e| {
+                let code = e.raw_os_error().unwrap_or(libc::EINVAL);
+                let hint = if code == libc::EPERM || code == libc::EACCES {
+                    " (raw sockets need CAP_NET_RAW)"
+                } else {
+                    ""
+                };
+                Error::new(
+                    code,
+                    format_args!(
+                        "socket({}, {}, {protocol}){hint}",
+                        constants::name_of("AF_", family.into()),
+                        constants::name_of("SOCK_", base_type.into())
+                    ),
+                )
+            })?;
+        let timeout = if nonblock { 0 } else { default_timeout() };
+        Socket::wrap(sock, family, base_type, protocol, timeout, 0)
+    }
+
+    /// A connected pair (AF_UNIX on every platform).
+    pub fn pair(family: i32, socktype: i32, protocol: i32) -> Result<(Socket, Socket)> {
+        let (base_type, nonblock) = split_type_flags(socktype);
+        let proto = (protocol != 0).then_some(Protocol::from(protocol));
+        let (a, b) = socket2::Socket::pair(Domain::from(family), Type::from(base_type), proto)
+            .map_err(|e| {
+                Error::new(
+                    e.raw_os_error().unwrap_or(libc::EINVAL),
+                    format_args!("socketpair(family {family}, type {socktype})"),
+                )
+            })?;
+        let timeout = if nonblock { 0 } else { default_timeout() };
+        let a = Socket::wrap(a, family, base_type, protocol, timeout, CONNECTED)?;
+        let b = Socket::wrap(b, family, base_type, protocol, timeout, CONNECTED)?;
+        Ok((a, b))
+    }
+
+    fn wrap(
+        sock: socket2::Socket,
+        family: i32,
+        socktype: i32,
+        protocol: i32,
+        timeout: i64,
+        state: u32,
+    ) -> Result<Socket> {
+        let s = Socket {
+            sock: ManuallyDrop::new(sock),
+            family,
+            socktype,
+            protocol,
+            timeout_ms: AtomicI64::new(-1),
+            state: AtomicU32::new(state),
+        };
+        s.set_timeout(timeout)?;
+        Ok(s)
+    }
+
+    /// Takes ownership of `fd`, an open socket: marks it close-on-exec and
+    /// learns its family, type, protocol and state from the kernel.
+    pub fn adopt(fd: RawFd) -> Result<Socket> {
+        if fd < 0 {
+            return fail!(libc::EBADF, "adopt fd {fd}: not a file descriptor");
+        }
+        // SAFETY: the caller hands us ownership of an open fd.
+        let sock = unsafe { socket2::Socket::from_raw_fd(fd) };
+        let int = |name| get_int(fd, libc::SOL_SOCKET, name);
+        let socktype = match int(libc::SO_TYPE) {
+            Ok(t) => t,
+            Err(e) => {
+                // Not ours to close: hand it back untouched.
+                std::mem::forget(sock);
+                return fail!(e, "adopt fd {fd}");
+            }
+        };
+        if let Err(e) = sock.set_cloexec(true) {
+            std::mem::forget(sock);
+            return fail!(
+                e.raw_os_error().unwrap_or(libc::EBADF),
+                "adopt fd {fd}: setting close-on-exec"
+            );
+        }
+        let local = sock.local_addr().ok();
+        let family = local
+            .as_ref()
+            .map_or(libc::AF_UNSPEC, |a| i32::from(a.family()));
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let protocol = int(libc::SO_PROTOCOL).unwrap_or(0);
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let protocol = 0;
+        let mut state = 0;
+        if local.as_ref().is_some_and(is_bound_addr) {
+            state |= BOUND;
+        }
+        if int(libc::SO_ACCEPTCONN).unwrap_or(0) != 0 {
+            state |= LISTENING;
+        }
+        if sock.peer_addr().is_ok() {
+            state |= CONNECTED;
+        }
+        Socket::wrap(sock, family, socktype, protocol, default_timeout(), state)
+    }
+
+    /// A new socket on a duplicate of `fd` (which stays the caller's).
+    pub fn from_fd_dup(fd: RawFd) -> Result<Socket> {
+        Socket::adopt(dup_cloexec("fromfd", fd)?)
+    }
+
+    /// A new, independent socket on a duplicate of this one's fd.
+    pub fn dup(&self) -> Result<Socket> {
+        let s = Socket::adopt(dup_cloexec("dup", self.fd())?)?;
+        s.set_timeout(self.timeout())?;
+        Ok(s)
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.sock.as_raw_fd()
+    }
+    pub fn family(&self) -> i32 {
+        self.family
+    }
+    pub fn socktype(&self) -> i32 {
+        self.socktype
+    }
+    pub fn protocol(&self) -> i32 {
+        self.protocol
+    }
+    pub fn state(&self) -> u32 {
+        self.state.load(Ordering::Acquire)
+    }
+    fn set_state(&self, flags: u32) {
+        self.state.fetch_or(flags, Ordering::AcqRel);
+    }
+    pub fn timeout(&self) -> i64 {
+        self.timeout_ms.load(Ordering::Relaxed)
+    }
+
+    /// Python's settimeout in ms: -1 blocks, 0 is non-blocking (EAGAIN),
+    /// >0 limits every blocking call, which then fails with ETIMEDOUT.
+    pub fn set_timeout(&self, ms: i64) -> Result<()> {
+        check_timeout("settimeout", ms)?;
+        self.sock.set_nonblocking(ms >= 0).map_err(|e| {
+            Error::new(
+                e.raw_os_error().unwrap_or(libc::EBADF),
+                format_args!("settimeout"),
+            )
+        })?;
+        self.timeout_ms.store(ms, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The deadline for one blocking call started now.
+    pub(crate) fn deadline(&self) -> Deadline {
+        Deadline::after_ms(self.timeout())
+    }
+
+    /// Fails with EBADF if the socket was closed while this call ran.
+    pub(crate) fn check_open(&self, op: &str) -> Result<()> {
+        if self.state() & CLOSED != 0 {
+            return fail!(libc::EBADF, "{op}: the socket was closed by another thread");
+        }
+        Ok(())
+    }
+
+    /// Called by the handle table when the owner closes a socket that other
+    /// calls still hold: wake them (shutdown makes blocked accept, recv,
+    /// connect and poll return at once); the fd itself closes when the last
+    /// holder lets go, so its number cannot be reused under them.
+    pub(crate) fn close_while_in_use(&self) {
+        self.set_state(CLOSED);
+        // SAFETY: plain syscall on our own open fd; errors are irrelevant.
+        unsafe { libc::shutdown(self.fd(), libc::SHUT_RDWR) };
+    }
+
+    /// Gives the fd up: it will not be closed when this object goes.
+    pub(crate) fn detach(&self) -> RawFd {
+        self.set_state(DETACHED);
+        self.fd()
+    }
+
+    fn sockaddr(
+        &self,
+        op: &str,
+        host: Option<&str>,
+        port: i32,
+        purpose: Purpose,
+    ) -> Result<SockAddr> {
+        addr::to_sockaddr(op, self.family, self.socktype, host, port, purpose)
+    }
+
+    pub fn bind(&self, host: Option<&str>, port: i32) -> Result<()> {
+        let sa = self.sockaddr("bind", host, port, Purpose::Bind)?;
+        self.sock.bind(&sa).map_err(|e| os_err(e, "bind", &sa))?;
+        self.set_state(BOUND);
+        Ok(())
+    }
+
+    /// Negative backlog: DEFAULT_BACKLOG.
+    pub fn listen(&self, backlog: i32) -> Result<()> {
+        let backlog = if backlog < 0 {
+            DEFAULT_BACKLOG
+        } else {
+            backlog
+        };
+        self.sock.listen(backlog).map_err(|e| {
+            Error::new(
+                e.raw_os_error().unwrap_or(libc::EINVAL),
+                format_args!("listen(backlog {backlog})"),
+            )
+        })?;
+        self.set_state(LISTENING | BOUND);
+        Ok(())
+    }
+
+    /// Connects within the socket's timeout. On a non-blocking socket
+    /// (timeout 0) an unfinished connect fails with EINPROGRESS.
+    pub fn connect(&self, host: Option<&str>, port: i32) -> Result<()> {
+        let sa = self.sockaddr("connect", host, port, Purpose::Connect)?;
+        self.connect_addr(&sa)
+    }
+
+    pub fn connect_addr(&self, sa: &SockAddr) -> Result<()> {
+        let deadline = self.deadline();
+        // SAFETY: sa points to sa.len() bytes of a valid sockaddr.
+        let rc = unsafe { libc::connect(self.fd(), sa.as_ptr().cast(), sa.len()) };
+        if rc != 0 {
+            let code = errno::errno().0;
+            let pending = code == libc::EINTR || (code == libc::EINPROGRESS && self.timeout() != 0);
+            if !pending {
+                self.check_open("connect")?;
+                return Err(os_code(code, "connect", sa));
+            }
+            // The connect goes on in the kernel: wait for it, then read its
+            // outcome (calling connect() again is not portable).
+            wait::wait_fd(self.fd(), libc::POLLOUT, deadline)
+                .map_err(|e| retag(e, "connect", sa))?;
+            self.check_open("connect")?;
+            match self.sock.take_error() {
+                Ok(None) => {}
+                Ok(Some(e)) => return Err(os_err(e, "connect", sa)),
+                Err(e) => return Err(os_err(e, "connect", sa)),
+            }
+        }
+        self.set_state(CONNECTED | CLIENT);
+        Ok(())
+    }
+
+    /// Accepts one connection within the socket's timeout; the new socket
+    /// is close-on-exec, has the process default timeout, and comes with the
+    /// peer's address.
+    pub fn accept(&self) -> Result<(Socket, Addr)> {
+        let deadline = self.deadline();
+        let (sock, peer) = loop {
+            match self.sock.accept() {
+                Ok(pair) => break pair,
+                Err(e) => {
+                    self.check_open("accept")?;
+                    let code = e.raw_os_error().unwrap_or(libc::EINVAL);
+                    match code {
+                        libc::EINTR | libc::ECONNABORTED => continue,
+                        libc::EAGAIN if self.timeout() > 0 => {
+                            wait::wait_fd(self.fd(), libc::POLLIN, deadline)
+                                .map_err(|e| retag_op(e, "accept"))?
+                        }
+                        _ => return fail!(blocking_code(code, self.timeout()), "accept"),
+                    }
+                    self.check_open("accept")?;
+                }
+            }
+        };
+        let s = Socket::wrap(
+            sock,
+            self.family,
+            self.socktype,
+            self.protocol,
+            default_timeout(),
+            CONNECTED | BOUND,
+        )?;
+        Ok((s, Addr::from_sockaddr(&peer)))
+    }
+
+    /// how: SHUT_RD, SHUT_WR or SHUT_RDWR.
+    pub fn shutdown(&self, how: i32) -> Result<()> {
+        let flags = match how {
+            libc::SHUT_RD => SHUT_RD,
+            libc::SHUT_WR => SHUT_WR,
+            libc::SHUT_RDWR => SHUT_RD | SHUT_WR,
+            _ => {
+                return fail!(
+                    libc::EINVAL,
+                    "shutdown: how {how} is not SHUT_RD, SHUT_WR or SHUT_RDWR"
+                );
+            }
+        };
+        // SAFETY: plain syscall on our own fd.
+        if unsafe { libc::shutdown(self.fd(), how) } != 0 {
+            return Err(Error::last_os(format_args!("shutdown")));
+        }
+        self.set_state(flags);
+        Ok(())
+    }
+
+    pub fn local_addr(&self) -> Result<Addr> {
+        let sa = self.sock.local_addr().map_err(|e| {
+            Error::new(
+                e.raw_os_error().unwrap_or(libc::EBADF),
+                format_args!("getsockname"),
+            )
+        })?;
+        Ok(Addr::from_sockaddr(&sa))
+    }
+
+    pub fn peer_addr(&self) -> Result<Addr> {
+        let sa = self.sock.peer_addr().map_err(|e| {
+            Error::new(
+                e.raw_os_error().unwrap_or(libc::EBADF),
+                format_args!("getpeername"),
+            )
+        })?;
+        Ok(Addr::from_sockaddr(&sa))
+    }
+}
+
+/// SOCK_NONBLOCK and SOCK_CLOEXEC ride in the type on Linux: strip them (we
+/// always set close-on-exec) and report whether non-blocking was asked for.
+fn split_type_flags(socktype: i32) -> (i32, bool) {
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+    {
+        let base = socktype & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC);
+        (base, socktype & libc::SOCK_NONBLOCK != 0)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+    (socktype, false)
+}
+
+fn is_bound_addr(sa: &SockAddr) -> bool {
+    match sa.as_socket() {
+        Some(s) => s.port() != 0,
+        None => !sa.is_unnamed(),
+    }
+}
+
+fn dup_cloexec(op: &str, fd: RawFd) -> Result<RawFd> {
+    // SAFETY: fcntl on any integer is memory-safe; failure is reported.
+    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if new < 0 {
+        return Err(Error::last_os(format_args!("{op} fd {fd}")));
+    }
+    Ok(new)
+}
+
+/// getsockopt of an int; the errno code on failure.
+pub(crate) fn get_int(fd: RawFd, level: i32, name: i32) -> std::result::Result<i32, i32> {
+    let mut v: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: v and len are valid for writes of the sizes given.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            level,
+            name,
+            (&mut v as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        Err(errno::errno().0)
+    } else {
+        Ok(v)
+    }
+}
+
+/// EAGAIN on a socket in blocking mode can only come from SO_RCVTIMEO or
+/// SO_SNDTIMEO: report it as the timeout it is.
+pub(crate) fn blocking_code(code: i32, timeout: i64) -> i32 {
+    if code == libc::EAGAIN && timeout < 0 {
+        libc::ETIMEDOUT
+    } else {
+        code
+    }
+}
+
+fn os_err(e: std::io::Error, op: &str, sa: &SockAddr) -> Error {
+    os_code(e.raw_os_error().unwrap_or(libc::EINVAL), op, sa)
+}
+
+fn os_code(code: i32, op: &str, sa: &SockAddr) -> Error {
+    Error::new(code, format_args!("{op} {}", Addr::from_sockaddr(sa)))
+}
+
+/// A wait error (ETIMEDOUT...) with the operation and address as context.
+fn retag(e: Error, op: &str, sa: &SockAddr) -> Error {
+    Error::new(
+        e.code(),
+        format_args!("{op} {}: {}", Addr::from_sockaddr(sa), e.context()),
+    )
+}
+
+fn retag_op(e: Error, op: &str) -> Error {
+    Error::new(e.code(), format_args!("{op}: {}", e.context()))
+}
+
+/// A snapshot of a socket, as plain data. In C: `polysock_socket_info`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Info {
+    pub family: i32,
+    /// SOCK_STREAM, SOCK_DGRAM, ... (without SOCK_NONBLOCK/SOCK_CLOEXEC).
+    pub socktype: i32,
+    pub protocol: i32,
+    /// The OS file descriptor.
+    pub fd: i32,
+    /// -1 blocks, 0 is non-blocking, >0 limits each blocking call (ms).
+    pub timeout_ms: i64,
+    /// 1 unless the timeout is 0 (CPython's getblocking).
+    pub blocking: i32,
+    /// bind() succeeded, or the socket was accepted/listening/adopted bound.
+    pub bound: i32,
+    /// listen() succeeded.
+    pub listening: i32,
+    /// connect() succeeded, or the socket came from accept()/socketpair().
+    pub connected: i32,
+    /// Connected by this socket's own connect() (not accepted).
+    pub client: i32,
+    /// -1 when not shut down, else SHUT_RD, SHUT_WR or SHUT_RDWR: what
+    /// shutdown() has closed so far.
+    pub shutdown: i32,
+    /// The local address (family 0 if the kernel reports none).
+    pub local: Addr,
+    /// The peer address (family 0 when not connected).
+    pub peer: Addr,
+}
+
+impl Socket {
+    pub fn info(&self) -> Info {
+        let st = self.state();
+        let flag = |f: u32| i32::from(st & f != 0);
+        let shutdown = match st & (SHUT_RD | SHUT_WR) {
+            0 => -1,
+            SHUT_RD => libc::SHUT_RD,
+            SHUT_WR => libc::SHUT_WR,
+            _ => libc::SHUT_RDWR,
+        };
+        let timeout = self.timeout();
+        Info {
+            family: self.family,
+            socktype: self.socktype,
+            protocol: self.protocol,
+            fd: self.fd(),
+            timeout_ms: timeout,
+            blocking: i32::from(timeout != 0),
+            bound: flag(BOUND),
+            listening: flag(LISTENING),
+            connected: flag(CONNECTED),
+            client: flag(CLIENT),
+            shutdown,
+            local: self.local_addr().unwrap_or(Addr::empty()),
+            peer: self.peer_addr().unwrap_or(Addr::empty()),
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! Per-thread last error, error texts, and the version.
+
+use super::boundary;
+use crate::core::codes;
+use crate::core::error::{Context, Error, POLYSOCK_EPANIC, POLYSOCK_ERR_BASE};
+use std::cell::RefCell;
+use std::ffi::c_char;
+use std::fmt::Write;
+
+/// The last failure on this thread. The message text is formatted only
+/// when asked for, so recording an error (EAGAIN in an event loop) is a
+/// small copy, never an allocation.
+struct LastError {
+    code: i32,
+    context: Context,
+    /// The formatted message; `formatted` says whether it is current.
+    message: [u8; 320],
+    formatted: bool,
+}
+
+thread_local! {
+    static LAST: RefCell<LastError> = const {
+        RefCell::new(LastError { code: 0, context: Context::new(), message: [0; 320], formatted: false })
+    };
+}
+
+pub(crate) fn record(e: &Error) {
+    LAST.with(|l| {
+        let mut l = l.borrow_mut();
+        l.code = e.code();
+        l.context = e.context_buf().clone();
+        l.formatted = false;
+    });
+    if e.code() < POLYSOCK_ERR_BASE {
+        errno::set_errno(errno::Errno(e.code()));
+    }
+}
+
+pub(crate) fn caught_panic<T: super::Failure>() -> T {
+    record(&Error::new(
+        POLYSOCK_EPANIC,
+        format_args!("internal error (please report it)"),
+    ));
+    T::failure()
+}
+
+/// The code of the last failed call on this thread: an errno value
+/// (ECONNREFUSED...) or one of polysock's codes (POLYSOCK_EAI_*,
+/// POLYSOCK_EPANIC, POLYSOCK_EEOF), all >= POLYSOCK_ERR_BASE. 0 if no call
+/// on this thread has failed yet. Successful calls leave it unchanged: test
+/// a call's return value, never this, to learn whether it failed.
+#[unsafe(no_mangle)]
+pub extern "C" fn polysock_errno() -> i32 {
+    boundary! { LAST.with(|l| l.borrow().code) }
+}
+
+/// A message for the last failed call on this thread, with its context:
+/// "connect 127.0.0.1:4000: Connection refused". Never NULL; "" if nothing
+/// has failed yet. The text belongs to the thread and stays valid until the
+/// next polysock call on this thread fails.
+#[unsafe(no_mangle)]
+pub extern "C" fn polysock_last_error() -> *const c_char {
+    boundary! {
+        LAST.with(|l| {
+            let mut l = l.borrow_mut();
+            if !l.formatted {
+                let mut text = Context::new();
+                if l.code != 0 {
+                    if l.context.as_str().is_empty() {
+                        let _ = write!(text, "{}", codes::describe(l.code));
+                    } else {
+                        let _ = write!(text, "{}: {}", l.context.as_str(), codes::describe(l.code));
+                    }
+                }
+                let bytes = text.as_str().as_bytes();
+                let n = bytes.len().min(l.message.len() - 1);
+                l.message[..n].copy_from_slice(&bytes[..n]);
+                l.message[n] = 0;
+                l.formatted = true;
+            }
+            l.message.as_ptr() as *const c_char
+        })
+    }
+}
+
+/// A static description of any code: "Connection refused" for
+/// ECONNREFUSED, the resolver's text for POLYSOCK_EAI_*, "Success" for 0,
+/// "Unknown error" for a value that is no code. Never NULL; thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn polysock_strerror(code: i32) -> *const c_char {
+    boundary! { codes::describe_cstr(code).as_ptr() }
+}
+
+/// The symbolic name of any code: "ECONNREFUSED", "EAI_NONAME",
+/// "POLYSOCK_EPANIC"; "OK" for 0; "EUNKNOWN" otherwise. Bindings should
+/// show and compare names: numbers differ between platforms. Never NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn polysock_errname(code: i32) -> *const c_char {
+    boundary! { codes::name_cstr(code).as_ptr() }
+}
+
+/// polysock's version, "MAJOR.MINOR.PATCH", the same as the
+/// POLYSOCK_VERSION_* macros of the header it was built with.
+#[unsafe(no_mangle)]
+pub extern "C" fn polysock_version() -> *const c_char {
+    boundary! { concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr() as *const c_char }
+}

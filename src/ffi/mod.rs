@@ -1,0 +1,146 @@
+//! The C ABI: one thin layer over `core`. Each export is an ordinary
+//! `#[no_mangle] pub extern "C" fn` (so cbindgen sees its signature) whose
+//! body runs inside `boundary!`, which turns a panic into POLYSOCK_EPANIC
+//! instead of unwinding into C. Pointer arguments go through the checked
+//! helpers below, which turn NULL or oversized lengths into EINVAL.
+
+use crate::core::error::{Result, fail};
+use crate::core::handles::{self, Handle};
+use crate::core::socket::Socket;
+use std::ffi::{CStr, c_char};
+use std::mem::MaybeUninit;
+
+pub mod constants;
+pub mod error;
+pub mod io;
+pub mod options;
+pub mod socket;
+
+/// What a failed call returns: -1 for status and counts, NULL for strings.
+pub(crate) trait Failure {
+    fn failure() -> Self;
+}
+impl Failure for i32 {
+    fn failure() -> i32 {
+        -1
+    }
+}
+impl Failure for i64 {
+    fn failure() -> i64 {
+        -1
+    }
+}
+impl Failure for *const c_char {
+    fn failure() -> *const c_char {
+        std::ptr::null()
+    }
+}
+
+/// Runs an export's body; a panic becomes a recorded POLYSOCK_EPANIC and
+/// the function's failure value.
+macro_rules! boundary {
+    ($($body:tt)*) => {
+        match ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| { $($body)* })) {
+            Ok(v) => v,
+            Err(_) => $crate::ffi::error::caught_panic(),
+        }
+    };
+}
+pub(crate) use boundary;
+
+/// The C return value for a result: the value, or the failure value after
+/// recording the error for polysock_errno()/polysock_last_error().
+pub(crate) fn ret<T: Failure>(r: Result<T>) -> T {
+    match r {
+        Ok(v) => v,
+        Err(e) => {
+            error::record(&e);
+            T::failure()
+        }
+    }
+}
+
+/// 0 or -1 for a call with no value.
+pub(crate) fn status(r: Result<()>) -> i32 {
+    ret(r.map(|()| 0))
+}
+
+/// Runs `f` on the socket behind `h` (EBADF for a dead handle).
+pub(crate) fn with<T>(h: Handle, f: impl FnOnce(&Socket) -> Result<T>) -> Result<T> {
+    let sock = handles::get(h)?;
+    f(&sock)
+}
+
+/// An optional C string argument: NULL is None; it must be UTF-8.
+pub(crate) fn opt_str<'a>(op: &str, what: &str, p: *const c_char) -> Result<Option<&'a str>> {
+    if p.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: the caller passes a NUL-terminated string (documented).
+    let s = unsafe { CStr::from_ptr(p) };
+    match s.to_str() {
+        Ok(s) => Ok(Some(s)),
+        Err(_) => fail!(libc::EINVAL, "{op}: {what} is not valid UTF-8"),
+    }
+}
+
+/// A required C string argument.
+pub(crate) fn req_str<'a>(op: &str, what: &str, p: *const c_char) -> Result<&'a str> {
+    match opt_str(op, what, p)? {
+        Some(s) => Ok(s),
+        None => fail!(libc::EINVAL, "{op}: {what} is NULL"),
+    }
+}
+
+/// A required output pointer.
+pub(crate) fn out<'a, T>(op: &str, what: &str, p: *mut T) -> Result<&'a mut T> {
+    // SAFETY: non-NULL output pointers must be valid for writes (documented).
+    match unsafe { p.as_mut() } {
+        Some(r) => Ok(r),
+        None => fail!(libc::EINVAL, "{op}: {what} is NULL"),
+    }
+}
+
+fn check_len(op: &str, len: usize) -> Result<()> {
+    if len > isize::MAX as usize {
+        return fail!(
+            libc::EINVAL,
+            "{op}: length {len} is too large (a negative length cast to size_t?)"
+        );
+    }
+    Ok(())
+}
+
+/// A caller's input buffer. NULL is accepted only with length 0.
+pub(crate) fn buf_in<'a>(op: &str, p: *const u8, len: usize) -> Result<&'a [u8]> {
+    check_len(op, len)?;
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return fail!(libc::EINVAL, "{op}: buffer is NULL");
+    }
+    // SAFETY: the caller guarantees p is readable for len bytes.
+    Ok(unsafe { std::slice::from_raw_parts(p, len) })
+}
+
+/// A caller's output buffer (may be uninitialised). NULL only with length 0.
+pub(crate) fn buf_out<'a>(op: &str, p: *mut u8, len: usize) -> Result<&'a mut [MaybeUninit<u8>]> {
+    check_len(op, len)?;
+    if len == 0 {
+        return Ok(&mut []);
+    }
+    if p.is_null() {
+        return fail!(libc::EINVAL, "{op}: buffer is NULL");
+    }
+    // SAFETY: the caller guarantees p is writable for len bytes.
+    Ok(unsafe { std::slice::from_raw_parts_mut(p.cast(), len) })
+}
+
+/// Writes an optional output (NULL means "not wanted").
+pub(crate) fn set_opt_out<T>(p: *mut T, v: T) {
+    // SAFETY: non-NULL output pointers must be valid for writes.
+    if let Some(r) = unsafe { p.as_mut() } {
+        *r = v;
+    }
+}

@@ -1,0 +1,145 @@
+//! Shared by the integration tests: where the built library and the header
+//! are, and how to compile and run a C program against them.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn include_dir() -> PathBuf {
+    root().join("include")
+}
+
+/// A directory holding libpolysock.so and the libpolysock.so.<major>
+/// name its SONAME asks for (cargo builds the first; an installer or
+/// cargo-c makes the second), both links to what cargo just built.
+pub fn linkable_lib_dir() -> PathBuf {
+    let built = lib_dir().join("libpolysock.so");
+    let dir = tmp_dir("lib");
+    let soname = format!("libpolysock.so.{}", env!("CARGO_PKG_VERSION_MAJOR"));
+    for name in ["libpolysock.so", soname.as_str()] {
+        let link = dir.join(name);
+        let _ = std::fs::remove_file(&link);
+        // Tests run in parallel: another one may have just made it.
+        if let Err(e) = std::os::unix::fs::symlink(&built, &link) {
+            assert_eq!(
+                e.kind(),
+                std::io::ErrorKind::AlreadyExists,
+                "linking {}: {e}",
+                link.display()
+            );
+        }
+    }
+    dir
+}
+
+/// Where this test run's libpolysock.so is: `cargo test` rebuilds the
+/// cdylib in target/<profile>/deps/ (it only refreshes the copy one level up
+/// on `cargo build`), so deps/ comes first.
+pub fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let deps = exe.parent().unwrap();
+    let profile = deps.parent().unwrap();
+    for dir in [deps, profile] {
+        if dir.join("libpolysock.so").exists() {
+            return dir.to_path_buf();
+        }
+    }
+    panic!("libpolysock.so not found next to {}", exe.display());
+}
+
+pub fn tmp_dir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The C compiler the cc crate picks for this target.
+pub fn c_compiler() -> Command {
+    let target = env!("POLYSOCK_TARGET");
+    cc::Build::new()
+        .target(target)
+        .host(target)
+        .opt_level(1)
+        .cargo_metadata(false)
+        .warnings(false)
+        .get_compiler()
+        .to_command()
+}
+
+/// Compiles c_tests/<name>.c into an executable linked with libpolysock.
+pub fn compile_c(name: &str) -> PathBuf {
+    let src = root().join("c_tests").join(format!("{name}.c"));
+    let exe = tmp_dir("c_tests").join(name);
+    let lib = linkable_lib_dir();
+    let mut cmd = c_compiler();
+    cmd.args([
+        "-std=gnu11",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-g",
+        "-pthread",
+    ]);
+    cmd.arg("-I")
+        .arg(include_dir())
+        .arg("-I")
+        .arg(root().join("c_tests"));
+    cmd.arg(&src).arg("-o").arg(&exe);
+    cmd.arg("-L")
+        .arg(&lib)
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .arg("-lpolysock");
+    let out = cmd.output().expect("running the C compiler");
+    assert!(
+        out.status.success(),
+        "compiling {}:\n{}",
+        src.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    exe
+}
+
+/// Runs `exe`, killing it after `limit`; returns (success, its output).
+/// Output goes to a file, so a chatty program never blocks on a pipe.
+pub fn run_with_limit(exe: &Path, args: &[&str], limit: Duration) -> (bool, String) {
+    let log = exe.with_extension("log");
+    let file = std::fs::File::create(&log).unwrap();
+    let mut child = Command::new(exe)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {}: {e}", exe.display()));
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    match status {
+        Some(s) => (s.success(), text),
+        None => (false, format!("{text}\nkilled after {limit:?}")),
+    }
+}
+
+/// Compiles and runs one C test program; panics with its output on failure.
+pub fn run_c_program(name: &str) {
+    let exe = compile_c(name);
+    let (ok, output) = run_with_limit(&exe, &[], Duration::from_secs(120));
+    println!("{output}");
+    assert!(ok, "C test program {name} failed:\n{output}");
+}
