@@ -59,3 +59,46 @@ fn header_compiles_as_strict_c_and_cpp() {
         );
     }
 }
+
+/// The README's quick start: the example server and client build and talk.
+#[test]
+fn examples_echo_server_and_client() {
+    let server = common::compile_c_file(
+        &common::root().join("examples/echo_server.c"),
+        "echo_server",
+    );
+    let client = common::compile_c_file(
+        &common::root().join("examples/echo_client.c"),
+        "echo_client",
+    );
+    // A free port: bind to 0, read it, release it (the server rebinds with
+    // SO_REUSEADDR).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let mut srv = Command::new(&server)
+        .args(["127.0.0.1", &port])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting echo_server");
+    // Wait for "listening on ..." so the client does not race the bind.
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(srv.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert!(line.starts_with("listening on"), "server said: {line}");
+    let (ok, out) = common::run_with_limit(
+        &client,
+        &["127.0.0.1", &port, "hello over polysock"],
+        std::time::Duration::from_secs(20),
+    );
+    let _ = srv.kill();
+    let _ = srv.wait();
+    assert!(ok, "echo_client failed: {out}");
+    assert_eq!(out.trim(), "hello over polysock");
+}

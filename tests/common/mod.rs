@@ -74,7 +74,12 @@ pub fn c_compiler() -> Command {
 
 /// Compiles c_tests/<name>.c into an executable linked with libpolysock.
 pub fn compile_c(name: &str) -> PathBuf {
-    let src = root().join("c_tests").join(format!("{name}.c"));
+    compile_c_file(&root().join("c_tests").join(format!("{name}.c")), name)
+}
+
+/// Compiles one C file into an executable `name` linked with libpolysock,
+/// with warnings as errors.
+pub fn compile_c_file(src: &Path, name: &str) -> PathBuf {
     let exe = tmp_dir("c_tests").join(name);
     let lib = linkable_lib_dir();
     let mut cmd = c_compiler();
@@ -90,7 +95,7 @@ pub fn compile_c(name: &str) -> PathBuf {
         .arg(include_dir())
         .arg("-I")
         .arg(root().join("c_tests"));
-    cmd.arg(&src).arg("-o").arg(&exe);
+    cmd.arg(src).arg("-o").arg(&exe);
     cmd.arg("-L")
         .arg(&lib)
         .arg(format!("-Wl,-rpath,{}", lib.display()))
