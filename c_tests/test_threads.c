@@ -6,7 +6,8 @@
 
 struct blocked {
     polysock_t h;
-    int op; /* 0 accept, 1 recv, 2 recvfrom */
+    int op; /* 0 accept, 1 recv, 2 recvfrom, 3 connect (to port `port`) */
+    int port;
     long long result;
     int err;
     volatile int started;
@@ -18,6 +19,7 @@ static void *block_on(void *arg) {
     b->started = 1;
     if (b->op == 0) b->result = polysock_accept(b->h, NULL);
     else if (b->op == 1) b->result = polysock_recv(b->h, buf, sizeof buf, 0);
+    else if (b->op == 3) b->result = polysock_connect(b->h, "127.0.0.1", b->port);
     else b->result = polysock_recvfrom(b->h, buf, sizeof buf, 0, NULL);
     b->err = polysock_errno();
     return NULL;
@@ -25,8 +27,8 @@ static void *block_on(void *arg) {
 
 /* Starts a thread blocked on `h`, closes `h` from here, and checks that the
  * thread returns EBADF (its join is bounded by the harness alarm). */
-static void close_wakes(polysock_t h, int op) {
-    struct blocked b = {h, op, 0, 0, 0};
+static void close_wakes_port(polysock_t h, int op, int port) {
+    struct blocked b = {h, op, port, 0, 0, 0};
     pthread_t t;
     CHECK_EQ(pthread_create(&t, NULL, block_on, &b), 0);
     while (!b.started) usleep(1000);
@@ -39,6 +41,8 @@ static void close_wakes(polysock_t h, int op) {
     /* After the woken call returned, the fd is really closed. */
     CHECK(fcntl(fd, F_GETFD) == -1);
 }
+
+static void close_wakes(polysock_t h, int op) { close_wakes_port(h, op, 0); }
 
 TEST(close_wakes_blocked_accept) {
     int port;
@@ -85,6 +89,25 @@ TEST(close_wakes_blocked_udp_recvfrom) {
     polysock_t s = polysock_socket(POLYSOCK_AF_INET, POLYSOCK_SOCK_DGRAM, 0);
     CHECK_OK(polysock_bind(s, "127.0.0.1", 0));
     close_wakes(s, 2);
+}
+
+/* A listener whose accept queue is full drops new SYNs: a connect to it
+ * blocks until closed from here. */
+TEST(close_wakes_blocked_connect) {
+    polysock_t srv = polysock_socket(POLYSOCK_AF_INET, POLYSOCK_SOCK_STREAM, 0);
+    CHECK_OK(polysock_bind(srv, "127.0.0.1", 0));
+    CHECK_OK(polysock_listen(srv, 0));
+    polysock_addr a;
+    CHECK_OK(polysock_getsockname(srv, &a));
+    /* Fill the queue: connects that complete at once, until one would not. */
+    for (int i = 0; i < 8; i++) {
+        polysock_t f = polysock_socket(POLYSOCK_AF_INET, POLYSOCK_SOCK_STREAM, 0);
+        CHECK_OK(polysock_settimeout(f, 200));
+        if (polysock_connect(f, "127.0.0.1", a.port) < 0) break;
+    }
+    polysock_t c = polysock_socket(POLYSOCK_AF_INET, POLYSOCK_SOCK_STREAM, 0);
+    close_wakes_port(c, 3, a.port);
+    polysock_close(srv);
 }
 
 /* Closing a socket nobody else uses must not shut the connection down: a
