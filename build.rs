@@ -43,6 +43,15 @@ fn main() {
         let dir = profile_dir.join("include");
         let _ = std::fs::create_dir_all(&dir);
         let _ = std::fs::copy(&out, dir.join("polysock.h"));
+        // Programs linked against libpolysock.so ask for its SONAME at run
+        // time; name it in the build tree too, as an installer would.
+        #[cfg(unix)]
+        if os == "linux" || os == "android" || os == "freebsd" {
+            let link = profile_dir.join(format!("libpolysock.so.{}", env("CARGO_PKG_VERSION_MAJOR")));
+            if std::fs::read_link(&link).is_err() {
+                let _ = std::os::unix::fs::symlink("libpolysock.so", &link);
+            }
+        }
     }
     if std::env::var_os("POLYSOCK_WRITE_HEADER").is_some_and(|v| v == "1") {
         std::fs::copy(&out, crate_dir.join("include/polysock.h"))
