@@ -47,7 +47,8 @@ fn main() {
         // time; name it in the build tree too, as an installer would.
         #[cfg(unix)]
         if os == "linux" || os == "android" || os == "freebsd" {
-            let link = profile_dir.join(format!("libpolysock.so.{}", env("CARGO_PKG_VERSION_MAJOR")));
+            let link =
+                profile_dir.join(format!("libpolysock.so.{}", env("CARGO_PKG_VERSION_MAJOR")));
             if std::fs::read_link(&link).is_err() {
                 let _ = std::os::unix::fs::symlink("libpolysock.so", &link);
             }

@@ -23,32 +23,64 @@ struct Case {
 }
 
 const CASES: &[Case] = &[
-    Case { name: "pingpong", size: 50_000, unit: "round trips/s", goal: "time ratio <= 1.02 (rate >= 0.98)" },
-    Case { name: "bulk", size: 65_536, unit: "MiB/s (4 GiB in 64 KiB writes)", goal: ">= 0.98" },
-    Case { name: "connect", size: 50_000, unit: "connect+accept+close/s", goal: "time ratio <= 1.05 (rate >= 0.952)" },
+    Case {
+        name: "pingpong",
+        size: 50_000,
+        unit: "round trips/s",
+        goal: "time ratio <= 1.02 (rate >= 0.98)",
+    },
+    Case {
+        name: "bulk",
+        size: 65_536,
+        unit: "MiB/s (4 GiB in 64 KiB writes)",
+        goal: ">= 0.98",
+    },
+    Case {
+        name: "connect",
+        size: 50_000,
+        unit: "connect+accept+close/s",
+        goal: "time ratio <= 1.05 (rate >= 0.952)",
+    },
 ];
 
 fn main() {
     // `cargo bench` passes --bench and filters; a filter selects cases.
-    let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let rounds: usize = env_or("POLYSOCK_BENCH_ROUNDS", 7);
     let scale: f64 = env_or("POLYSOCK_BENCH_SCALE", 1.0);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let exe = build_bench(&root);
 
     let mut table = String::new();
-    let _ = writeln!(table, "| case | unit | raw (median) | polysock (median) | polysock/raw | spread raw | spread polysock | goal |");
+    let _ = writeln!(
+        table,
+        "| case | unit | raw (median) | polysock (median) | polysock/raw | spread raw | spread polysock | goal |"
+    );
     let _ = writeln!(table, "|---|---|---:|---:|---:|---:|---:|---|");
     let mut bars = Vec::new();
-    for case in CASES.iter().filter(|c| filters.is_empty() || filters.iter().any(|f| c.name.contains(f.as_str()))) {
+    for case in CASES
+        .iter()
+        .filter(|c| filters.is_empty() || filters.iter().any(|f| c.name.contains(f.as_str())))
+    {
         let size = ((case.size as f64) * scale).max(1.0) as u64;
         let (mut raw, mut ps) = (Vec::new(), Vec::new());
         for round in 0..rounds {
             // Interleave: alternate which side runs first each round.
-            let order = if round % 2 == 0 { ["raw", "polysock"] } else { ["polysock", "raw"] };
+            let order = if round % 2 == 0 {
+                ["raw", "polysock"]
+            } else {
+                ["polysock", "raw"]
+            };
             for imp in order {
                 let v = run(&exe, case.name, imp, size);
-                if imp == "raw" { raw.push(v) } else { ps.push(v) }
+                if imp == "raw" {
+                    raw.push(v)
+                } else {
+                    ps.push(v)
+                }
             }
         }
         let (mr, mp) = (median(&mut raw), median(&mut ps));
@@ -56,12 +88,24 @@ fn main() {
         let _ = writeln!(
             table,
             "| {} | {} | {:.0} | {:.0} | {:.3} | {:.1}% | {:.1}% | {} |",
-            case.name, case.unit, mr, mp, ratio, spread(&raw, mr), spread(&ps, mp), case.goal
+            case.name,
+            case.unit,
+            mr,
+            mp,
+            ratio,
+            spread(&raw, mr),
+            spread(&ps, mp),
+            case.goal
         );
         bars.push((case.name, ratio));
-        eprintln!("{}: raw {mr:.0}, polysock {mp:.0}, ratio {ratio:.3}", case.name);
+        eprintln!(
+            "{}: raw {mr:.0}, polysock {mp:.0}, ratio {ratio:.3}",
+            case.name
+        );
     }
-    let header = format!("{rounds} rounds per case, sides interleaved, medians; spread = (max-min)/median.\n\n");
+    let header = format!(
+        "{rounds} rounds per case, sides interleaved, medians; spread = (max-min)/median.\n\n"
+    );
     println!("\n{header}{table}");
     if filters.is_empty() {
         let _ = std::fs::write(root.join("benches/results.md"), format!("{header}{table}"));
@@ -70,7 +114,10 @@ fn main() {
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -79,14 +126,20 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 fn spread(v: &[f64], median: f64) -> f64 {
-    let (lo, hi) = v.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+    let (lo, hi) = v
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
     (hi - lo) / median * 100.0
 }
 
 /// The library this `cargo bench` built (target/release/deps, or its
 /// parent), linked through a directory that also names its SONAME.
 fn build_bench(root: &Path) -> PathBuf {
-    let exe_dir = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
+    let exe_dir = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let lib = [exe_dir.clone(), exe_dir.parent().unwrap().to_path_buf()]
         .into_iter()
         .find(|d| d.join("libpolysock.so").exists())
@@ -99,7 +152,14 @@ fn build_bench(root: &Path) -> PathBuf {
     }
     let exe = exe_dir.join("polysock-bench");
     let status = Command::new("cc")
-        .args(["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-pthread"])
+        .args([
+            "-O2",
+            "-std=gnu11",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pthread",
+        ])
         .arg("-I")
         .arg(root.join("include"))
         .arg(root.join("benches/bench.c"))
@@ -116,10 +176,21 @@ fn build_bench(root: &Path) -> PathBuf {
 }
 
 fn run(exe: &Path, case: &str, imp: &str, size: u64) -> f64 {
-    let out = Command::new(exe).args([case, imp, &size.to_string()]).output().expect("running the bench");
+    let out = Command::new(exe)
+        .args([case, imp, &size.to_string()])
+        .output()
+        .expect("running the bench");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{case} {imp} failed: {}{}", text, String::from_utf8_lossy(&out.stderr));
-    text.split_whitespace().nth(2).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("bad output: {text}"))
+    assert!(
+        out.status.success(),
+        "{case} {imp} failed: {}{}",
+        text,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text.split_whitespace()
+        .nth(2)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("bad output: {text}"))
 }
 
 /// A bar chart of the ratios, with the 1.0 line.
@@ -136,11 +207,23 @@ fn svg(bars: &[(&str, f64)]) -> String {
         let y = 30.0 + row * i as f64;
         let bw = ratio.min(1.2) * scale;
         let _ = writeln!(s, "<text x=\"8\" y=\"{}\">{name}</text>", y + 18.0);
-        let _ = writeln!(s, "<rect x=\"{left}\" y=\"{}\" width=\"{bw:.1}\" height=\"24\" fill=\"#4a7ab5\"/>", y + 4.0);
-        let _ = writeln!(s, "<text x=\"{:.1}\" y=\"{}\">{ratio:.3}</text>", left + bw + 6.0, y + 20.0);
+        let _ = writeln!(
+            s,
+            "<rect x=\"{left}\" y=\"{}\" width=\"{bw:.1}\" height=\"24\" fill=\"#4a7ab5\"/>",
+            y + 4.0
+        );
+        let _ = writeln!(
+            s,
+            "<text x=\"{:.1}\" y=\"{}\">{ratio:.3}</text>",
+            left + bw + 6.0,
+            y + 20.0
+        );
     }
     let x1 = left + scale;
-    let _ = writeln!(s, "<line x1=\"{x1:.1}\" y1=\"26\" x2=\"{x1:.1}\" y2=\"{h}\" stroke=\"#c33\" stroke-dasharray=\"4 3\"/>");
+    let _ = writeln!(
+        s,
+        "<line x1=\"{x1:.1}\" y1=\"26\" x2=\"{x1:.1}\" y2=\"{h}\" stroke=\"#c33\" stroke-dasharray=\"4 3\"/>"
+    );
     s.push_str("</svg>\n");
     s
 }

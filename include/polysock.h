@@ -465,6 +465,24 @@
 #define POLYSOCK_ADDR_HOST_LEN 128
 
 /**
+ * The delay before create_connection starts its next attempt while
+ * earlier ones are still pending (RFC 8305's recommended 250 ms).
+ */
+#define POLYSOCK_CONNECT_STAGGER_MS 250
+
+/**
+ * create_server flag: set SO_REUSEPORT, so several sockets can listen on
+ * the same address and port (the kernel spreads connections over them).
+ */
+#define POLYSOCK_SERVER_REUSEPORT 1
+
+/**
+ * create_server flag: an AF_INET6 socket with IPV6_V6ONLY off, which also
+ * accepts IPv4 clients (their addresses appear as ::ffff:a.b.c.d).
+ */
+#define POLYSOCK_SERVER_DUALSTACK 2
+
+/**
  * First of polysock's own codes. Errno values on every supported platform
  * are far below this, so the two ranges never collide.
  */
@@ -505,6 +523,19 @@
  * A stream ended (the peer closed) before the requested bytes arrived.
  */
 #define POLYSOCK_EEOF 20101
+
+/**
+ * The most buffers one vectored call takes (Linux's UIO_MAXIOV, and the
+ * IOV_MAX of macOS and the BSDs).
+ */
+#define POLYSOCK_IOV_MAX 1024
+
+/**
+ * The most messages one polysock_sendmmsg/polysock_recvmmsg call handles;
+ * a larger count handles the first POLYSOCK_MMSG_MAX (the return value
+ * says how many), so no call allocates.
+ */
+#define POLYSOCK_MMSG_MAX 64
 
 /**
  * TCP_NODELAY: 1 disables Nagle's algorithm.
@@ -583,6 +614,74 @@
 #define POLYSOCK_OPT_SNDTIMEO_MS 15
 
 /**
+ * Data to read (or a connection to accept, or end of stream).
+ */
+#define POLYSOCK_POLLIN 1
+
+/**
+ * Urgent (out-of-band) data to read.
+ */
+#define POLYSOCK_POLLPRI 2
+
+/**
+ * Room to write (or a non-blocking connect has finished).
+ */
+#define POLYSOCK_POLLOUT 4
+
+/**
+ * An error is pending on the socket (reported whether asked for or not).
+ */
+#define POLYSOCK_POLLERR 8
+
+/**
+ * Hung up: both directions are closed (reported whether asked for or not).
+ */
+#define POLYSOCK_POLLHUP 16
+
+/**
+ * The handle is not an open socket (reported whether asked for or not).
+ */
+#define POLYSOCK_POLLNVAL 32
+
+/**
+ * Registration flag: edge-triggered (report a readiness change once, not
+ * as long as it lasts; read or write until EAGAIN before waiting again).
+ * On the poll(2) fallback it behaves as level-triggered: more reports,
+ * never fewer.
+ */
+#define POLYSOCK_POLLER_EDGE 1
+
+/**
+ * Registration flag: one-shot (after one report the socket is disarmed
+ * until polysock_poller_modify re-arms it).
+ */
+#define POLYSOCK_POLLER_ONESHOT 2
+
+/**
+ * The handle of the entry that reports a polysock_poller_wake(): 0, which
+ * is never a socket handle. Its events are POLYSOCK_POLLIN, its user 0.
+ */
+#define POLYSOCK_POLLER_WAKE 0
+
+/**
+ * Events one wait reports at most (more stay pending for the next wait).
+ */
+#define POLYSOCK_POLLER_MAX_BATCH 1024
+
+/**
+ * Room for a canonical name in `polysock_addrinfo`, NUL included. DNS
+ * names are at most 253 bytes; a longer name (only possible from a hosts
+ * file) is cut.
+ */
+#define POLYSOCK_CANONNAME_LEN 256
+
+/**
+ * Room for an interface name in `polysock_interface`, NUL included
+ * (IF_NAMESIZE).
+ */
+#define POLYSOCK_IFNAME_LEN 16
+
+/**
  * A socket handle: a positive integer below 2^53 (exact in a double).
  * Functions that create sockets return -1 on failure.
  */
@@ -615,6 +714,135 @@ typedef struct polysock_addr {
    */
   char host[POLYSOCK_ADDR_HOST_LEN];
 } polysock_addr;
+
+/**
+ * One buffer of a vectored call: `len` bytes at `base` (which may be NULL
+ * only when `len` is 0). Laid out exactly as the platform's
+ * `struct iovec`, so an array of them costs no copy.
+ */
+typedef struct polysock_iovec {
+  void *base;
+  size_t len;
+} polysock_iovec;
+
+/**
+ * One message of polysock_sendmmsg / polysock_recvmmsg.
+ */
+typedef struct polysock_mmsg {
+  /**
+   * The message's buffers (`iovcnt` of them, at most POLYSOCK_IOV_MAX).
+   */
+  const struct polysock_iovec *iov;
+  size_t iovcnt;
+  /**
+   * sendmmsg: the destination, `host` and `port` as for polysock_sendto
+   * (`family` 0: none, for a connected socket; otherwise the socket's
+   * own family is used). recvmmsg: receives the sender.
+   */
+  struct polysock_addr addr;
+  /**
+   * Out: the bytes sent or received for this message.
+   */
+  size_t len;
+  /**
+   * Out (recvmmsg): this message's flags, MSG_TRUNC when the datagram
+   * was cut to fit the buffers.
+   */
+  int32_t flags;
+} polysock_mmsg;
+
+/**
+ * One entry of polysock_poll. In C: `polysock_pollfd`.
+ */
+typedef struct polysock_pollfd {
+  /**
+   * The socket. A negative handle is skipped (revents 0), as poll(2)
+   * skips a negative fd; any other handle that is not an open socket
+   * gets POLYSOCK_POLLNVAL.
+   */
+  int64_t handle;
+  /**
+   * POLYSOCK_POLLIN, POLYSOCK_POLLPRI, POLYSOCK_POLLOUT, or-ed.
+   */
+  int32_t events;
+  /**
+   * Written by polysock_poll: what is ready, a subset of `events` plus
+   * POLYSOCK_POLLERR, POLYSOCK_POLLHUP and POLYSOCK_POLLNVAL.
+   */
+  int32_t revents;
+} polysock_pollfd;
+
+/**
+ * A poller id: a positive integer below 2^53 (exact in a double), never
+ * equal to a socket handle. Functions that create one return -1 on
+ * failure; a destroyed id is EBADF.
+ */
+typedef int64_t polysock_poller_t;
+
+/**
+ * One ready socket, as polysock_poller_wait reports it. In C:
+ * `polysock_poller_event`.
+ */
+typedef struct polysock_poller_event {
+  /**
+   * The socket, or POLYSOCK_POLLER_WAKE for a wake-up.
+   */
+  int64_t handle;
+  /**
+   * What is ready: POLYSOCK_POLLIN, POLYSOCK_POLLPRI, POLYSOCK_POLLOUT
+   * (those registered), POLYSOCK_POLLERR, POLYSOCK_POLLHUP.
+   */
+  int32_t events;
+  /**
+   * Always 0.
+   */
+  int32_t reserved;
+  /**
+   * The value given to polysock_poller_add/polysock_poller_modify.
+   */
+  uint64_t user;
+} polysock_poller_event;
+
+/**
+ * One getaddrinfo result, as plain data.
+ */
+typedef struct polysock_addrinfo {
+  /**
+   * AF_INET or AF_INET6.
+   */
+  int32_t family;
+  /**
+   * SOCK_STREAM, SOCK_DGRAM or SOCK_RAW.
+   */
+  int32_t socktype;
+  /**
+   * IPPROTO_TCP, IPPROTO_UDP, ... (0 for raw).
+   */
+  int32_t protocol;
+  /**
+   * The address: literal host text, port, flowinfo, scope id.
+   */
+  struct polysock_addr addr;
+  /**
+   * The canonical name when AI_CANONNAME was asked for, on the first
+   * result only (as the C library gives it); "" otherwise.
+   */
+  char canonname[POLYSOCK_CANONNAME_LEN];
+} polysock_addrinfo;
+
+/**
+ * A network interface (if_nameindex).
+ */
+typedef struct polysock_interface {
+  /**
+   * The interface index (> 0).
+   */
+  uint32_t index;
+  /**
+   * Its NUL-terminated name ("lo", "eth0").
+   */
+  char name[POLYSOCK_IFNAME_LEN];
+} polysock_interface;
 
 /**
  * A snapshot of a socket, as plain data. In C: `polysock_socket_info`.
@@ -674,10 +902,70 @@ extern "C" {
 #endif // __cplusplus
 
 /**
+ * Connects to `host`:`port` as CPython's socket.create_connection, with
+ * Happy Eyeballs v2 (RFC 8305): the name is resolved (all addresses, IPv4
+ * and IPv6), the addresses are ordered alternating the families (starting
+ * with the resolver's first, which is IPv6 where IPv6 is usable) and
+ * tried with a fresh socket each; while an attempt is pending the next one
+ * starts after POLYSOCK_CONNECT_STAGGER_MS (250 ms), or at once when an
+ * attempt fails. The first to connect wins and every other attempt is
+ * closed before the call returns.
+ *
+ * `timeout_ms` (> 0, or -1 for none) is one deadline for the whole call,
+ * name resolution included. `source_host` (NULL: the any address) and
+ * `source_port` (0: any) bind each attempt first; NULL and 0 bind
+ * nothing. The new socket has the process default timeout
+ * (polysock_setdefaulttimeout), as any new socket.
+ *
+ * Returns the handle, or -1. When every attempt failed the message names
+ * each address and its error, e.g. "create_connection localhost:80 (2
+ * addresses: [::1]:80 Connection refused; 127.0.0.1:80 Connection
+ * refused): Connection refused", and the code is the most telling of
+ * theirs: ECONNREFUSED, then ETIMEDOUT, ECONNRESET/ECONNABORTED,
+ * EHOSTUNREACH, ENETUNREACH, then local errors (EADDRNOTAVAIL,
+ * EADDRINUSE, EACCES...), then resolver codes. ETIMEDOUT also when the
+ * deadline passes during resolution. Other errors: EINVAL (`host` NULL or
+ * "", port or source port outside 0..65535, `timeout_ms` 0 or below -1),
+ * POLYSOCK_EAI_* (the name did not resolve), EMFILE.
+ */
+polysock_t polysock_create_connection(const char *host, int32_t port, int64_t timeout_ms, const char *source_host, int32_t source_port);
+
+/**
+ * polysock_create_connection with the Happy Eyeballs stagger delay of
+ * this call: `stagger_ms` >= 0 (0 starts every attempt at once), or -1
+ * for POLYSOCK_CONNECT_STAGGER_MS.
+ *
+ * Returns as polysock_create_connection; also EINVAL (`stagger_ms` below
+ * -1).
+ */
+polysock_t polysock_create_connection_ex(const char *host, int32_t port, int64_t timeout_ms, const char *source_host, int32_t source_port, int64_t stagger_ms);
+
+/**
+ * A listening TCP socket, as CPython's socket.create_server: bound to
+ * `host` (NULL or "": the any address; a literal or a name) and `port`
+ * (0: any free port, see polysock_getsockname), with SO_REUSEADDR on.
+ * `family`: AF_INET, AF_INET6, or AF_UNSPEC (0): AF_INET6 with
+ * POLYSOCK_SERVER_DUALSTACK, else the family of the host's first address,
+ * AF_INET without a host. A negative `backlog` means min(SOMAXCONN, 128).
+ * `flags`: POLYSOCK_SERVER_REUSEPORT (SO_REUSEPORT: several sockets may
+ * listen on the same port), POLYSOCK_SERVER_DUALSTACK (an AF_INET6 socket
+ * with IPV6_V6ONLY off, which also accepts IPv4 clients, seen as
+ * ::ffff:a.b.c.d). Without it an AF_INET6 socket is IPv6-only. The socket
+ * has the process default timeout.
+ *
+ * Returns the handle, or -1: EINVAL (unknown `flags`, DUALSTACK with
+ * AF_INET, port outside 0..65535), EAFNOSUPPORT (`family`), EADDRINUSE,
+ * EADDRNOTAVAIL, EACCES, ENOPROTOOPT (no SO_REUSEPORT or dual-stack on
+ * this platform), POLYSOCK_EAI_* (the host did not resolve), EMFILE.
+ */
+polysock_t polysock_create_server(const char *host, int32_t port, int32_t family, int32_t backlog, int32_t flags);
+
+/**
  * The number of entries in the constants table: the platform's AF_, SOCK_,
  * SOL_, SO_, IPPROTO_, IP_, IPV6_, TCP_, UDP_, MSG_, SHUT_, AI_, NI_, SCM_
  * and INADDR_ values, its E* errno names, polysock's EAI_* and
- * POLYSOCK_E* codes, and the POLYSOCK_OPT_* ids.
+ * POLYSOCK_E* codes, the POLYSOCK_OPT_* ids, the POLL* event bits of
+ * polysock_poll (polysock's values) and the POLYSOCK_POLLER_* flags.
  */
 int64_t polysock_constant_count(void);
 
@@ -797,6 +1085,105 @@ int64_t polysock_sendto(polysock_t h, const void *buf, size_t len, int32_t flags
 int64_t polysock_recvfrom(polysock_t h, void *buf, size_t len, int32_t flags, struct polysock_addr *from);
 
 /**
+ * Sends the `iovcnt` buffers of `iov` as one message (one datagram), in
+ * order, waiting as the socket's timeout allows. `host`/`port`: the
+ * destination as for polysock_sendto, or `host` NULL for the connected
+ * peer. `flags`: MSG_* (MSG_NOSIGNAL is always added).
+ *
+ * Returns the number of bytes sent (possibly fewer than the buffers hold,
+ * on a stream socket), or -1: EBADF, EINVAL (`iov` NULL with `iovcnt` >
+ * 0, more than POLYSOCK_IOV_MAX buffers, a NULL buffer with a length,
+ * lengths adding up past SSIZE_MAX, bad host or port), EPIPE, ECONNRESET,
+ * EDESTADDRREQ (no destination on an unconnected socket), EMSGSIZE,
+ * EAGAIN (timeout 0), ETIMEDOUT, POLYSOCK_EAI_*.
+ */
+int64_t polysock_sendmsg(polysock_t h, const struct polysock_iovec *iov, size_t iovcnt, int32_t flags, const char *host, int32_t port);
+
+/**
+ * Receives one message into the `iovcnt` buffers of `iov`, in order,
+ * waiting as the socket's timeout allows. `from` (may be NULL) receives
+ * the sender (family 0 when the kernel names none, as on a connected
+ * stream). `out_flags` (may be NULL) receives the message flags:
+ * MSG_TRUNC when a datagram was longer than the buffers (the rest is
+ * lost), MSG_CTRUNC when control data was dropped (for instance a handle
+ * sent with polysock_send_handle: it is closed). Bytes buffered by
+ * polysock_readline come first (with no sender and no flags).
+ *
+ * Returns the number of bytes stored (with MSG_TRUNC in `flags`, a
+ * datagram's real length); 0 only at end of stream or for an empty
+ * datagram; or -1: EBADF, EINVAL (as polysock_sendmsg, or buffers holding
+ * 0 bytes), EAGAIN (timeout 0 or MSG_DONTWAIT), ETIMEDOUT, ECONNRESET.
+ */
+int64_t polysock_recvmsg(polysock_t h, const struct polysock_iovec *iov, size_t iovcnt, int32_t flags, struct polysock_addr *from, int32_t *out_flags);
+
+/**
+ * Sends the socket of handle `handle` to the peer of `h`, an AF_UNIX
+ * socket (SCM_RIGHTS), with the `len` bytes of `data`: the receiver gets
+ * its own descriptor for the same open socket (see polysock_recv_handle),
+ * which stays valid when the sender closes `handle`. On a stream socket
+ * the handle travels with the first byte, so `len` must be at least 1;
+ * if fewer than `len` bytes went, send the rest with polysock_send.
+ *
+ * Returns the number of bytes sent, or -1: EBADF (`h` or `handle` is not
+ * an open socket), EOPNOTSUPP (`h` is not AF_UNIX), EINVAL (`data` NULL
+ * with `len` > 0, `len` > SSIZE_MAX, `len` 0 on a stream socket), EPIPE,
+ * ECONNRESET, EAGAIN (timeout 0), ETIMEDOUT, ETOOMANYREFS (too many
+ * descriptors in flight).
+ */
+int64_t polysock_send_handle(polysock_t h, polysock_t handle, const void *data, size_t len, int32_t flags);
+
+/**
+ * Receives up to `len` bytes into `buf` and a socket sent with
+ * polysock_send_handle (or any SCM_RIGHTS sender), waiting as the
+ * socket's timeout allows. `handle` receives the NEW handle for the
+ * received socket (close-on-exec, with the process default timeout; the
+ * caller closes it), or -1 when this message carried none. `out_flags`
+ * (may be NULL) receives the message flags: MSG_CTRUNC when descriptors
+ * beyond the first came (they are closed), MSG_TRUNC when a datagram was
+ * cut. Bytes buffered by polysock_readline come first, with no handle.
+ *
+ * Returns the number of bytes received (0 at end of stream), or -1:
+ * EBADF, EOPNOTSUPP (not an AF_UNIX socket), EINVAL (`buf` NULL, `len` 0
+ * or > SSIZE_MAX, `handle` NULL), ENOTSOCK (the descriptor received is
+ * not a socket: it was closed, and the bytes that came with it are
+ * lost), EMFILE, EAGAIN, ETIMEDOUT, ECONNRESET.
+ */
+int64_t polysock_recv_handle(polysock_t h, void *buf, size_t len, int32_t flags, polysock_t *handle, int32_t *out_flags);
+
+/**
+ * Sends up to POLYSOCK_MMSG_MAX messages (datagrams) in one system call
+ * (Linux sendmmsg), each from its own buffers to its own destination
+ * (`addr.family` 0: the connected peer). Each message sent gets its byte
+ * count in `len`. Entries beyond POLYSOCK_MMSG_MAX are not looked at.
+ *
+ * Returns the number of messages sent, from the first: fewer than
+ * `count` when the socket's buffer filled or a later message failed (send
+ * from there again to learn why); 0 when `count` is 0; or -1 when the
+ * first failed: EBADF, EINVAL (`msgs` NULL, `count` > SSIZE_MAX, a
+ * message's buffers as for polysock_sendmsg, a host that is not
+ * NUL-terminated or not UTF-8, bad host or port; the message says which
+ * message), EMSGSIZE, EAGAIN (timeout 0), ETIMEDOUT, EOPNOTSUPP (the
+ * platform has no sendmmsg: send them one by one), POLYSOCK_EAI_*.
+ */
+int64_t polysock_sendmmsg(polysock_t h, struct polysock_mmsg *msgs, size_t count, int32_t flags);
+
+/**
+ * Receives up to POLYSOCK_MMSG_MAX datagrams in one system call (Linux
+ * recvmmsg): waits, as the socket's timeout allows, for the first, then
+ * takes those already waiting without waiting more. Each message received
+ * gets its length in `len`, its flags in `flags` (MSG_TRUNC: cut to fit
+ * its buffers) and its sender in `addr`. Entries beyond
+ * POLYSOCK_MMSG_MAX are not looked at.
+ *
+ * Returns the number of messages received, or -1: EBADF, EINVAL (`msgs`
+ * NULL, `count` 0 or > SSIZE_MAX, a message's buffers as for
+ * polysock_recvmsg), EAGAIN (timeout 0 or MSG_DONTWAIT, nothing waiting),
+ * ETIMEDOUT, EOPNOTSUPP (the platform has no recvmmsg: use
+ * polysock_recvmsg).
+ */
+int64_t polysock_recvmmsg(polysock_t h, struct polysock_mmsg *msgs, size_t count, int32_t flags);
+
+/**
  * setsockopt with an int value at any level (SOL_SOCKET, IPPROTO_TCP,
  * IPPROTO_IP, IPPROTO_IPV6...).
  *
@@ -845,6 +1232,370 @@ int32_t polysock_setopt(polysock_t h, int32_t opt, int64_t value);
  * ENOPROTOOPT.
  */
 int32_t polysock_getopt(polysock_t h, int32_t opt, int64_t *value);
+
+/**
+ * Waits until at least one of `nfds` entries of `fds` is ready, or
+ * `timeout_ms` passes: -1 waits forever, 0 only looks, >0 is a limit in
+ * milliseconds. Signals never end the wait early (it resumes with the time
+ * that remains). There is no FD_SETSIZE limit; up to 64 entries cost no
+ * allocation (more cost two arrays for the duration of the call).
+ *
+ * Each entry's `revents` is written: what is ready among its `events`,
+ * plus POLYSOCK_POLLERR and POLYSOCK_POLLHUP whenever they hold. A handle
+ * that is not an open socket (closed, even by another thread during the
+ * wait, or never issued) gets POLYSOCK_POLLNVAL and makes the call return
+ * at once, as poll(2) does for a closed fd; a negative handle is skipped
+ * (revents 0). The same handle may appear in several entries.
+ *
+ * Returns the number of entries with a non-zero `revents` (0: timed out),
+ * or -1 (then no `revents` was written): EINVAL (`fds` NULL while `nfds`
+ * is not 0, `nfds` above 4194304, unknown bits in an entry's `events`,
+ * `timeout_ms` below -1), ENOMEM.
+ */
+int64_t polysock_poll(struct polysock_pollfd *fds, size_t nfds, int64_t timeout_ms);
+
+/**
+ * Creates a poller (epoll on Linux and Android, poll(2) elsewhere; every
+ * descriptor it holds is close-on-exec).
+ *
+ * Returns the poller id, or -1: EMFILE (the process is out of fds, or 4096
+ * pollers are open), ENFILE, ENOMEM.
+ */
+polysock_poller_t polysock_poller_create(void);
+
+/**
+ * Destroys a poller: its registrations end (the sockets stay open), and
+ * waits in progress in other threads return -1 with EBADF. Destroying a
+ * destroyed or never-created id does nothing and is not an error.
+ *
+ * Returns 0 always.
+ */
+int32_t polysock_poller_destroy(polysock_poller_t p);
+
+/**
+ * Watches socket `h` for `events` (POLYSOCK_POLLIN, POLYSOCK_POLLPRI,
+ * POLYSOCK_POLLOUT, or-ed; POLYSOCK_POLLERR and POLYSOCK_POLLHUP are
+ * always reported and may be passed). `flags`: 0 (level-triggered),
+ * POLYSOCK_POLLER_EDGE (edge-triggered; level on the poll(2) fallback),
+ * POLYSOCK_POLLER_ONESHOT (disarmed after one report until
+ * polysock_poller_modify), or both. `user` comes back with every event.
+ *
+ * Closing a registered socket removes it from every poller before its fd
+ * is closed: no poller reports a closed handle, or an fd reused by
+ * another socket. A socket may be registered with several pollers.
+ *
+ * Returns 0, or -1: EBADF (`p` is not an open poller, `h` is not an open
+ * socket), EEXIST (`h` is registered already), EINVAL (unknown bits in
+ * `events` or `flags`), ENOMEM, ENOSPC (the system's limit of watched fds).
+ */
+int32_t polysock_poller_add(polysock_poller_t p, polysock_t h, int32_t events, uint32_t flags, uint64_t user);
+
+/**
+ * Replaces the events, flags and user value of a registered socket (as
+ * polysock_poller_add), and re-arms a one-shot registration.
+ *
+ * Returns 0, or -1: EBADF, ENOENT (`h` is not registered with `p`),
+ * EINVAL (unknown bits in `events` or `flags`).
+ */
+int32_t polysock_poller_modify(polysock_poller_t p, polysock_t h, int32_t events, uint32_t flags, uint64_t user);
+
+/**
+ * Stops watching socket `h`. (Closing the socket does this by itself.)
+ *
+ * Returns 0, or -1: EBADF (also for a socket already closed), ENOENT (`h`
+ * is not registered with `p`).
+ */
+int32_t polysock_poller_remove(polysock_poller_t p, polysock_t h);
+
+/**
+ * Waits until a registered socket is ready, polysock_poller_wake is
+ * called, or `timeout_ms` passes (-1 forever, 0 only looks, >0 a limit in
+ * milliseconds; signals never end the wait early). Writes up to
+ * `maxevents` entries (at most POLYSOCK_POLLER_MAX_BATCH in one call; the
+ * rest wait for the next call) to `events`: each a ready socket's handle,
+ * its ready events (POLYSOCK_POLLIN/PRI/OUT among those registered, plus
+ * POLYSOCK_POLLERR/POLLHUP) and its user value. A wake-up is one extra
+ * entry with handle POLYSOCK_POLLER_WAKE (0), events POLYSOCK_POLLIN and
+ * user 0. Several threads may wait on one poller. Never allocates (on
+ * Linux).
+ *
+ * Returns the number of entries written (0: timed out), or -1: EBADF (`p`
+ * is not an open poller, or was destroyed during the wait), EINVAL
+ * (`events` NULL, `maxevents` 0, `timeout_ms` < -1).
+ */
+int64_t polysock_poller_wait(polysock_poller_t p, struct polysock_poller_event *events, size_t maxevents, int64_t timeout_ms);
+
+/**
+ * Makes a wait on poller `p` return: the one in progress in another
+ * thread, or else the next one. Wakes before a wait coalesce into one
+ * POLYSOCK_POLLER_WAKE entry. Safe from any thread (not from a signal
+ * handler).
+ *
+ * Returns 0, or -1: EBADF.
+ */
+int32_t polysock_poller_wake(polysock_poller_t p);
+
+/**
+ * Reads one line, up to and including its '\n', into `buf` (at most `len`
+ * bytes; not NUL-terminated) and writes its length to `out_len`. Bytes
+ * that arrive after the line stay in the socket's buffer for the next
+ * call, and for polysock_recv. The socket's timeout covers the whole call
+ * (one deadline). At end of stream the last line comes without its '\n';
+ * after that `out_len` is 0. SOCK_STREAM sockets only.
+ *
+ * Returns 0, or -1: EBADF, EINVAL (`buf` NULL, `len` 0 or > SSIZE_MAX,
+ * `out_len` NULL), EMSGSIZE (no '\n' within the first `len` bytes: the
+ * line does not fit; nothing is consumed, so the bytes can still be read,
+ * with a bigger buffer or with polysock_recv), EOPNOTSUPP (not a stream
+ * socket), EAGAIN (timeout 0: no whole line yet; what came is kept),
+ * ETIMEDOUT (likewise), ECONNRESET.
+ */
+int32_t polysock_readline(polysock_t h, char *buf, size_t len, size_t *out_len);
+
+/**
+ * As polysock_readline, with any delimiter: reads up to and including the
+ * first occurrence of the `delim_len` bytes at `delim` ("\r\n", "\0",
+ * a multipart boundary...).
+ *
+ * Returns 0, or -1: as polysock_readline, plus EINVAL (`delim` NULL or
+ * `delim_len` 0); EMSGSIZE when the delimiter does not end within the
+ * first `len` bytes.
+ */
+int32_t polysock_read_until(polysock_t h, const void *delim, size_t delim_len, void *buf, size_t len, size_t *out_len);
+
+/**
+ * The number of bytes the socket's read buffer holds (filled by
+ * polysock_readline / polysock_read_until). An event loop must not wait
+ * for the socket to become readable while this is above 0: those bytes
+ * are already here, and the next receive returns them at once.
+ *
+ * Returns the count (0 when nothing is buffered), or -1: EBADF.
+ */
+int64_t polysock_buffered(polysock_t h);
+
+/**
+ * getaddrinfo: every address for `host` and `service`, in the resolver's
+ * preferred order (RFC 6724). `host`: a name, an IPv4 or IPv6 literal
+ * (brackets allowed), or NULL (with AI_PASSIVE the any address, else
+ * loopback). `service`: a port number or a name from the services
+ * database ("http"), or NULL (port 0); not both NULL. `family`: AF_INET,
+ * AF_INET6 or AF_UNSPEC (0); `socktype`: SOCK_STREAM, SOCK_DGRAM,
+ * SOCK_RAW or 0 (one result per type); `protocol`: 0 or IPPROTO_*;
+ * `flags`: AI_* (AI_PASSIVE, AI_CANONNAME, AI_NUMERICHOST, AI_NUMERICSERV,
+ * AI_V4MAPPED, AI_ALL, AI_ADDRCONFIG). Blocks as long as the system
+ * resolver does: see polysock_getaddrinfo_timeout for a bound.
+ *
+ * The first min(total, `capacity`) results are written to `out` (which
+ * may be NULL when `capacity` is 0, to count them), and that number to
+ * `*out_count` (NULL: not wanted).
+ *
+ * Returns the total number of results (>= 1; more than `capacity` means
+ * the array was too small: call again with a bigger one), or -1:
+ * POLYSOCK_EAI_NONAME (unknown name or service, or both NULL),
+ * POLYSOCK_EAI_AGAIN (temporary failure: try later), POLYSOCK_EAI_FAIL,
+ * POLYSOCK_EAI_NODATA, POLYSOCK_EAI_FAMILY, POLYSOCK_EAI_SOCKTYPE,
+ * POLYSOCK_EAI_SERVICE (service unknown for the socket type),
+ * POLYSOCK_EAI_BADFLAGS, POLYSOCK_EAI_MEMORY, an errno value where the
+ * resolver failed with a system error (EAI_SYSTEM), EINVAL (`out` NULL
+ * with `capacity` > 0, a string with invalid UTF-8).
+ */
+int64_t polysock_getaddrinfo(const char *host, const char *service, int32_t family, int32_t socktype, int32_t protocol, int32_t flags, struct polysock_addrinfo *out_list, size_t capacity, size_t *out_count);
+
+/**
+ * polysock_getaddrinfo with a time limit: after `timeout_ms` (> 0, or -1
+ * for none) it gives up with ETIMEDOUT. The system resolver cannot be
+ * interrupted, so a name is resolved on a helper thread that finishes in
+ * the background after a timeout and frees what it found; an IP literal
+ * or a NULL host resolves at once, with no thread.
+ *
+ * Returns as polysock_getaddrinfo, or -1 with its errors and ETIMEDOUT,
+ * EINVAL (`timeout_ms` 0 or below -1), EAGAIN (no thread could be
+ * started).
+ */
+int64_t polysock_getaddrinfo_timeout(const char *host, const char *service, int32_t family, int32_t socktype, int32_t protocol, int32_t flags, int64_t timeout_ms, struct polysock_addrinfo *out_list, size_t capacity, size_t *out_count);
+
+/**
+ * getnameinfo: the host and service names for the address `addr` (an
+ * AF_INET/AF_INET6 polysock_addr whose host is a numeric literal, as
+ * polysock_accept and polysock_getpeername give). `flags`: NI_* (NI_NUMERICHOST,
+ * NI_NUMERICSERV, NI_NAMEREQD, NI_DGRAM, NI_NOFQDN). The host goes to
+ * `host` (`host_len` bytes; NI_MAXHOST = 1025 always suffices), the
+ * service to `serv` (`serv_len` bytes; 32 suffice); either may be NULL
+ * when not wanted, not both.
+ *
+ * Returns 0, or -1: EINVAL (`addr` NULL, its host not NUL-terminated,
+ * `host` and `serv` both NULL), ERANGE (a buffer is too small; the message
+ * says how many bytes are needed), POLYSOCK_EAI_FAMILY (not AF_INET or
+ * AF_INET6), POLYSOCK_EAI_NONAME (the host is not numeric; NI_NAMEREQD and
+ * no name), POLYSOCK_EAI_AGAIN, POLYSOCK_EAI_FAIL, POLYSOCK_EAI_BADFLAGS.
+ */
+int32_t polysock_getnameinfo(const struct polysock_addr *addr, int32_t flags, char *host, size_t host_len, char *serv, size_t serv_len);
+
+/**
+ * gethostbyname, as CPython's: the first IPv4 address of `name` (or the
+ * IPv4 literal itself) as text into `out` (`len` bytes; 16 suffice).
+ *
+ * Returns 0, or -1: EINVAL (`name` or `out` NULL), ERANGE (`out` too
+ * small), POLYSOCK_EAI_NONAME, POLYSOCK_EAI_NODATA (no IPv4 address),
+ * POLYSOCK_EAI_AGAIN, POLYSOCK_EAI_FAIL, or an errno value.
+ */
+int32_t polysock_gethostbyname(const char *name, char *out, size_t len);
+
+/**
+ * gethostbyname_ex, as CPython's (gethostbyname_r underneath): the
+ * primary name of `name` into `hostname`, its aliases into `aliases` and
+ * its IPv4 addresses (text) into `addresses`. The two lists are
+ * NUL-separated and end with an empty string ("a\0b\0\0"; "\0" when
+ * empty). Each output (buffer, length) may be NULL when not wanted.
+ *
+ * Returns 0, or -1: EINVAL (`name` NULL), ERANGE (a buffer is too small;
+ * nothing is written), POLYSOCK_EAI_NONAME (HOST_NOT_FOUND),
+ * POLYSOCK_EAI_NODATA (NO_DATA), POLYSOCK_EAI_AGAIN (TRY_AGAIN),
+ * POLYSOCK_EAI_FAIL (NO_RECOVERY), ENOSYS (a platform without
+ * gethostbyname_r).
+ */
+int32_t polysock_gethostbyname_ex(const char *name, char *hostname, size_t hostname_len, char *aliases, size_t aliases_len, char *addresses, size_t addresses_len);
+
+/**
+ * gethostbyaddr, as CPython's (gethostbyaddr_r underneath): the reverse
+ * entry of `host` (an address literal, or a name that is resolved first):
+ * outputs as polysock_gethostbyname_ex (addresses may be IPv6).
+ *
+ * Returns 0, or -1: as polysock_gethostbyname_ex.
+ */
+int32_t polysock_gethostbyaddr(const char *host, char *hostname, size_t hostname_len, char *aliases, size_t aliases_len, char *addresses, size_t addresses_len);
+
+/**
+ * This machine's host name into `out` (`len` bytes; 256 suffice).
+ *
+ * Returns 0, or -1: EINVAL (`out` NULL), ERANGE (`out` too small).
+ */
+int32_t polysock_gethostname(char *out, size_t len);
+
+/**
+ * getfqdn, as CPython's: a fully qualified name for `name` (NULL, "",
+ * "0.0.0.0" or "::": this machine) into `out`: the first name containing
+ * a dot among the reverse entry's name and aliases, else that entry's
+ * name; `name` itself when it cannot be looked up (which is not an
+ * error).
+ *
+ * Returns 0, or -1: EINVAL (`out` NULL), ERANGE (`out` too small).
+ */
+int32_t polysock_getfqdn(const char *name, char *out, size_t len);
+
+/**
+ * The port of service `name` ("http" -> 80) from the services database
+ * (getservbyname_r), for protocol `proto` ("tcp", "udp"; NULL: any).
+ *
+ * Returns the port, or -1: EINVAL (`name` NULL), POLYSOCK_EAI_SERVICE (no
+ * such service), ENOSYS (a platform without getservbyname_r).
+ */
+int32_t polysock_getservbyname(const char *name, const char *proto);
+
+/**
+ * The name of the service on `port` (80 -> "http") for protocol `proto`
+ * (NULL: any), into `out` (`len` bytes).
+ *
+ * Returns 0, or -1: EINVAL (`out` NULL, `port` outside 0..65535), ERANGE
+ * (`out` too small), POLYSOCK_EAI_SERVICE (no such service), ENOSYS.
+ */
+int32_t polysock_getservbyport(int32_t port, const char *proto, char *out, size_t len);
+
+/**
+ * The number of protocol `name` ("tcp" -> 6) from the protocols database
+ * (getprotobyname_r).
+ *
+ * Returns the number, or -1: EINVAL (`name` NULL), POLYSOCK_EAI_NONAME (no
+ * such protocol), ENOSYS (a platform without getprotobyname_r).
+ */
+int32_t polysock_getprotobyname(const char *name);
+
+/**
+ * inet_pton: the address literal `text` of `family` (AF_INET: dotted
+ * quad; AF_INET6: RFC 4291 text, no scope) as bytes in network order into
+ * `out` (`len` bytes: at least 4 or 16).
+ *
+ * Returns the number of bytes written (4 or 16), or -1: EINVAL (NULL
+ * `text`/`out`, not an address of that family), EAFNOSUPPORT (`family`),
+ * ERANGE (`len` too small).
+ */
+int32_t polysock_inet_pton(int32_t family, const char *text, void *out, size_t len);
+
+/**
+ * inet_ntop: `len` bytes at `bytes` (4 for AF_INET, 16 for AF_INET6) as
+ * address text into `out` (`out_len` bytes; 46 suffice), the same text
+ * polysock_addr uses.
+ *
+ * Returns 0, or -1: EINVAL (NULL pointers, `len` not 4 or 16 as the family
+ * needs), EAFNOSUPPORT, ERANGE (`out` too small).
+ */
+int32_t polysock_inet_ntop(int32_t family, const void *bytes, size_t len, char *out, size_t out_len);
+
+/**
+ * Returns 1 if this system can create IPv6 sockets now, else 0.
+ */
+int32_t polysock_has_ipv6(void);
+
+/**
+ * Lists the network interfaces: the first min(total, `capacity`) go to
+ * `out` (NULL when `capacity` is 0, to count them), that number to
+ * `*out_count` (NULL: not wanted).
+ *
+ * Returns the total number of interfaces, or -1: EINVAL (`out` NULL with
+ * `capacity` > 0), ENOBUFS, or another errno value.
+ */
+int64_t polysock_if_nameindex(struct polysock_interface *out_list, size_t capacity, size_t *out_count);
+
+/**
+ * The index of interface `name` ("lo" -> 1).
+ *
+ * Returns the index (> 0), or -1: EINVAL (`name` NULL), ENODEV (no such
+ * interface).
+ */
+int64_t polysock_if_nametoindex(const char *name);
+
+/**
+ * The name of interface `index` into `out` (`len` bytes;
+ * POLYSOCK_IFNAME_LEN suffice).
+ *
+ * Returns 0, or -1: EINVAL (`out` NULL), ENXIO (no such interface), ERANGE
+ * (`out` too small).
+ */
+int32_t polysock_if_indextoname(uint32_t index, char *out, size_t len);
+
+/**
+ * Sends `count` bytes of the open file `file_fd`, starting at `offset`,
+ * over the socket: with sendfile(2) on Linux (the data never enters user
+ * space), else (or when sendfile refuses this kind of file) with a
+ * read/send loop through a 64 KiB buffer. `count` 0 means to the end of
+ * the file. The file's own offset does not move; `file_fd` stays the
+ * caller's. The socket's timeout covers the whole call, as for
+ * polysock_sendall. `sent` (may be NULL) receives the number of bytes
+ * that went, on success and on failure alike, so a caller can resume.
+ *
+ * Returns the number of bytes sent: `count` (or what the file holds from
+ * `offset`, which is less when the file ends first: 0 when `offset` is at
+ * or past its end); or -1: EBADF (`h` not a socket, `file_fd` not an open
+ * descriptor or not open for reading), EINVAL (`offset` negative,
+ * `count` > SSIZE_MAX), ESPIPE (`file_fd` is a pipe, socket or terminal,
+ * not a file), EISDIR, EPIPE (the peer closed; never SIGPIPE),
+ * ECONNRESET, ENOTCONN, EAGAIN (timeout 0, the socket's buffer is full),
+ * ETIMEDOUT, EIO.
+ */
+int64_t polysock_sendfile(polysock_t h, int32_t file_fd, int64_t offset, size_t count, size_t *sent);
+
+/**
+ * Opens the file at `path` (read-only, close-on-exec) and sends `count`
+ * bytes of it from `offset` as polysock_sendfile does (`count` 0: to the
+ * end), streaming it: the file is never read into memory whole. The file
+ * is closed before the call returns. `sent` (may be NULL) as for
+ * polysock_sendfile.
+ *
+ * Returns the number of bytes sent, or -1: as polysock_sendfile, plus
+ * EINVAL (`path` NULL or not UTF-8), ENOENT, EACCES, EISDIR, ENOTDIR,
+ * ENAMETOOLONG, ELOOP, EMFILE.
+ */
+int64_t polysock_sendfile_path(polysock_t h, const char *path, int64_t offset, size_t count, size_t *sent);
 
 /**
  * Creates a socket, close-on-exec, with the process default timeout
@@ -910,6 +1661,34 @@ polysock_t polysock_accept(polysock_t h, struct polysock_addr *peer);
  * writability), EISCONN, ENOENT (Unix path), POLYSOCK_EAI_*.
  */
 int32_t polysock_connect(polysock_t h, const char *host, int32_t port);
+
+/**
+ * Connects as polysock_connect but returns the error code instead of -1,
+ * as CPython's connect_ex: 0 when connected; EINPROGRESS when the socket
+ * is non-blocking (timeout 0) and the connect goes on (wait until it is
+ * writable, e.g. with polysock_poll, then call polysock_finish_connect);
+ * otherwise the failure's code, which is also recorded for
+ * polysock_errno()/polysock_last_error(): EBADF, EINVAL, ECONNREFUSED,
+ * ETIMEDOUT, ENETUNREACH, EHOSTUNREACH, EISCONN, EALREADY, ENOENT (Unix
+ * path), POLYSOCK_EAI_*, as polysock_connect.
+ *
+ * Returns 0 or a positive code; never -1.
+ */
+int32_t polysock_connect_ex(polysock_t h, const char *host, int32_t port);
+
+/**
+ * Finishes a connect left in progress on a non-blocking socket (after
+ * EINPROGRESS, once the socket is writable): reads and clears the socket's
+ * pending error (SO_ERROR). On success the socket is marked connected.
+ *
+ * Returns 0 when connected, or a positive code, also recorded for
+ * polysock_errno()/polysock_last_error(): EINPROGRESS (still connecting:
+ * wait for writability again), the connect's own failure (ECONNREFUSED,
+ * ETIMEDOUT, ENETUNREACH, EHOSTUNREACH...: reported once, the error is
+ * cleared), ENOTCONN (no connect in progress: none was started, or its
+ * failure was already reported), EBADF. Never -1.
+ */
+int32_t polysock_finish_connect(polysock_t h);
 
 /**
  * Shuts down reading (SHUT_RD), writing (SHUT_WR: the peer sees end of

@@ -23,6 +23,12 @@ c_tests! {
     test_bad_input,
     test_options,
     test_constants,
+    test_poll,
+    test_msg,
+    test_sendfile,
+    test_reader,
+    test_resolver,
+    test_connection,
 }
 
 /// The header is plain C11 and C++11, warning-free at the strictest levels.

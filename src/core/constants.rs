@@ -42,13 +42,35 @@ pub(crate) const OPTION_CONSTANTS: &[(&CStr, i64)] = &[
     (c"POLYSOCK_OPT_SNDTIMEO_MS", POLYSOCK_OPT_SNDTIMEO_MS as i64),
 ];
 
+/// polysock_poll's event bits (polysock's own values, the same on every
+/// platform, named as poll(2) names them) and the poller's flags.
+pub(crate) const POLL_CONSTANTS: &[(&CStr, i64)] = {
+    use super::poll::*;
+    use super::poller::*;
+    &[
+        (c"POLLIN", POLYSOCK_POLLIN as i64),
+        (c"POLLPRI", POLYSOCK_POLLPRI as i64),
+        (c"POLLOUT", POLYSOCK_POLLOUT as i64),
+        (c"POLLERR", POLYSOCK_POLLERR as i64),
+        (c"POLLHUP", POLYSOCK_POLLHUP as i64),
+        (c"POLLNVAL", POLYSOCK_POLLNVAL as i64),
+        (c"POLYSOCK_POLLER_EDGE", POLYSOCK_POLLER_EDGE as i64),
+        (c"POLYSOCK_POLLER_ONESHOT", POLYSOCK_POLLER_ONESHOT as i64),
+        (c"POLYSOCK_POLLER_WAKE", POLYSOCK_POLLER_WAKE),
+    ]
+};
+
 /// Number of entries in the whole table.
 pub fn count() -> usize {
-    SOCKET_CONSTANTS.len() + ERRNO_NAMES.len() + OWN_CODES.len() + OPTION_CONSTANTS.len()
+    SOCKET_CONSTANTS.len()
+        + ERRNO_NAMES.len()
+        + OWN_CODES.len()
+        + OPTION_CONSTANTS.len()
+        + POLL_CONSTANTS.len()
 }
 
 /// Entry `i` (0-based) of the whole table, in a stable order: socket
-/// constants, errno names, polysock codes, option ids.
+/// constants, errno names, polysock codes, option ids, poll bits.
 pub fn at(i: usize) -> Option<(&'static CStr, i64)> {
     let mut i = i;
     if i < SOCKET_CONSTANTS.len() {
@@ -64,7 +86,11 @@ pub fn at(i: usize) -> Option<(&'static CStr, i64)> {
         return Some((OWN_CODES[i].name, i64::from(OWN_CODES[i].code)));
     }
     i -= OWN_CODES.len();
-    OPTION_CONSTANTS.get(i).copied()
+    if i < OPTION_CONSTANTS.len() {
+        return Some(OPTION_CONSTANTS[i]);
+    }
+    i -= OPTION_CONSTANTS.len();
+    POLL_CONSTANTS.get(i).copied()
 }
 
 /// The value of a constant by name ("AF_INET6", "ECONNREFUSED").

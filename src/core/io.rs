@@ -11,16 +11,16 @@ use std::mem::MaybeUninit;
 /// that kills the host process. (Apple platforms have no MSG_NOSIGNAL;
 /// socket2 sets SO_NOSIGPIPE on every socket there instead.)
 #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
-const NOSIGNAL: i32 = libc::MSG_NOSIGNAL;
+pub(crate) const NOSIGNAL: i32 = libc::MSG_NOSIGNAL;
 #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
-const NOSIGNAL: i32 = 0;
+pub(crate) const NOSIGNAL: i32 = 0;
 
 impl Socket {
     /// Runs one system call `f` until it succeeds, fails for real, or the
     /// deadline passes. `deadline` is shared by calls that loop (sendall):
     /// it is started at the first wait, so a call that never waits never
     /// reads the clock.
-    fn retry(
+    pub(crate) fn retry(
         &self,
         op: &str,
         events: libc::c_short,
@@ -64,7 +64,7 @@ impl Socket {
         self.send_within(buf, flags, &mut None)
     }
 
-    fn send_within(
+    pub(crate) fn send_within(
         &self,
         buf: &[u8],
         flags: i32,
@@ -106,8 +106,14 @@ impl Socket {
 
     /// Receives once into `buf`: Ok(0) is end of stream (or an empty
     /// datagram); a timeout is ETIMEDOUT and "nothing yet" on a non-blocking
-    /// socket is EAGAIN, so the three never look alike.
+    /// socket is EAGAIN, so the three never look alike. Bytes the
+    /// buffered reader holds come first, without a system call.
     pub fn recv(&self, buf: &mut [MaybeUninit<u8>], flags: i32) -> Result<usize> {
+        if self.reader.has_data() {
+            if let Some(n) = self.reader.take_into(buf, flags) {
+                return Ok(n);
+            }
+        }
         self.recv_within(buf, flags, &mut None)
     }
 
@@ -135,6 +141,9 @@ impl Socket {
     ) -> std::result::Result<usize, (usize, Error)> {
         let mut deadline = None;
         let mut got = 0;
+        if self.reader.has_data() {
+            got = self.reader.take_into(buf, flags).unwrap_or(0);
+        }
         // A blocking socket lets the kernel gather everything in one call.
         let flags = if self.timeout() < 0 {
             flags | libc::MSG_WAITALL
@@ -195,8 +204,14 @@ impl Socket {
         })
     }
 
-    /// Receives once, with the sender's address.
+    /// Receives once, with the sender's address (none, family 0, for
+    /// bytes the buffered reader held).
     pub fn recvfrom(&self, buf: &mut [MaybeUninit<u8>], flags: i32) -> Result<(usize, Addr)> {
+        if self.reader.has_data() {
+            if let Some(n) = self.reader.take_into(buf, flags) {
+                return Ok((n, Addr::empty()));
+            }
+        }
         let fd = self.fd();
         let (ptr, len) = (buf.as_mut_ptr(), buf.len());
         let mut storage = socket2::SockAddrStorage::zeroed();

@@ -3,11 +3,17 @@
 
 pub mod addr;
 pub mod codes;
+pub mod connect;
 pub mod constants;
 pub mod error;
 pub mod handles;
 mod io;
+pub mod msg;
 pub mod options;
+pub mod poll;
+pub mod poller;
+mod reader;
 pub mod resolve;
+pub mod sendfile;
 pub mod socket;
 pub mod wait;

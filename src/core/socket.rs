@@ -6,6 +6,8 @@
 use super::addr::{self, Addr, Purpose};
 use super::constants;
 use super::error::{Error, Result, fail};
+use super::poller::Watchers;
+use super::reader::Reader;
 use super::wait::{self, Deadline};
 use socket2::{Domain, Protocol, SockAddr, Type};
 use std::mem::ManuallyDrop;
@@ -66,10 +68,19 @@ pub struct Socket {
     /// The fd is O_NONBLOCK exactly when this is >= 0.
     timeout_ms: AtomicI64,
     state: AtomicU32,
+    /// The buffered reader's bytes (readline); receives return them first.
+    pub(crate) reader: Reader,
+    /// The pollers this socket is registered with: they forget it before
+    /// its fd closes (see poller.rs).
+    pub(crate) watchers: Watchers,
 }
 
 impl Drop for Socket {
     fn drop(&mut self) {
+        // Out of every poller while the fd is still open and its number
+        // still ours.
+        self.watchers
+            .socket_closing(self.fd(), self as *const Socket as usize);
         if self.state() & DETACHED == 0 {
             // SAFETY: dropped exactly once, here; never used after.
             unsafe { ManuallyDrop::drop(&mut self.sock) };
@@ -102,7 +113,15 @@ impl Socket {
                 )
             })?;
         let timeout = if nonblock { 0 } else { default_timeout() };
-        Socket::wrap(sock, family, base_type, protocol, timeout, 0)
+        Socket::wrap(
+            sock,
+            family,
+            base_type,
+            protocol,
+            timeout,
+            0,
+            Fresh::Blocking,
+        )
     }
 
     /// A connected pair (AF_UNIX on every platform).
@@ -117,8 +136,24 @@ impl Socket {
                 )
             })?;
         let timeout = if nonblock { 0 } else { default_timeout() };
-        let a = Socket::wrap(a, family, base_type, protocol, timeout, CONNECTED)?;
-        let b = Socket::wrap(b, family, base_type, protocol, timeout, CONNECTED)?;
+        let a = Socket::wrap(
+            a,
+            family,
+            base_type,
+            protocol,
+            timeout,
+            CONNECTED,
+            Fresh::Blocking,
+        )?;
+        let b = Socket::wrap(
+            b,
+            family,
+            base_type,
+            protocol,
+            timeout,
+            CONNECTED,
+            Fresh::Blocking,
+        )?;
         Ok((a, b))
     }
 
@@ -129,6 +164,7 @@ impl Socket {
         protocol: i32,
         timeout: i64,
         state: u32,
+        fresh: Fresh,
     ) -> Result<Socket> {
         let s = Socket {
             sock: ManuallyDrop::new(sock),
@@ -137,8 +173,16 @@ impl Socket {
             protocol,
             timeout_ms: AtomicI64::new(-1),
             state: AtomicU32::new(state),
+            reader: Reader::new(),
+            watchers: Watchers::new(),
         };
-        s.set_timeout(timeout)?;
+        if timeout < 0 && fresh == Fresh::Blocking {
+            // Already in blocking mode: spare the two fcntl calls (this is
+            // every accept() with the default timeout).
+            s.timeout_ms.store(timeout, Ordering::Relaxed);
+        } else {
+            s.set_timeout(timeout)?;
+        }
         Ok(s)
     }
 
@@ -184,7 +228,15 @@ impl Socket {
         if sock.peer_addr().is_ok() {
             state |= CONNECTED;
         }
-        Socket::wrap(sock, family, socktype, protocol, default_timeout(), state)
+        Socket::wrap(
+            sock,
+            family,
+            socktype,
+            protocol,
+            default_timeout(),
+            state,
+            Fresh::Unknown,
+        )
     }
 
     /// A new socket on a duplicate of `fd` (which stays the caller's).
@@ -310,7 +362,11 @@ impl Socket {
         // SAFETY: sa points to sa.len() bytes of a valid sockaddr.
         let rc = unsafe { libc::connect(self.fd(), sa.as_ptr().cast(), sa.len()) };
         if rc != 0 {
-            let code = errno::errno().0;
+            let mut code = errno::errno().0;
+            if code == libc::EINTR && self.timeout() == 0 {
+                // The connect goes on in the kernel, as after EINPROGRESS.
+                code = libc::EINPROGRESS;
+            }
             let pending = code == libc::EINTR || (code == libc::EINPROGRESS && self.timeout() != 0);
             if !pending {
                 self.check_open("connect")?;
@@ -331,10 +387,49 @@ impl Socket {
         Ok(())
     }
 
+    /// Finishes a connect that a non-blocking socket left in progress
+    /// (EINPROGRESS), once the socket is writable: reads and clears
+    /// SO_ERROR. Ok when connected (the socket is then marked connected);
+    /// EINPROGRESS while the connect is still under way; the connect's own
+    /// failure (ECONNREFUSED, ETIMEDOUT...), reported once; ENOTCONN when
+    /// no connect is pending (never started, or its failure was reported).
+    pub fn finish_connect(&self) -> Result<()> {
+        let op = "finish_connect";
+        match get_int(self.fd(), libc::SOL_SOCKET, libc::SO_ERROR) {
+            Ok(0) => {}
+            Ok(code) => return fail!(code, "{op}: the connect failed"),
+            Err(code) => return fail!(code, "{op}"),
+        }
+        if self.sock.peer_addr().is_ok() {
+            self.set_state(CONNECTED | CLIENT);
+            return Ok(());
+        }
+        // Not connected and no error: still connecting, or never was. A
+        // pending connect is not yet writable; an idle socket is.
+        let mut pfd = libc::pollfd {
+            fd: self.fd(),
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        while unsafe { libc::poll(&mut pfd, 1, 0) } < 0 && errno::errno().0 == libc::EINTR {}
+        if pfd.revents == 0 {
+            return fail!(
+                libc::EINPROGRESS,
+                "{op}: the connect is still in progress (wait until the socket is writable)"
+            );
+        }
+        fail!(
+            libc::ENOTCONN,
+            "{op}: no connect in progress (none was started, or its failure was already reported)"
+        )
+    }
+
     /// Accepts one connection within the socket's timeout; the new socket
     /// is close-on-exec, has the process default timeout, and comes with the
-    /// peer's address.
-    pub fn accept(&self) -> Result<(Socket, Addr)> {
+    /// peer's address (as the kernel gave it: formatting it as text costs
+    /// more than the accept, so that is left to callers who want it).
+    pub fn accept(&self) -> Result<(Socket, SockAddr)> {
         let deadline = self.deadline();
         let (sock, peer) = loop {
             match self.sock.accept() {
@@ -361,8 +456,14 @@ impl Socket {
             self.protocol,
             default_timeout(),
             CONNECTED | BOUND,
+            // BSDs let the new fd inherit O_NONBLOCK from the listener.
+            if cfg!(any(target_os = "linux", target_os = "android")) {
+                Fresh::Blocking
+            } else {
+                Fresh::Unknown
+            },
         )?;
-        Ok((s, Addr::from_sockaddr(&peer)))
+        Ok((s, peer))
     }
 
     /// how: SHUT_RD, SHUT_WR or SHUT_RDWR.
@@ -405,6 +506,15 @@ impl Socket {
         })?;
         Ok(Addr::from_sockaddr(&sa))
     }
+}
+
+/// Whether a wrapped fd is known to be in blocking mode (just made by
+/// socket(), socketpair() or accept() without SOCK_NONBLOCK) or could be in
+/// either (adopted).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fresh {
+    Blocking,
+    Unknown,
 }
 
 /// SOCK_NONBLOCK and SOCK_CLOEXEC ride in the type on Linux: strip them (we

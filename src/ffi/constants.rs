@@ -8,7 +8,8 @@ use std::ffi::c_char;
 /// The number of entries in the constants table: the platform's AF_, SOCK_,
 /// SOL_, SO_, IPPROTO_, IP_, IPV6_, TCP_, UDP_, MSG_, SHUT_, AI_, NI_, SCM_
 /// and INADDR_ values, its E* errno names, polysock's EAI_* and
-/// POLYSOCK_E* codes, and the POLYSOCK_OPT_* ids.
+/// POLYSOCK_E* codes, the POLYSOCK_OPT_* ids, the POLL* event bits of
+/// polysock_poll (polysock's values) and the POLYSOCK_POLLER_* flags.
 #[unsafe(no_mangle)]
 pub extern "C" fn polysock_constant_count() -> i64 {
     boundary! { constants::count() as i64 }

@@ -10,10 +10,17 @@ use crate::core::socket::Socket;
 use std::ffi::{CStr, c_char};
 use std::mem::MaybeUninit;
 
+pub mod connect;
 pub mod constants;
 pub mod error;
 pub mod io;
+pub mod msg;
 pub mod options;
+pub mod poll;
+pub mod poller;
+pub mod reader;
+pub mod resolve;
+pub mod sendfile;
 pub mod socket;
 
 /// What a failed call returns: -1 for status and counts, NULL for strings.
@@ -101,7 +108,7 @@ pub(crate) fn out<'a, T>(op: &str, what: &str, p: *mut T) -> Result<&'a mut T> {
     }
 }
 
-fn check_len(op: &str, len: usize) -> Result<()> {
+pub(crate) fn check_len(op: &str, len: usize) -> Result<()> {
     if len > isize::MAX as usize {
         return fail!(
             libc::EINVAL,

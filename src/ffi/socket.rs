@@ -92,7 +92,9 @@ pub extern "C" fn polysock_accept(h: polysock_t, peer: *mut Addr) -> polysock_t 
         ret(with(h, |s| {
             let (sock, addr) = s.accept()?;
             let nh = handles::insert(sock)?;
-            set_opt_out(peer, addr);
+            if !peer.is_null() {
+                set_opt_out(peer, Addr::from_sockaddr(&addr));
+            }
             Ok(nh)
         }))
     }
@@ -109,6 +111,50 @@ pub extern "C" fn polysock_accept(h: polysock_t, peer: *mut Addr) -> polysock_t 
 #[unsafe(no_mangle)]
 pub extern "C" fn polysock_connect(h: polysock_t, host: *const std::ffi::c_char, port: i32) -> i32 {
     boundary! { status(with(h, |s| s.connect(opt_str("connect", "host", host)?, port))) }
+}
+
+/// Connects as polysock_connect but returns the error code instead of -1,
+/// as CPython's connect_ex: 0 when connected; EINPROGRESS when the socket
+/// is non-blocking (timeout 0) and the connect goes on (wait until it is
+/// writable, e.g. with polysock_poll, then call polysock_finish_connect);
+/// otherwise the failure's code, which is also recorded for
+/// polysock_errno()/polysock_last_error(): EBADF, EINVAL, ECONNREFUSED,
+/// ETIMEDOUT, ENETUNREACH, EHOSTUNREACH, EISCONN, EALREADY, ENOENT (Unix
+/// path), POLYSOCK_EAI_*, as polysock_connect.
+///
+/// Returns 0 or a positive code; never -1.
+#[unsafe(no_mangle)]
+pub extern "C" fn polysock_connect_ex(
+    h: polysock_t,
+    host: *const std::ffi::c_char,
+    port: i32,
+) -> i32 {
+    code_of(boundary! { status(with(h, |s| s.connect(opt_str("connect", "host", host)?, port))) })
+}
+
+/// Finishes a connect left in progress on a non-blocking socket (after
+/// EINPROGRESS, once the socket is writable): reads and clears the socket's
+/// pending error (SO_ERROR). On success the socket is marked connected.
+///
+/// Returns 0 when connected, or a positive code, also recorded for
+/// polysock_errno()/polysock_last_error(): EINPROGRESS (still connecting:
+/// wait for writability again), the connect's own failure (ECONNREFUSED,
+/// ETIMEDOUT, ENETUNREACH, EHOSTUNREACH...: reported once, the error is
+/// cleared), ENOTCONN (no connect in progress: none was started, or its
+/// failure was already reported), EBADF. Never -1.
+#[unsafe(no_mangle)]
+pub extern "C" fn polysock_finish_connect(h: polysock_t) -> i32 {
+    code_of(boundary! { status(with(h, |s| s.finish_connect())) })
+}
+
+/// 0 stays 0; -1 becomes the code the failed call just recorded (the
+/// caught-panic path included).
+fn code_of(rc: i32) -> i32 {
+    if rc == 0 {
+        0
+    } else {
+        super::error::polysock_errno()
+    }
 }
 
 /// Shuts down reading (SHUT_RD), writing (SHUT_WR: the peer sees end of

@@ -1,0 +1,154 @@
+"""polysock for Python: a drop-in for the standard ``socket`` module.
+
+    import polysock as socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(5)
+        s.connect(("127.0.0.1", 8080))
+        s.sendall(b"hello\\n")
+        print(s.recv(1024))
+
+Pure Python over polysock's C ABI through ctypes: nothing to compile.
+Every constant of polysock's table (AF_*, SOCK_*, SO_*, IPPROTO_*, TCP_*,
+MSG_*, SHUT_*, AI_*, NI_*, E*, EAI_*, POLYSOCK_*...) is a module attribute,
+with the platform's value; errors are Python's own exceptions.
+"""
+
+from enum import IntEnum, IntFlag
+
+from . import _abi, _addr, _socket
+from ._errors import error, gaierror, herror, timeout
+from ._socket import (
+    SocketIO,
+    SocketType,
+    _GLOBAL_DEFAULT_TIMEOUT,
+    create_connection,
+    create_server,
+    fromfd,
+    getaddrinfo,
+    getdefaulttimeout,
+    getfqdn,
+    gethostbyaddr,
+    gethostbyname,
+    gethostbyname_ex,
+    gethostname,
+    getnameinfo,
+    getprotobyname,
+    getservbyname,
+    getservbyport,
+    has_dualstack_ipv6,
+    htonl,
+    htons,
+    if_indextoname,
+    if_nameindex,
+    if_nametoindex,
+    inet_ntop,
+    inet_pton,
+    ntohl,
+    ntohs,
+    setdefaulttimeout,
+    socket,
+    socketpair,
+)
+
+__version__ = "0.1.0"
+
+#: Where the loaded libpolysock came from, and its version.
+library_path = _abi.LIBRARY_PATH
+library_version = _abi.version()
+
+
+def _constant_table():
+    """polysock's constants table as a list of (name, value)."""
+    import ctypes
+
+    entries = []
+    name = ctypes.c_char_p()
+    value = ctypes.c_int64()
+    for index in range(_abi.polysock_constant_count()):
+        if _abi.polysock_constant_at(index, ctypes.byref(name), ctypes.byref(value)) == 0:
+            entries.append((name.value.decode("ascii"), value.value))
+    return entries
+
+
+#: Every constant of polysock's table: name -> value (plain ints).
+constants = dict(_constant_table())
+
+# The preferred name first, so that it is the enum member's name and the
+# other an alias (AF_LOCAL is AF_UNIX).
+_PREFERRED = ("AF_UNIX",)
+
+
+def _members(prefix):
+    names = [n for n in constants if n.startswith(prefix)]
+    names.sort(key=lambda n: n not in _PREFERRED)  # stable: table order otherwise
+    return {n: constants[n] for n in names}
+
+
+AddressFamily = IntEnum("AddressFamily", _members("AF_"), module=__name__)
+SocketKind = IntEnum("SocketKind", _members("SOCK_"), module=__name__)
+MsgFlag = IntFlag("MsgFlag", _members("MSG_"), module=__name__)
+AddressInfo = IntFlag("AddressInfo", _members("AI_"), module=__name__)
+
+globals().update(constants)
+for _enum_class in (AddressFamily, SocketKind, MsgFlag, AddressInfo):
+    for _name, _member in _enum_class.__members__.items():
+        globals()[_name] = _member
+del _enum_class, _name, _member
+
+for _module in (_addr, _socket):
+    _module.AF_INET = constants.get("AF_INET")
+    _module.AF_INET6 = constants.get("AF_INET6")
+    _module.AF_UNIX = constants.get("AF_UNIX")
+_socket.SOCK_STREAM = SocketKind(constants["SOCK_STREAM"])
+_socket.AF_INET = AddressFamily(constants["AF_INET"])
+_socket.AF_UNIX = AddressFamily(constants["AF_UNIX"])
+_socket.AddressFamily = AddressFamily
+_socket.SocketKind = SocketKind
+del _module
+
+socket.__module__ = SocketIO.__module__ = __name__
+
+#: Whether polysock can make IPv6 sockets here.
+has_ipv6 = _socket._has_ipv6()
+
+__all__ = [
+    "AddressFamily",
+    "AddressInfo",
+    "MsgFlag",
+    "SocketIO",
+    "SocketKind",
+    "SocketType",
+    "create_connection",
+    "create_server",
+    "error",
+    "fromfd",
+    "gaierror",
+    "getaddrinfo",
+    "getdefaulttimeout",
+    "getfqdn",
+    "gethostbyaddr",
+    "gethostbyname",
+    "gethostbyname_ex",
+    "gethostname",
+    "getnameinfo",
+    "getprotobyname",
+    "getservbyname",
+    "getservbyport",
+    "has_dualstack_ipv6",
+    "has_ipv6",
+    "herror",
+    "htonl",
+    "htons",
+    "if_indextoname",
+    "if_nameindex",
+    "if_nametoindex",
+    "inet_ntop",
+    "inet_pton",
+    "ntohl",
+    "ntohs",
+    "setdefaulttimeout",
+    "socket",
+    "socketpair",
+    "timeout",
+] + sorted(constants)

@@ -1,0 +1,270 @@
+"""The C ABI of libpolysock, declared for ctypes.
+
+This module is the only place where polysock's function signatures and
+structs are written down in Python. Each entry below mirrors one
+declaration of include/polysock.h (tests/test_abi.py compares them with the
+header). Nothing here has socket logic: the rest of the package calls these
+functions and turns their results into Python values and exceptions.
+
+The library is looked up, in order:
+
+1. next to this package (``polysock/libpolysock.so``);
+2. the ``POLYSOCK_LIB`` environment variable: the library file itself, or a
+   directory holding it;
+3. the cargo target directories of the repository this package sits in
+   (``target/{debug,release}/`` and their ``deps/``; ``$CARGO_TARGET_DIR``
+   first when it is set), the most recently built copy first;
+4. the system's library search path (``libpolysock.so.0``, then
+   ``ctypes.util.find_library("polysock")``).
+"""
+
+import ctypes
+import ctypes.util
+import os
+import sys
+
+from ctypes import (
+    POINTER,
+    Structure,
+    c_char,
+    c_char_p,
+    c_int32,
+    c_int64,
+    c_size_t,
+    c_uint32,
+    c_void_p,
+)
+
+# ---------------------------------------------------------------- loading
+
+if sys.platform == "darwin":
+    _LIB_NAMES = ("libpolysock.dylib",)
+elif sys.platform == "win32":
+    _LIB_NAMES = ("polysock.dll",)
+else:
+    _LIB_NAMES = ("libpolysock.so",)
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+# bindings/python/polysock -> the repository root.
+_REPO = os.path.dirname(os.path.dirname(os.path.dirname(_HERE)))
+
+
+def _in_dir(directory):
+    for name in _LIB_NAMES:
+        path = os.path.join(directory, name)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def _cargo_candidates():
+    roots = []
+    if os.environ.get("CARGO_TARGET_DIR"):
+        roots.append(os.environ["CARGO_TARGET_DIR"])
+    roots.append(os.path.join(_REPO, "target"))
+    found = []
+    for root in roots:
+        for profile in ("debug", "release"):
+            for sub in ("", "deps"):
+                path = _in_dir(os.path.join(root, profile, sub))
+                if path:
+                    found.append(path)
+        if found:
+            break
+    # The most recently built copy: what `cargo build`/`cargo test` just made.
+    found.sort(key=lambda p: os.stat(p).st_mtime, reverse=True)
+    return found
+
+
+def _candidates():
+    """Where the library may be, in the documented order, with the reason."""
+    here = _in_dir(_HERE)
+    if here:
+        yield here, "next to the package"
+    env = os.environ.get("POLYSOCK_LIB")
+    if env:
+        if os.path.isdir(env):
+            path = _in_dir(env)
+            if path:
+                yield path, "POLYSOCK_LIB directory"
+        else:
+            yield env, "POLYSOCK_LIB"
+    for path in _cargo_candidates():
+        yield path, "cargo target directory"
+    if not sys.platform.startswith(("darwin", "win")):
+        yield "libpolysock.so.0", "system library path"
+    system = ctypes.util.find_library("polysock")
+    if system:
+        yield system, "system library path"
+
+
+def _load():
+    errors = []
+    for path, origin in _candidates():
+        try:
+            return ctypes.CDLL(path), path, origin
+        except OSError as e:
+            errors.append("%s (%s): %s" % (path, origin, e))
+    raise ImportError(
+        "polysock: cannot find the polysock shared library. Put %s next to "
+        "the polysock package, set POLYSOCK_LIB to its path or directory, or "
+        "build it with `cargo build` in the polysock repository.%s"
+        % (_LIB_NAMES[0], "".join("\n  tried " + e for e in errors))
+    )
+
+
+lib, LIBRARY_PATH, LIBRARY_ORIGIN = _load()
+
+# ---------------------------------------------------------------- types
+
+polysock_t = c_int64
+
+#: POLYSOCK_ADDR_HOST_LEN
+ADDR_HOST_LEN = 128
+#: POLYSOCK_ERR_BASE: codes at or above it are polysock's own, not errno.
+ERR_BASE = 20000
+
+
+class polysock_addr(Structure):
+    _fields_ = [
+        ("family", c_int32),
+        ("port", c_int32),
+        ("flowinfo", c_uint32),
+        ("scope_id", c_uint32),
+        ("host", c_char * ADDR_HOST_LEN),
+    ]
+
+
+class polysock_socket_info(Structure):
+    _fields_ = [
+        ("family", c_int32),
+        ("socktype", c_int32),
+        ("protocol", c_int32),
+        ("fd", c_int32),
+        ("timeout_ms", c_int64),
+        ("blocking", c_int32),
+        ("bound", c_int32),
+        ("listening", c_int32),
+        ("connected", c_int32),
+        ("client", c_int32),
+        ("shutdown", c_int32),
+        ("local", polysock_addr),
+        ("peer", polysock_addr),
+    ]
+
+
+_addr_p = POINTER(polysock_addr)
+_info_p = POINTER(polysock_socket_info)
+
+# ---------------------------------------------------------------- functions
+
+#: name -> (restype, argtypes), in the order of include/polysock.h.
+DECLARATIONS = {
+    # constants.rs
+    "polysock_constant_count": (c_int64, []),
+    "polysock_constant_at": (c_int32, [c_int64, POINTER(c_char_p), POINTER(c_int64)]),
+    "polysock_constant_lookup": (c_int32, [c_char_p, POINTER(c_int64)]),
+    # error.rs
+    "polysock_errno": (c_int32, []),
+    "polysock_last_error": (c_char_p, []),
+    "polysock_strerror": (c_char_p, [c_int32]),
+    "polysock_errname": (c_char_p, [c_int32]),
+    "polysock_version": (c_char_p, []),
+    # io.rs
+    "polysock_send": (c_int64, [polysock_t, c_void_p, c_size_t, c_int32]),
+    "polysock_sendall": (
+        c_int64,
+        [polysock_t, c_void_p, c_size_t, c_int32, POINTER(c_size_t)],
+    ),
+    "polysock_recv": (c_int64, [polysock_t, c_void_p, c_size_t, c_int32]),
+    "polysock_recv_exact": (
+        c_int64,
+        [polysock_t, c_void_p, c_size_t, c_int32, POINTER(c_size_t)],
+    ),
+    "polysock_sendto": (
+        c_int64,
+        [polysock_t, c_void_p, c_size_t, c_int32, c_char_p, c_int32],
+    ),
+    "polysock_recvfrom": (c_int64, [polysock_t, c_void_p, c_size_t, c_int32, _addr_p]),
+    # options.rs
+    "polysock_setsockopt_int": (c_int32, [polysock_t, c_int32, c_int32, c_int32]),
+    "polysock_getsockopt_int": (c_int32, [polysock_t, c_int32, c_int32, POINTER(c_int32)]),
+    "polysock_setsockopt_bytes": (
+        c_int32,
+        [polysock_t, c_int32, c_int32, c_void_p, c_size_t],
+    ),
+    "polysock_getsockopt_bytes": (
+        c_int32,
+        [polysock_t, c_int32, c_int32, c_void_p, c_size_t, POINTER(c_size_t)],
+    ),
+    "polysock_setopt": (c_int32, [polysock_t, c_int32, c_int64]),
+    "polysock_getopt": (c_int32, [polysock_t, c_int32, POINTER(c_int64)]),
+    # socket.rs
+    "polysock_socket": (polysock_t, [c_int32, c_int32, c_int32]),
+    "polysock_socketpair": (c_int32, [c_int32, c_int32, c_int32, POINTER(polysock_t)]),
+    "polysock_bind": (c_int32, [polysock_t, c_char_p, c_int32]),
+    "polysock_listen": (c_int32, [polysock_t, c_int32]),
+    "polysock_accept": (polysock_t, [polysock_t, _addr_p]),
+    "polysock_connect": (c_int32, [polysock_t, c_char_p, c_int32]),
+    "polysock_shutdown": (c_int32, [polysock_t, c_int32]),
+    "polysock_close": (c_int32, [polysock_t]),
+    "polysock_fileno": (c_int32, [polysock_t]),
+    "polysock_handle_of_fd": (polysock_t, [c_int32]),
+    "polysock_fromfd": (polysock_t, [c_int32]),
+    "polysock_adopt_fd": (polysock_t, [c_int32]),
+    "polysock_dup": (polysock_t, [polysock_t]),
+    "polysock_detach": (c_int32, [polysock_t]),
+    "polysock_settimeout": (c_int32, [polysock_t, c_int64]),
+    "polysock_gettimeout": (c_int32, [polysock_t, POINTER(c_int64)]),
+    "polysock_setblocking": (c_int32, [polysock_t, c_int32]),
+    "polysock_getblocking": (c_int32, [polysock_t]),
+    "polysock_setdefaulttimeout": (c_int32, [c_int64]),
+    "polysock_getdefaulttimeout": (c_int64, []),
+    "polysock_getsockname": (c_int32, [polysock_t, _addr_p]),
+    "polysock_getpeername": (c_int32, [polysock_t, _addr_p]),
+    "polysock_info": (c_int32, [polysock_t, _info_p]),
+}
+
+#: Declared functions the loaded library does not export (an older build):
+#: calling one raises NotImplementedError.
+MISSING = []
+
+
+def _stub(symbol):
+    def missing(*args):
+        pending(symbol[len("polysock_"):], symbol)
+
+    missing.__name__ = symbol
+    return missing
+
+
+for _name, (_restype, _argtypes) in DECLARATIONS.items():
+    _f = getattr(lib, _name, None)
+    if _f is None:
+        MISSING.append(_name)
+        globals()[_name] = _stub(_name)
+        continue
+    _f.restype = _restype
+    _f.argtypes = _argtypes
+    globals()[_name] = _f
+del _name, _restype, _argtypes, _f
+
+
+def has(symbol):
+    """Whether the loaded library exports `symbol` and it is declared here."""
+    return symbol in DECLARATIONS and symbol not in MISSING
+
+
+def pending(what, symbol):
+    """Raises NotImplementedError for a Python function whose polysock
+    export (`symbol`) is not available yet."""
+    raise NotImplementedError(
+        "polysock.%s is not available yet: it needs %s, which the polysock "
+        "library%s does not export or this binding does not declare yet "
+        "(pending)" % (what, symbol, " at " + LIBRARY_PATH)
+    )
+
+
+def version():
+    """The loaded library's version, "MAJOR.MINOR.PATCH"."""
+    return polysock_version().decode("ascii")

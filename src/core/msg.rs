@@ -1,0 +1,519 @@
+//! Vectored and ancillary I/O: sendmsg/recvmsg over arrays of buffers,
+//! passing a socket to another process over AF_UNIX (SCM_RIGHTS), and
+//! sendmmsg/recvmmsg batches. Like every data call they honour the socket's
+//! timeout, resume after EINTR, add MSG_NOSIGNAL to sends, and never
+//! allocate: the caller's buffer array is handed to the kernel as it is,
+//! and addresses and control data live on the stack.
+
+use super::addr::{self, Addr, Purpose};
+use super::error::{Error, Result, fail};
+use super::io::NOSIGNAL;
+use super::socket::{Socket, get_int};
+use socket2::{SockAddr, SockAddrStorage};
+use std::mem::MaybeUninit;
+use std::os::fd::RawFd;
+
+/// The most buffers one vectored call takes (Linux's UIO_MAXIOV, and the
+/// IOV_MAX of macOS and the BSDs).
+pub const POLYSOCK_IOV_MAX: usize = 1024;
+
+/// The most messages one polysock_sendmmsg/polysock_recvmmsg call handles;
+/// a larger count handles the first POLYSOCK_MMSG_MAX (the return value
+/// says how many), so no call allocates.
+pub const POLYSOCK_MMSG_MAX: usize = 64;
+
+/// The most descriptors recv_handle accepts in one message; it keeps the
+/// first and closes the others.
+const MAX_FDS: usize = 8;
+
+/// Room for a control message with MAX_FDS descriptors, aligned for
+/// cmsghdr.
+#[repr(C, align(8))]
+struct ControlBuf([u8; 64]);
+
+/// The buffers of one vectored call: the caller's array, in the platform's
+/// `struct iovec` layout, checked.
+#[derive(Clone, Copy)]
+pub struct Bufs<'a> {
+    iov: &'a [libc::iovec],
+    total: usize,
+}
+
+impl<'a> Bufs<'a> {
+    pub const fn empty() -> Bufs<'a> {
+        Bufs { iov: &[], total: 0 }
+    }
+
+    /// Checks the array: no NULL base with a length, a total that fits
+    /// ssize_t. (The C layer checks the count against POLYSOCK_IOV_MAX
+    /// before it makes the slice.)
+    ///
+    /// # Safety
+    /// Each entry's `iov_base` must be valid for `iov_len` bytes for 'a:
+    /// readable for a send, writable for a receive, and not otherwise
+    /// borrowed by Rust code meanwhile.
+    pub unsafe fn new(op: &str, iov: &'a [libc::iovec]) -> Result<Bufs<'a>> {
+        let mut total: usize = 0;
+        for (i, v) in iov.iter().enumerate() {
+            if v.iov_base.is_null() && v.iov_len > 0 {
+                return fail!(
+                    libc::EINVAL,
+                    "{op}: buffer {i} is NULL with length {}",
+                    v.iov_len
+                );
+            }
+            total = match total.checked_add(v.iov_len) {
+                Some(t) if t <= isize::MAX as usize => t,
+                _ => {
+                    return fail!(
+                        libc::EINVAL,
+                        "{op}: the buffers' lengths add up to more than SSIZE_MAX (a negative length cast to size_t?)"
+                    );
+                }
+            };
+        }
+        Ok(Bufs { iov, total })
+    }
+
+    /// The number of buffers.
+    pub fn count(&self) -> usize {
+        self.iov.len()
+    }
+
+    /// The bytes the buffers hold in all.
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
+    /// Copies `src` into the buffers in order; returns the bytes copied.
+    fn scatter(&self, src: &[u8]) -> usize {
+        let mut done = 0;
+        for v in self.iov {
+            if done == src.len() {
+                break;
+            }
+            let n = v.iov_len.min(src.len() - done);
+            // SAFETY: iov_base is writable for iov_len >= n bytes (the
+            // contract of `new`), and src is our own buffer: no overlap.
+            unsafe { std::ptr::copy_nonoverlapping(src.as_ptr().add(done), v.iov_base.cast(), n) };
+            done += n;
+        }
+        done
+    }
+
+    fn set_on(&self, msg: &mut libc::msghdr) {
+        msg.msg_iov = self.iov.as_ptr().cast_mut();
+        msg.msg_iovlen = self.iov.len() as _;
+    }
+}
+
+/// An all-zero msghdr (plain C data, so zero is valid; it also clears the
+/// padding fields some C libraries have).
+fn msghdr() -> libc::msghdr {
+    // SAFETY: msghdr is a C struct of integers and pointers.
+    unsafe { std::mem::zeroed() }
+}
+
+/// The address bytes a receive stored, as text (empty when none).
+fn addr_of(storage: &libc::sockaddr_storage, len: libc::socklen_t) -> Addr {
+    if len == 0 {
+        return Addr::empty();
+    }
+    let mut s = SockAddrStorage::zeroed();
+    // SAFETY: sockaddr_storage is the type the storage is made of.
+    unsafe { *s.view_as::<libc::sockaddr_storage>() = *storage };
+    // SAFETY: the kernel initialised `len` bytes of an address of the
+    // family it stored (the rest is zeroed).
+    Addr::from_sockaddr(&unsafe { SockAddr::new(s, len) })
+}
+
+impl Socket {
+    fn dest(&self, op: &str, to: Option<(&str, i32)>) -> Result<Option<SockAddr>> {
+        match to {
+            None => Ok(None),
+            Some((host, port)) => addr::to_sockaddr(
+                op,
+                self.family(),
+                self.socktype(),
+                Some(host),
+                port,
+                Purpose::Connect,
+            )
+            .map(Some),
+        }
+    }
+
+    /// Sends the buffers as one message (one datagram), to `to` (host,
+    /// port) if given, else to the connected peer.
+    pub fn sendmsg(&self, bufs: Bufs<'_>, flags: i32, to: Option<(&str, i32)>) -> Result<usize> {
+        let sa = self.dest("sendmsg", to)?;
+        let mut msg = msghdr();
+        bufs.set_on(&mut msg);
+        if let Some(sa) = &sa {
+            msg.msg_name = sa.as_ptr().cast_mut().cast();
+            msg.msg_namelen = sa.len();
+        }
+        let fd = self.fd();
+        self.retry("sendmsg", libc::POLLOUT, flags, &mut None, || {
+            // SAFETY: msg points at checked buffers and a valid address.
+            unsafe { libc::sendmsg(fd, &msg, flags | NOSIGNAL) }
+        })
+        .map_err(|e| match &sa {
+            // "sendmsg 127.0.0.1:9", or "sendmsg 127.0.0.1:9: timed out...".
+            Some(sa) => Error::new(
+                e.code(),
+                format_args!(
+                    "sendmsg {}{}",
+                    Addr::from_sockaddr(sa),
+                    e.context().strip_prefix("sendmsg").unwrap_or("")
+                ),
+            ),
+            None => e,
+        })
+    }
+
+    /// Receives one message into the buffers, in order. Returns the bytes
+    /// stored (with MSG_TRUNC in `flags`, a datagram's real length), the
+    /// sender (family 0 when the kernel names none), and the message flags
+    /// (MSG_TRUNC: the datagram was cut; MSG_CTRUNC: control data, such as
+    /// a passed descriptor, was dropped). Bytes the buffered reader holds
+    /// come first.
+    pub fn recvmsg(&self, bufs: Bufs<'_>, flags: i32) -> Result<(usize, Addr, i32)> {
+        if bufs.total() == 0 {
+            return fail!(libc::EINVAL, "recvmsg: the buffers hold 0 bytes");
+        }
+        if self.reader.has_data() {
+            if let Some(n) = self.reader.take_with(flags, |src| bufs.scatter(src)) {
+                return Ok((n, Addr::empty(), 0));
+            }
+        }
+        // SAFETY: sockaddr_storage is plain C data; zero is valid.
+        let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut msg = msghdr();
+        bufs.set_on(&mut msg);
+        msg.msg_name = (&mut storage as *mut libc::sockaddr_storage).cast();
+        let fd = self.fd();
+        let n = self.retry("recvmsg", libc::POLLIN, flags, &mut None, || {
+            msg.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            // SAFETY: msg points at checked buffers and at `storage`.
+            unsafe { libc::recvmsg(fd, &mut msg, flags) }
+        })?;
+        let from = addr_of(&storage, msg.msg_namelen);
+        Ok((n, from, msg.msg_flags))
+    }
+
+    /// Sends `other`'s descriptor with `data` over this AF_UNIX socket
+    /// (SCM_RIGHTS): the receiver gets its own descriptor for the same
+    /// open socket. On a stream socket the descriptor travels with the
+    /// first byte, so `data` must not be empty; if fewer bytes than
+    /// `data.len()` go, the caller sends the rest with plain send.
+    pub fn send_handle(&self, other: &Socket, data: &[u8], flags: i32) -> Result<usize> {
+        self.check_unix("send_handle")?;
+        if data.is_empty() && self.socktype() == libc::SOCK_STREAM {
+            return fail!(
+                libc::EINVAL,
+                "send_handle: a stream socket needs at least one data byte to carry the handle"
+            );
+        }
+        let mut control = ControlBuf([0; 64]);
+        let mut iov = libc::iovec {
+            iov_base: data.as_ptr().cast_mut().cast(),
+            iov_len: data.len(),
+        };
+        let mut msg = msghdr();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.0.as_mut_ptr().cast();
+        let one = size_of::<libc::c_int>() as libc::c_uint;
+        // SAFETY: CMSG_SPACE is arithmetic; 24 bytes or so, well inside
+        // the 64-byte buffer; the header written is the buffer's first.
+        unsafe {
+            msg.msg_controllen = libc::CMSG_SPACE(one) as _;
+            let cmsg = libc::CMSG_FIRSTHDR(&msg);
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(one) as _;
+            std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>(), other.fd());
+        }
+        let fd = self.fd();
+        self.retry("send_handle", libc::POLLOUT, flags, &mut None, || {
+            // SAFETY: msg points at `data`, and at a control message that
+            // names a descriptor `other` keeps open for this call.
+            unsafe { libc::sendmsg(fd, &msg, flags | NOSIGNAL) }
+        })
+    }
+
+    /// Receives data and at most one descriptor sent by send_handle (or
+    /// any SCM_RIGHTS sender), adopted as a new socket: close-on-exec,
+    /// with the process default timeout. Returns the bytes stored, the
+    /// socket (None when the message carried no descriptor), and the
+    /// message flags; descriptors beyond the first are closed and reported
+    /// as MSG_CTRUNC. Bytes the buffered reader holds come first, with no
+    /// descriptor.
+    pub fn recv_handle(
+        &self,
+        buf: &mut [MaybeUninit<u8>],
+        flags: i32,
+    ) -> Result<(usize, Option<Socket>, i32)> {
+        self.check_unix("recv_handle")?;
+        if self.reader.has_data() {
+            if let Some(n) = self.reader.take_into(buf, flags) {
+                return Ok((n, None, 0));
+            }
+        }
+        #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+        let cloexec = libc::MSG_CMSG_CLOEXEC;
+        #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+        let cloexec = 0;
+        let mut control = ControlBuf([0; 64]);
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        let mut msg = msghdr();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.0.as_mut_ptr().cast();
+        // SAFETY: arithmetic only.
+        let space = unsafe { libc::CMSG_SPACE((MAX_FDS * size_of::<libc::c_int>()) as _) };
+        const { assert!(MAX_FDS * 4 + 32 <= 64) };
+        let fd = self.fd();
+        let mut fds = [-1 as RawFd; MAX_FDS];
+        let mut nfds = 0;
+        let mut extra = false;
+        let r = self.retry("recv_handle", libc::POLLIN, flags, &mut None, || {
+            msg.msg_controllen = space as _;
+            // SAFETY: msg points at `buf` and at the control buffer.
+            let n = unsafe { libc::recvmsg(fd, &mut msg, flags | cloexec) };
+            if n >= 0 {
+                // Collect the descriptors at once, so none leaks whatever
+                // happens next.
+                extra |= collect_fds(&msg, &mut fds, &mut nfds);
+            }
+            n
+        });
+        let (first, rest) = fds[..nfds]
+            .split_first()
+            .map_or((None, &[][..]), |(f, r)| (Some(*f), r));
+        for &fd in rest {
+            close_fd(fd);
+        }
+        let n = match r {
+            Ok(n) => n,
+            Err(e) => {
+                if let Some(fd) = first {
+                    close_fd(fd);
+                }
+                return Err(e);
+            }
+        };
+        // Linux echoes MSG_CMSG_CLOEXEC back: it is no news to the caller.
+        let mut out_flags = msg.msg_flags & !cloexec;
+        if extra || !rest.is_empty() {
+            out_flags |= libc::MSG_CTRUNC;
+        }
+        let sock = match first {
+            None => None,
+            Some(fd) => {
+                // Refuse a non-socket here, where closing it is clearly
+                // ours to do (adopt leaves such an fd open, but closes one
+                // that fails later, so closing after it could close twice).
+                if let Err(code) = get_int(fd, libc::SOL_SOCKET, libc::SO_TYPE) {
+                    close_fd(fd);
+                    return fail!(
+                        code,
+                        "recv_handle: the descriptor that came with {n} bytes is not a socket (it was closed)"
+                    );
+                }
+                Some(Socket::adopt(fd).map_err(|e| {
+                    Error::new(e.code(), format_args!("recv_handle: {}", e.context()))
+                })?)
+            }
+        };
+        Ok((n, sock, out_flags))
+    }
+
+    fn check_unix(&self, op: &str) -> Result<()> {
+        if self.family() != libc::AF_UNIX {
+            return fail!(
+                libc::EOPNOTSUPP,
+                "{op}: handles travel only over AF_UNIX sockets, not {}",
+                super::constants::name_of("AF_", self.family().into())
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Copies the SCM_RIGHTS descriptors of a received message into `fds`;
+/// those that do not fit are closed. Returns true if any were closed.
+fn collect_fds(msg: &libc::msghdr, fds: &mut [RawFd], nfds: &mut usize) -> bool {
+    let mut dropped = false;
+    // SAFETY: the kernel filled msg_controllen bytes of the control buffer
+    // with well-formed cmsghdrs; the CMSG_* walkers stay inside it.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(cmsg);
+                let bytes = (*cmsg).cmsg_len as usize - (data as usize - cmsg as usize);
+                for i in 0..bytes / size_of::<libc::c_int>() {
+                    let fd: RawFd = std::ptr::read_unaligned(data.cast::<libc::c_int>().add(i));
+                    if *nfds < fds.len() {
+                        fds[*nfds] = fd;
+                        *nfds += 1;
+                    } else {
+                        close_fd(fd);
+                        dropped = true;
+                    }
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(msg, cmsg);
+        }
+    }
+    dropped
+}
+
+fn close_fd(fd: RawFd) {
+    // SAFETY: fd is a descriptor the kernel just gave us and nobody else
+    // knows of.
+    unsafe { libc::close(fd) };
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+impl Socket {
+    /// Sends up to POLYSOCK_MMSG_MAX messages in one system call. `msg(i)`
+    /// gives message i's buffers and destination (None: the connected
+    /// peer); `sent(i, n)` learns how many bytes message i sent. Returns the
+    /// number of messages sent: fewer than asked when the socket's buffer
+    /// filled or the message after the last one sent failed (sending it
+    /// again reports why); an error only when the first one fails.
+    pub fn sendmmsg<'a>(
+        &self,
+        count: usize,
+        flags: i32,
+        msg: impl Fn(usize) -> Result<(Bufs<'a>, Option<(&'a str, i32)>)>,
+        mut sent: impl FnMut(usize, usize),
+    ) -> Result<usize> {
+        let count = count.min(POLYSOCK_MMSG_MAX);
+        if count == 0 {
+            return Ok(0);
+        }
+        // SAFETY: mmsghdr is plain C data; zero is valid.
+        let mut hdrs: [libc::mmsghdr; POLYSOCK_MMSG_MAX] = unsafe { std::mem::zeroed() };
+        let mut addrs: [Option<SockAddr>; POLYSOCK_MMSG_MAX] = [const { None }; POLYSOCK_MMSG_MAX];
+        for i in 0..count {
+            let (bufs, to) = msg(i)?;
+            addrs[i] = self
+                .dest("sendmmsg", to)
+                .map_err(|e| Error::new(e.code(), format_args!("message {i}: {}", e.context())))?;
+            let h = &mut hdrs[i].msg_hdr;
+            bufs.set_on(h);
+            if let Some(sa) = &addrs[i] {
+                h.msg_name = sa.as_ptr().cast_mut().cast();
+                h.msg_namelen = sa.len();
+            }
+        }
+        let fd = self.fd();
+        let n = self.retry("sendmmsg", libc::POLLOUT, flags, &mut None, || {
+            // SAFETY: the first `count` headers point at checked buffers
+            // and valid addresses.
+            unsafe {
+                libc::sendmmsg(fd, hdrs.as_mut_ptr(), count as _, (flags | NOSIGNAL) as _) as isize
+            }
+        })?;
+        for (i, h) in hdrs.iter().enumerate().take(n) {
+            sent(i, h.msg_len as usize);
+        }
+        Ok(n)
+    }
+
+    /// Receives up to POLYSOCK_MMSG_MAX datagrams in one system call: it
+    /// waits (as the socket's timeout allows) for the first, then takes
+    /// those already waiting (MSG_WAITFORONE). `bufs(i)` gives message i's
+    /// buffers; `got(i, n, flags, from)` learns its length, flags and
+    /// sender. Returns the number of messages received.
+    pub fn recvmmsg<'a>(
+        &self,
+        count: usize,
+        flags: i32,
+        bufs: impl Fn(usize) -> Result<Bufs<'a>>,
+        mut got: impl FnMut(usize, usize, i32, Addr),
+    ) -> Result<usize> {
+        let count = count.min(POLYSOCK_MMSG_MAX);
+        if count == 0 {
+            return fail!(libc::EINVAL, "recvmmsg: count is 0");
+        }
+        if self.reader.has_data() {
+            let first = bufs(0)?;
+            if let Some(n) = self.reader.take_with(flags, |src| first.scatter(src)) {
+                got(0, n, 0, Addr::empty());
+                return Ok(1);
+            }
+        }
+        // SAFETY: mmsghdr and sockaddr_storage are plain C data.
+        let mut hdrs: [libc::mmsghdr; POLYSOCK_MMSG_MAX] = unsafe { std::mem::zeroed() };
+        let mut names: [libc::sockaddr_storage; POLYSOCK_MMSG_MAX] = unsafe { std::mem::zeroed() };
+        for i in 0..count {
+            let h = &mut hdrs[i].msg_hdr;
+            bufs(i)?.set_on(h);
+            h.msg_name = (&mut names[i] as *mut libc::sockaddr_storage).cast();
+        }
+        let fd = self.fd();
+        let n = self.retry("recvmmsg", libc::POLLIN, flags, &mut None, || {
+            for h in &mut hdrs[..count] {
+                h.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            }
+            // SAFETY: the first `count` headers point at checked buffers
+            // and at `names`.
+            unsafe {
+                libc::recvmmsg(
+                    fd,
+                    hdrs.as_mut_ptr(),
+                    count as _,
+                    (flags | libc::MSG_WAITFORONE) as _,
+                    std::ptr::null_mut(),
+                ) as isize
+            }
+        })?;
+        for i in 0..n {
+            let h = &hdrs[i];
+            got(
+                i,
+                h.msg_len as usize,
+                h.msg_hdr.msg_flags,
+                addr_of(&names[i], h.msg_hdr.msg_namelen),
+            );
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+impl Socket {
+    pub fn sendmmsg<'a>(
+        &self,
+        _count: usize,
+        _flags: i32,
+        _msg: impl Fn(usize) -> Result<(Bufs<'a>, Option<(&'a str, i32)>)>,
+        _sent: impl FnMut(usize, usize),
+    ) -> Result<usize> {
+        fail!(
+            libc::EOPNOTSUPP,
+            "sendmmsg: not available on this platform (send each datagram with polysock_sendmsg)"
+        )
+    }
+
+    pub fn recvmmsg<'a>(
+        &self,
+        _count: usize,
+        _flags: i32,
+        _bufs: impl Fn(usize) -> Result<Bufs<'a>>,
+        _got: impl FnMut(usize, usize, i32, Addr),
+    ) -> Result<usize> {
+        fail!(
+            libc::EOPNOTSUPP,
+            "recvmmsg: not available on this platform (receive each datagram with polysock_recvmsg)"
+        )
+    }
+}

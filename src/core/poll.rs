@@ -1,0 +1,294 @@
+//! poll(2) over handles: an array of (handle, requested events, returned
+//! events) and one timeout, with no FD_SETSIZE limit. A dead handle is
+//! reported in its entry (POLLNVAL), as poll(2) reports a closed fd, instead
+//! of failing the whole call; signals never end the wait early.
+//!
+//! The event bits are polysock's own numbers (the same on every platform,
+//! equal to Linux's), translated to the platform's here.
+
+use super::error::{Result, fail};
+use super::handles::{self, MAX_FD};
+use super::socket::{CLOSED, Socket};
+use super::wait::Deadline;
+use std::sync::Arc;
+
+/// Data to read (or a connection to accept, or end of stream).
+pub const POLYSOCK_POLLIN: i32 = 0x01;
+/// Urgent (out-of-band) data to read.
+pub const POLYSOCK_POLLPRI: i32 = 0x02;
+/// Room to write (or a non-blocking connect has finished).
+pub const POLYSOCK_POLLOUT: i32 = 0x04;
+/// An error is pending on the socket (reported whether asked for or not).
+pub const POLYSOCK_POLLERR: i32 = 0x08;
+/// Hung up: both directions are closed (reported whether asked for or not).
+pub const POLYSOCK_POLLHUP: i32 = 0x10;
+/// The handle is not an open socket (reported whether asked for or not).
+pub const POLYSOCK_POLLNVAL: i32 = 0x20;
+
+/// Every event bit a caller may pass.
+pub(crate) const ALL_EVENTS: i32 = POLYSOCK_POLLIN
+    | POLYSOCK_POLLPRI
+    | POLYSOCK_POLLOUT
+    | POLYSOCK_POLLERR
+    | POLYSOCK_POLLHUP
+    | POLYSOCK_POLLNVAL;
+/// What is reported without being asked for.
+pub(crate) const ALWAYS: i32 = POLYSOCK_POLLERR | POLYSOCK_POLLHUP | POLYSOCK_POLLNVAL;
+
+/// One entry of polysock_poll. In C: `polysock_pollfd`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PollFd {
+    /// The socket. A negative handle is skipped (revents 0), as poll(2)
+    /// skips a negative fd; any other handle that is not an open socket
+    /// gets POLYSOCK_POLLNVAL.
+    pub handle: i64,
+    /// POLYSOCK_POLLIN, POLYSOCK_POLLPRI, POLYSOCK_POLLOUT, or-ed.
+    pub events: i32,
+    /// Written by polysock_poll: what is ready, a subset of `events` plus
+    /// POLYSOCK_POLLERR, POLYSOCK_POLLHUP and POLYSOCK_POLLNVAL.
+    pub revents: i32,
+}
+
+/// Entries up to this count are polled from stack arrays: no allocation.
+pub(crate) const STACK_ENTRIES: usize = 64;
+
+/// The most entries one call accepts (the size of the handle table).
+pub(crate) const MAX_ENTRIES: usize = MAX_FD;
+
+/// polysock event bits to the platform's poll(2) bits.
+pub(crate) fn to_os(events: i32) -> libc::c_short {
+    let mut os = 0;
+    if events & POLYSOCK_POLLIN != 0 {
+        os |= libc::POLLIN;
+    }
+    if events & POLYSOCK_POLLPRI != 0 {
+        os |= libc::POLLPRI;
+    }
+    if events & POLYSOCK_POLLOUT != 0 {
+        os |= libc::POLLOUT;
+    }
+    os
+}
+
+/// The platform's poll(2) bits to polysock's.
+pub(crate) fn from_os(revents: libc::c_short) -> i32 {
+    let mut ev = 0;
+    for (os, ours) in [
+        (libc::POLLIN, POLYSOCK_POLLIN),
+        (libc::POLLPRI, POLYSOCK_POLLPRI),
+        (libc::POLLOUT, POLYSOCK_POLLOUT),
+        (libc::POLLERR, POLYSOCK_POLLERR),
+        (libc::POLLHUP, POLYSOCK_POLLHUP),
+        (libc::POLLNVAL, POLYSOCK_POLLNVAL),
+    ] {
+        if revents & os != 0 {
+            ev |= ours;
+        }
+    }
+    ev
+}
+
+/// EINVAL for event bits polysock does not define.
+pub(crate) fn check_events(op: &str, what: std::fmt::Arguments<'_>, events: i32) -> Result<()> {
+    if events & !ALL_EVENTS != 0 {
+        return fail!(
+            libc::EINVAL,
+            "{op}: {what}: unknown event bits 0x{:x} (POLYSOCK_POLLIN, POLYSOCK_POLLPRI, POLYSOCK_POLLOUT are the ones to ask for)",
+            events & !ALL_EVENTS
+        );
+    }
+    Ok(())
+}
+
+/// EINVAL for a timeout below -1.
+pub(crate) fn check_timeout(op: &str, ms: i64) -> Result<()> {
+    if ms < -1 {
+        return fail!(
+            libc::EINVAL,
+            "{op}: timeout {ms} ms is invalid (-1 waits forever, 0 returns at once, >0 is a limit)"
+        );
+    }
+    Ok(())
+}
+
+/// Waits until at least one entry is ready or `timeout_ms` passes (-1:
+/// forever, 0: just look). Writes every entry's `revents` and returns how
+/// many entries have a non-zero one (0 on timeout). Up to STACK_ENTRIES
+/// entries cost no allocation; more cost two arrays for the call.
+pub fn poll(fds: &mut [PollFd], timeout_ms: i64) -> Result<usize> {
+    check_timeout("poll", timeout_ms)?;
+    if fds.len() > MAX_ENTRIES {
+        return fail!(
+            libc::EINVAL,
+            "poll: {} entries is too many (at most {MAX_ENTRIES})",
+            fds.len()
+        );
+    }
+    for (i, f) in fds.iter().enumerate() {
+        check_events("poll", format_args!("entry {i}"), f.events)?;
+    }
+    const IDLE: libc::pollfd = libc::pollfd {
+        fd: -1,
+        events: 0,
+        revents: 0,
+    };
+    let n = fds.len();
+    if n <= STACK_ENTRIES {
+        let mut os = [IDLE; STACK_ENTRIES];
+        let mut held: [Option<Arc<Socket>>; STACK_ENTRIES] = [const { None }; STACK_ENTRIES];
+        poll_with(fds, &mut os[..n], &mut held[..n], timeout_ms)
+    } else {
+        let mut os = Vec::new();
+        let mut held = Vec::new();
+        if os.try_reserve_exact(n).is_err() || held.try_reserve_exact(n).is_err() {
+            return fail!(libc::ENOMEM, "poll: no memory for {n} entries");
+        }
+        os.resize(n, IDLE);
+        held.resize_with(n, || None);
+        poll_with(fds, &mut os, &mut held, timeout_ms)
+    }
+}
+
+/// The call itself, over scratch arrays as long as `fds`. Each live handle's
+/// socket is held for the call, so its fd number cannot be reused under it.
+fn poll_with(
+    fds: &mut [PollFd],
+    os: &mut [libc::pollfd],
+    held: &mut [Option<Arc<Socket>>],
+    timeout_ms: i64,
+) -> Result<usize> {
+    let mut invalid = false;
+    for ((f, p), h) in fds.iter().zip(os.iter_mut()).zip(held.iter_mut()) {
+        if f.handle < 0 {
+            continue;
+        }
+        match handles::get(f.handle) {
+            Ok(sock) => {
+                p.fd = sock.fd();
+                p.events = to_os(f.events);
+                *h = Some(sock);
+            }
+            Err(_) => invalid = true,
+        }
+    }
+    // As poll(2) with a closed fd: an invalid entry is ready at once.
+    let deadline = Deadline::after_ms(if invalid { 0 } else { timeout_ms });
+    loop {
+        let ms = deadline.remaining_ms();
+        // SAFETY: os is a valid array of os.len() pollfd.
+        let n = unsafe { libc::poll(os.as_mut_ptr(), os.len() as libc::nfds_t, ms) };
+        if n > 0 || (n == 0 && (ms == 0 || deadline.remaining_ms() == 0)) {
+            break;
+        }
+        if n < 0 {
+            let code = errno::errno().0;
+            if code != libc::EINTR {
+                return fail!(code, "poll");
+            }
+        }
+    }
+    let mut ready = 0;
+    for ((f, p), h) in fds.iter_mut().zip(os.iter()).zip(held.iter()) {
+        f.revents = match h {
+            _ if f.handle < 0 => 0,
+            None => POLYSOCK_POLLNVAL,
+            // Closed by another thread while we waited.
+            Some(s) if s.state() & CLOSED != 0 => POLYSOCK_POLLNVAL,
+            Some(_) => from_os(p.revents) & (f.events | ALWAYS),
+        };
+        if f.revents != 0 {
+            ready += 1;
+        }
+    }
+    Ok(ready)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair() -> (i64, i64) {
+        let (a, b) = Socket::pair(libc::AF_UNIX, libc::SOCK_STREAM, 0).unwrap();
+        (handles::insert(a).unwrap(), handles::insert(b).unwrap())
+    }
+
+    #[test]
+    fn poll_bits_round_trip() {
+        for bit in [
+            POLYSOCK_POLLIN,
+            POLYSOCK_POLLPRI,
+            POLYSOCK_POLLOUT,
+            POLYSOCK_POLLERR,
+            POLYSOCK_POLLHUP,
+            POLYSOCK_POLLNVAL,
+        ] {
+            let os = match bit {
+                POLYSOCK_POLLERR => libc::POLLERR,
+                POLYSOCK_POLLHUP => libc::POLLHUP,
+                POLYSOCK_POLLNVAL => libc::POLLNVAL,
+                _ => to_os(bit),
+            };
+            assert_eq!(from_os(os), bit);
+        }
+    }
+
+    #[test]
+    fn poll_reports_readiness_and_nval() {
+        let (a, b) = pair();
+        let mut fds = [
+            PollFd {
+                handle: a,
+                events: POLYSOCK_POLLIN | POLYSOCK_POLLOUT,
+                revents: -7,
+            },
+            PollFd {
+                handle: -1,
+                events: POLYSOCK_POLLIN,
+                revents: -7,
+            },
+        ];
+        assert_eq!(poll(&mut fds, 1000).unwrap(), 1);
+        assert_eq!(fds[0].revents, POLYSOCK_POLLOUT);
+        assert_eq!(fds[1].revents, 0);
+        handles::close(b);
+        fds[0].events = POLYSOCK_POLLIN;
+        fds[1].handle = b;
+        assert_eq!(poll(&mut fds, -1).unwrap(), 2);
+        assert_eq!(fds[0].revents & POLYSOCK_POLLIN, POLYSOCK_POLLIN);
+        assert_eq!(fds[1].revents, POLYSOCK_POLLNVAL);
+        handles::close(a);
+    }
+
+    #[test]
+    fn poll_many_entries_uses_the_heap_path() {
+        let (a, b) = pair();
+        let mut fds = vec![
+            PollFd {
+                handle: a,
+                events: POLYSOCK_POLLIN,
+                revents: 0,
+            };
+            STACK_ENTRIES * 3
+        ];
+        assert_eq!(poll(&mut fds, 0).unwrap(), 0);
+        fds.last_mut().unwrap().events = POLYSOCK_POLLOUT;
+        assert_eq!(poll(&mut fds, 0).unwrap(), 1);
+        handles::close(a);
+        handles::close(b);
+    }
+
+    #[test]
+    fn poll_rejects_bad_input() {
+        let mut fds = [PollFd {
+            handle: 1,
+            events: 0x4000,
+            revents: 0,
+        }];
+        let e = poll(&mut fds, 0).unwrap_err();
+        assert_eq!(e.code(), libc::EINVAL);
+        assert!(e.context().contains("entry 0"), "{}", e.context());
+        let e = poll(&mut [], -2).unwrap_err();
+        assert_eq!(e.code(), libc::EINVAL);
+    }
+}

@@ -1,0 +1,112 @@
+//! The Dictu binding (bindings/dictu). With DICTU_SRC pointing at a Dictu
+//! checkout that has a built `dictu` ($DICTU_SRC/dictu, or DICTU_BIN), this
+//! builds the shim with its Makefile against the static library this
+//! `cargo test` just built, then runs bindings/dictu/tests/run.sh: the
+//! shim's own Dictu tests, and Dictu's tests/sockets/*.du with only their
+//! import line changed. Without DICTU_SRC it prints
+//! "skipped: DICTU_SRC not set" and passes.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[test]
+fn dictu_shim_and_dictus_socket_tests() {
+    let Some(src) = std::env::var_os("DICTU_SRC").map(PathBuf::from) else {
+        println!("skipped: DICTU_SRC not set");
+        return;
+    };
+    let header = src.join("src/include/dictu_ffi_include.h");
+    assert!(
+        header.is_file(),
+        "DICTU_SRC={} is not a Dictu checkout: {} is missing",
+        src.display(),
+        header.display()
+    );
+    let dictu = std::env::var_os("DICTU_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| src.join("dictu"));
+    assert!(
+        dictu.is_file(),
+        "no dictu executable at {}: build Dictu in DICTU_SRC, or set DICTU_BIN",
+        dictu.display()
+    );
+
+    // The static library next to the cdylib cargo just built (deps/ under
+    // `cargo test`).
+    let lib_dir = common::lib_dir();
+    assert!(
+        lib_dir.join("libpolysock.a").is_file(),
+        "libpolysock.a not found in {}",
+        lib_dir.display()
+    );
+    let binding = common::root().join("bindings/dictu");
+    let out = common::tmp_dir("dictu_shim");
+
+    let build = Command::new("make")
+        .arg("-C")
+        .arg(&binding)
+        .arg(format!("DICTU_SRC={}", src.display()))
+        .arg(format!("POLYSOCK_LIB={}", lib_dir.display()))
+        .arg(format!(
+            "POLYSOCK_INCLUDE={}",
+            common::include_dir().display()
+        ))
+        .arg(format!("OUT={}", out.display()))
+        .output()
+        .expect("running make (is it installed?)");
+    assert!(
+        build.status.success(),
+        "building the Dictu shim failed:\n{}{}",
+        String::from_utf8_lossy(&build.stdout),
+        String::from_utf8_lossy(&build.stderr)
+    );
+
+    // Only Dictu's FFI entry points are exported.
+    let nm = Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(out.join("libpolysock_dictu.so"))
+        .output()
+        .expect("running nm");
+    let mut exported: Vec<String> = String::from_utf8_lossy(&nm.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2).map(str::to_owned))
+        .collect();
+    exported.sort();
+    assert_eq!(exported, ["dictu_ffi_init", "dictu_internal_ffi_init"]);
+
+    // run.sh's output goes to a file in the scratch directory (never next
+    // to the script), and it is killed if it overruns.
+    let log_path = out.join("run.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = Command::new(binding.join("tests/run.sh"))
+        .arg(&dictu)
+        .arg(&out)
+        .arg(&src)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("starting bindings/dictu/tests/run.sh");
+    let limit = Duration::from_secs(900);
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let output = std::fs::read_to_string(&log_path).unwrap_or_default();
+    println!("{output}");
+    match status {
+        Some(s) => assert!(s.success(), "Dictu binding tests failed ({s}):\n{output}"),
+        None => panic!("Dictu binding tests killed after {limit:?}:\n{output}"),
+    }
+}
