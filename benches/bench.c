@@ -1,23 +1,34 @@
 /* polysock against raw libc, doing the same work with the same structure.
  *
  *   bench <case> <impl> [n]
- *     case: pingpong | bulk | connect
+ *     case: pingpong | bulk | connect | sendfile | poller10k
  *     impl: raw | polysock
  * Prints one line: "<case> <impl> <value> <unit>" where value is a rate
  * (higher is better). Both sides of each exchange run in this process (a
- * server thread and the measured client), over loopback only. */
+ * server thread and the measured client), over loopback only; poller10k's
+ * clients run in a forked child (raw libc for both implementations: only
+ * the server differs).
+ *
+ * sendfile sends the file $POLYSOCK_BENCH_FILE, which it (re)creates with n
+ * MiB when its size differs (cargo bench makes it once and deletes it
+ * after); without that variable, an unlinked temporary file in $TMPDIR. */
 #define _GNU_SOURCE
 #include "polysock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -116,6 +127,85 @@ static int64_t s_recv(sock_t s, void *buf, size_t len) {
 static void s_close(sock_t s) {
     if (use_polysock) polysock_close(s);
     else close((int)s);
+}
+
+/* Sends the whole file from offset 0: polysock with sendfile(2), raw as a
+ * program without it does, copying through a 64 KiB user-space buffer. */
+static int64_t s_sendfile(sock_t s, int fd) {
+    if (use_polysock) {
+        size_t sent = 0;
+        return polysock_sendfile(s, fd, 0, 0, &sent);
+    }
+    static char buf[1 << 16];
+    int64_t total = 0;
+    for (;;) {
+        ssize_t n;
+        do n = read(fd, buf, sizeof buf); while (n < 0 && errno == EINTR);
+        if (n < 0) return -1;
+        if (n == 0) return total;
+        for (ssize_t off = 0; off < n;) {
+            int64_t m = s_send(s, buf + off, (size_t)(n - off));
+            if (m <= 0) return -1;
+            off += m;
+        }
+        total += n;
+    }
+}
+
+static void s_nonblocking(sock_t s) {
+    if (use_polysock) {
+        if (polysock_settimeout(s, 0) < 0) die("settimeout");
+    } else if (fcntl((int)s, F_SETFL, fcntl((int)s, F_GETFL) | O_NONBLOCK) < 0) {
+        die("fcntl");
+    }
+}
+
+static int s_would_block(void) {
+    return (use_polysock ? polysock_errno() : errno) == EAGAIN;
+}
+
+enum { BATCH = 1024 }; /* events per wait: POLYSOCK_POLLER_MAX_BATCH */
+
+typedef union {
+    polysock_poller_event ps[BATCH];
+    struct epoll_event raw[BATCH];
+} events_t;
+
+static sock_t s_poller(void) {
+    if (use_polysock) {
+        polysock_poller_t p = polysock_poller_create();
+        if (p < 0) die("poller_create");
+        return p;
+    }
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0) die("epoll_create1");
+    return ep;
+}
+
+/* Level-triggered, readable. */
+static void s_watch(sock_t p, sock_t s) {
+    if (use_polysock) {
+        if (polysock_poller_add(p, s, POLYSOCK_POLLIN, 0, 0) < 0) die("poller_add");
+        return;
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = (int)s};
+    if (epoll_ctl((int)p, EPOLL_CTL_ADD, (int)s, &ev) < 0) die("epoll_ctl");
+}
+
+static int64_t s_wait(sock_t p, events_t *ev, int ms) {
+    if (use_polysock) return polysock_poller_wait(p, ev->ps, BATCH, ms);
+    int n;
+    do n = epoll_wait((int)p, ev->raw, BATCH, ms); while (n < 0 && errno == EINTR);
+    return n;
+}
+
+static sock_t s_ready(const events_t *ev, int64_t k) {
+    return use_polysock ? ev->ps[k].handle : ev->raw[k].data.fd;
+}
+
+static void s_poller_close(sock_t p) {
+    if (use_polysock) polysock_poller_destroy(p);
+    else close((int)p);
 }
 
 /* ---- cases ---- */
@@ -220,9 +310,177 @@ static double connects(void) {
     return n_ops / took;
 }
 
+/* The n MiB file to send (see the top of this file), open at offset 0. */
+static int data_file(long mib) {
+    const char *path = getenv("POLYSOCK_BENCH_FILE");
+    off_t size = (off_t)mib << 20;
+    struct stat st;
+    if (path && stat(path, &st) == 0 && st.st_size == size) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) die(path);
+        return fd;
+    }
+    char part[4096];
+    int fd;
+    if (path) {
+        snprintf(part, sizeof part, "%s.part", path);
+        fd = open(part, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    } else {
+        const char *dir = getenv("TMPDIR");
+        snprintf(part, sizeof part, "%s/polysock-bench-XXXXXX", dir ? dir : "/tmp");
+        fd = mkostemp(part, O_CLOEXEC);
+        if (fd >= 0) unlink(part);
+    }
+    if (fd < 0) die(part);
+    static char buf[1 << 16];
+    for (size_t i = 0; i < sizeof buf; i++) buf[i] = (char)(i * 131 + 7);
+    for (long i = 0; i < mib * 16; i++)
+        for (size_t off = 0; off < sizeof buf;) {
+            ssize_t n = write(fd, buf + off, sizeof buf - off);
+            if (n < 0 && errno != EINTR) die("write the file to send");
+            if (n > 0) off += (size_t)n;
+        }
+    if (path && rename(part, path) < 0) die(path);
+    if (lseek(fd, 0, SEEK_SET) < 0) die("lseek");
+    return fd;
+}
+
+static double sendfile_case(void) {
+    int fd = data_file(n_ops);
+    int port;
+    listener = s_listen(&port);
+    pthread_t t;
+    pthread_create(&t, NULL, sink_server, NULL);
+    sock_t c = s_connect(port);
+    long long total = (long long)n_ops << 20;
+    double t0 = now();
+    if (s_sendfile(c, fd) != total) die("sendfile");
+    s_close(c);
+    pthread_join(t, NULL); /* the sink has read everything */
+    double took = now() - t0;
+    s_close(listener);
+    close(fd);
+    return total / took / (1 << 20);
+}
+
+/* poller10k: CONNS connections, each echoing n 64-byte messages one at a
+ * time through a single-threaded level-triggered server on the poller (or
+ * epoll). The clients, raw libc whatever the server, live in a forked child
+ * (each process then needs CONNS fds, not twice that), CLIENTS threads each
+ * sending one message on all its connections, then reading every echo. */
+enum { CONNS = 10000, CLIENTS = 4, MSG = 64 };
+
+static int conn_port;
+static int client_fd[CONNS];
+
+static void *client_thread(void *arg) {
+    long first = (long)arg * (CONNS / CLIENTS), last = first + CONNS / CLIENTS;
+    char msg[MSG] = {1}, back[MSG];
+    for (long r = 0; r < n_ops; r++) {
+        for (long i = first; i < last; i++)
+            if (send(client_fd[i], msg, sizeof msg, MSG_NOSIGNAL) != sizeof msg) die("client send");
+        for (long i = first; i < last; i++)
+            for (size_t got = 0; got < sizeof msg;) {
+                ssize_t n = recv(client_fd[i], back + got, sizeof msg - got, 0);
+                if (n <= 0 && !(n < 0 && errno == EINTR)) die("client recv");
+                if (n > 0) got += (size_t)n;
+            }
+    }
+    return NULL;
+}
+
+static void clients(int go) {
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)conn_port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct linger lg = {1, 0}; /* no TIME_WAIT left behind */
+    int one = 1;
+    for (int i = 0; i < CONNS; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) die("client connect");
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        client_fd[i] = fd;
+    }
+    char c;
+    if (read(go, &c, 1) != 1) die("wait for the server");
+    pthread_t t[CLIENTS];
+    for (long k = 0; k < CLIENTS; k++) pthread_create(&t[k], NULL, client_thread, (void *)k);
+    for (int k = 0; k < CLIENTS; k++) pthread_join(t[k], NULL);
+    for (int i = 0; i < CONNS; i++) close(client_fd[i]);
+}
+
+static double poller10k(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) die("getrlimit");
+    rl.rlim_cur = rl.rlim_max;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < CONNS + 64) {
+        fprintf(stderr, "bench: poller10k needs RLIMIT_NOFILE >= %d (hard limit %llu)\n", CONNS + 64,
+                (unsigned long long)rl.rlim_max);
+        exit(1);
+    }
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0) die("setrlimit");
+    listener = s_listen(&conn_port);
+    int go[2];
+    if (pipe2(go, O_CLOEXEC) < 0) die("pipe");
+    fflush(stdout);
+    fflush(stderr);
+    pid_t child = fork();
+    if (child < 0) die("fork");
+    if (child == 0) {
+        close(go[1]);
+        s_close(listener);
+        clients(go[0]);
+        _exit(0);
+    }
+    close(go[0]);
+    static sock_t conn[CONNS];
+    sock_t p = s_poller();
+    for (int i = 0; i < CONNS; i++) {
+        conn[i] = s_accept(listener);
+        s_nodelay(conn[i]);
+        s_nonblocking(conn[i]);
+        s_watch(p, conn[i]);
+    }
+    static events_t ev;
+    static char buf[4096];
+    long long total = (long long)CONNS * n_ops * MSG, echoed = 0;
+    double t0 = now();
+    if (write(go[1], "g", 1) != 1) die("start the clients");
+    while (echoed < total) {
+        int64_t n = s_wait(p, &ev, 10000);
+        if (n <= 0) die(n == 0 ? "poller wait: no event in 10 s" : "poller wait");
+        for (int64_t k = 0; k < n; k++) {
+            sock_t c = s_ready(&ev, k);
+            int64_t got = s_recv(c, buf, sizeof buf);
+            if (got > 0) {
+                /* One message in flight per connection: always room. */
+                if (s_send(c, buf, (size_t)got) != got) die("echo");
+                echoed += got;
+            } else if (got == 0 || !s_would_block()) {
+                die("server recv");
+            }
+        }
+    }
+    double took = now() - t0;
+    if (getenv("POLYSOCK_BENCH_VERBOSE")) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        fprintf(stderr, "server cpu %.2f s (user %.2f) of %.2f s\n",
+                ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6,
+                ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6, took);
+    }
+    int status;
+    if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0) die("clients");
+    for (int i = 0; i < CONNS; i++) s_close(conn[i]);
+    s_poller_close(p);
+    s_close(listener);
+    close(go[1]);
+    return (double)total / MSG / took;
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: bench pingpong|bulk|connect raw|polysock [n]\n");
+        fprintf(stderr, "usage: bench pingpong|bulk|connect|sendfile|poller10k raw|polysock [n]\n");
         return 2;
     }
     use_polysock = strcmp(argv[2], "polysock") == 0;
@@ -241,6 +499,14 @@ int main(int argc, char **argv) {
         n_ops = argc > 3 ? atol(argv[3]) : 50000;
         v = connects();
         unit = "connections/s";
+    } else if (strcmp(c, "sendfile") == 0) {
+        n_ops = argc > 3 ? atol(argv[3]) : 1024; /* MiB: 1 GiB */
+        v = sendfile_case();
+        unit = "MiB/s";
+    } else if (strcmp(c, "poller10k") == 0) {
+        n_ops = argc > 3 ? atol(argv[3]) : 20; /* messages per connection */
+        v = poller10k();
+        unit = "messages/s";
     } else {
         fprintf(stderr, "bench: unknown case %s\n", c);
         return 2;

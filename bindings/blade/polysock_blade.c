@@ -215,10 +215,12 @@ DECLARE_MODULE_METHOD(socket__create) {
 }
 
 /* connect(fd, host, port, family, timeout_ms, is_blocking): 0 or -1.
- * A timeout > 0 bounds this connect; the socket's own mode (blocking,
- * non-blocking or its polysock timeout) is restored afterwards, whatever
- * is_blocking says. The family is the socket's; for AF_UNIX the host is
- * the path. */
+ * A timeout > 0 bounds this connect; afterwards the socket is in the mode
+ * socket.b's is_blocking asks for, as with the built-in module: its
+ * previous mode when true, non-blocking when false (ssl's TLSSocket reads
+ * until the socket would block, so it relies on this). A timeout <= 0
+ * connects in the socket's current mode. The family is the socket's; for
+ * AF_UNIX the host is the path. */
 DECLARE_MODULE_METHOD(socket__connect) {
   ENFORCE_ARG_COUNT(connect, 6);
   ENFORCE_ARG_TYPE(connect, 0, IS_NUMBER);
@@ -230,12 +232,12 @@ DECLARE_MODULE_METHOD(socket__connect) {
   polysock_t h = handle_of(args[0]);
   if (h < 0) RETURN_NUMBER(-1);
   int64_t timeout = to_i64(args[4]), mode = -1;
-  if (polysock_gettimeout(h, &mode) != 0) RETURN_NUMBER(fail());
-  int swap = timeout > 0 && timeout != mode;
-  if (swap && polysock_settimeout(h, timeout) != 0) RETURN_NUMBER(fail());
+  if (timeout > 0) {
+    if (polysock_gettimeout(h, &mode) != 0 || polysock_settimeout(h, timeout) != 0) RETURN_NUMBER(fail());
+  }
   int rc = polysock_connect(h, AS_C_STRING(args[1]), to_i32(args[2]));
   if (rc != 0) fail();
-  if (swap) polysock_settimeout(h, mode);
+  if (timeout > 0) polysock_settimeout(h, AS_BOOL(args[5]) ? mode : 0);
   RETURN_NUMBER(rc);
 }
 
@@ -716,7 +718,6 @@ DECLARE_MODULE_METHOD(socket__getpeername) {
  * result as {family, type, protocol, canonical_name, ip, port}, in the
  * resolver's order; -1 when the name does not resolve (the resolver's
  * error for _socket.error(-1)). */
-#define MAX_ADDRS 64
 DECLARE_MODULE_METHOD(socket__getaddrinfo_all) {
   ENFORCE_ARG_RANGE(getaddrinfo_all, 3, 5);
   ENFORCE_ARG_TYPE(getaddrinfo_all, 0, IS_STRING);
@@ -736,16 +737,24 @@ DECLARE_MODULE_METHOD(socket__getaddrinfo_all) {
     flags = to_i32(args[4]);
   }
   b_obj_string *host = AS_STRING(args[0]);
-  polysock_addrinfo ai[MAX_ADDRS];
+  const char *name = host->length > 0 ? host->chars : NULL;
+  int32_t family = to_i32(args[2]);
+  polysock_addrinfo first[16], *ai = first;
   size_t count = 0;
-  if (polysock_getaddrinfo(host->length > 0 ? host->chars : NULL, service, to_i32(args[2]), type, 0,
-                           flags, ai, MAX_ADDRS, &count) < 0) {
+  int64_t total = polysock_getaddrinfo(name, service, family, type, 0, flags, ai, 16, &count);
+  if (total > 16) {
+    ai = malloc((size_t)total * sizeof *ai);
+    if (!ai) RETURN_NUMBER(fail_own(ENOMEM, "getaddrinfo"));
+    total = polysock_getaddrinfo(name, service, family, type, 0, flags, ai, (size_t)total, &count);
+  }
+  if (total < 0) {
+    if (ai != first) free(ai);
     RETURN_NUMBER(fail());
   }
   b_obj_list *list = (b_obj_list *)GC(new_list(vm));
-  for (size_t i = 0; i < count && i < MAX_ADDRS; i++) {
+  for (size_t i = 0; i < count; i++) {
     b_obj_dict *d = (b_obj_dict *)GC(new_dict(vm));
-    dict_add_entry(vm, d, GC_L_STRING("family", 6), NUMBER_VAL(ai[i].addr.family));
+    dict_add_entry(vm, d, GC_L_STRING("family", 6), NUMBER_VAL(ai[i].family));
     dict_add_entry(vm, d, GC_L_STRING("type", 4), NUMBER_VAL(ai[i].socktype));
     dict_add_entry(vm, d, GC_L_STRING("protocol", 8), NUMBER_VAL(ai[i].protocol));
     dict_add_entry(vm, d, GC_L_STRING("canonical_name", 14),
@@ -754,6 +763,7 @@ DECLARE_MODULE_METHOD(socket__getaddrinfo_all) {
     dict_add_entry(vm, d, GC_L_STRING("port", 4), NUMBER_VAL(ai[i].addr.port));
     write_list(vm, list, OBJ_VAL(d));
   }
+  if (ai != first) free(ai);
   RETURN_OBJ(list);
 }
 

@@ -663,6 +663,46 @@ static const struct {
     {"fileno", filenoSocket},
 };
 
+#define METHOD_COUNT (sizeof socketMethods / sizeof socketMethods[0])
+
+/* The methods, made once: a socket's table starts as a copy of this one's.
+ * It is kept alive by the module table under a key no script can spell. */
+static ObjAbstract *methodTemplate = NULL;
+
+static void freeTemplate(DictuVM *vm, ObjAbstract *abstract) {
+    UNUSED(vm);
+    UNUSED(abstract);
+    methodTemplate = NULL;
+}
+
+static char *templateToString(ObjAbstract *abstract) {
+    UNUSED(abstract);
+    char *s = malloc(17);
+    if (s != NULL) {
+        memcpy(s, "<Socket methods>", 17);
+    }
+    return s;
+}
+
+static void makeMethodTemplate(DictuVM *vm, Table *moduleTable) {
+    ObjAbstract *t = newAbstract(vm, freeTemplate, templateToString);
+    push(vm, OBJ_VAL(t));
+    for (size_t i = 0; i < METHOD_COUNT; i++) {
+        defineNative(vm, &t->values, socketMethods[i].name, socketMethods[i].fn);
+    }
+    defineNativeProperty(vm, moduleTable, "<socket methods>", OBJ_VAL(t));
+    pop(vm);
+    /* Copying the table needs what freeTable assumes: `capacity` entries,
+     * all methods present. Otherwise every socket defines its own. */
+    int found = 0;
+    for (int i = 0; i < t->values.capacity; i++) {
+        found += t->values.entries[i].key != NULL;
+    }
+    if (t->values.count == (int)METHOD_COUNT && found == (int)METHOD_COUNT) {
+        methodTemplate = t;
+    }
+}
+
 static ObjAbstract *newSocket(DictuVM *vm, polysock_t handle, int32_t family, int32_t type) {
     ObjAbstract *abstract = newAbstract(vm, freeSocket, socketToString);
     push(vm, OBJ_VAL(abstract));
@@ -671,8 +711,19 @@ static ObjAbstract *newSocket(DictuVM *vm, polysock_t handle, int32_t family, in
     sock->family = family;
     sock->type = type;
     abstract->data = sock;
-    for (size_t i = 0; i < sizeof socketMethods / sizeof socketMethods[0]; i++) {
-        defineNative(vm, &abstract->values, socketMethods[i].name, socketMethods[i].fn);
+    if (methodTemplate != NULL) {
+        /* One allocation instead of a native object and a table insert per
+         * method: creating sockets (accept) costs what the built-in's do. */
+        Table *from = &methodTemplate->values;
+        Entry *entries = ALLOCATE(vm, Entry, from->capacity);
+        memcpy(entries, from->entries, sizeof(Entry) * (size_t)from->capacity);
+        abstract->values.entries = entries;
+        abstract->values.capacity = from->capacity;
+        abstract->values.count = from->count;
+    } else {
+        for (size_t i = 0; i < METHOD_COUNT; i++) {
+            defineNative(vm, &abstract->values, socketMethods[i].name, socketMethods[i].fn);
+        }
     }
     pop(vm);
     return abstract;
@@ -1104,6 +1155,7 @@ static Value gethostnameNative(DictuVM *vm, int argCount, Value *args) {
 
 int dictu_ffi_init(DictuVM *vm, Table *method_table) {
     moduleTable = method_table;
+    makeMethodTemplate(vm, method_table);
 
     /* Every constant polysock knows for this platform: AF_*, SOCK_*, SO_*,
      * IPPROTO_*, MSG_*, SHUT_*, E* codes, EAI_*, OPT_*... */

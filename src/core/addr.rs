@@ -7,7 +7,7 @@
 //! For AF_UNIX the host is a path; on Linux a leading '@' names an abstract
 //! socket ("@name"), and "" binds to an autobound abstract name.
 
-use super::error::{Error, Result, fail};
+use super::error::{Error, Result, fail, format_into};
 use socket2::SockAddr;
 use std::ffi::CStr;
 use std::fmt;
@@ -130,15 +130,6 @@ fn unix_text(sa: &SockAddr) -> [u8; POLYSOCK_ADDR_HOST_LEN] {
     let n = text.len().min(POLYSOCK_ADDR_HOST_LEN - 1 - start);
     out[start..start + n].copy_from_slice(&text[..n]);
     out
-}
-
-/// Writes formatted text into `buf` and returns the written part; never
-/// allocates.
-fn format_into<'a>(buf: &'a mut [u8], args: fmt::Arguments<'_>) -> &'a [u8] {
-    let mut cursor = std::io::Cursor::new(&mut buf[..]);
-    let _ = std::io::Write::write_fmt(&mut cursor, args);
-    let n = cursor.position() as usize;
-    &buf[..n]
 }
 
 /// An interface name (e.g. "eth0") for a scope id.

@@ -23,31 +23,29 @@ macro_rules! socket_constants {
 }
 include!("constant_list.rs");
 
-/// polysock's typed option ids, for runtimes that offer polysock_setopt.
-pub(crate) const OPTION_CONSTANTS: &[(&CStr, i64)] = &[
-    (c"POLYSOCK_OPT_NODELAY", POLYSOCK_OPT_NODELAY as i64),
-    (c"POLYSOCK_OPT_QUICKACK", POLYSOCK_OPT_QUICKACK as i64),
-    (c"POLYSOCK_OPT_KEEPALIVE", POLYSOCK_OPT_KEEPALIVE as i64),
-    (c"POLYSOCK_OPT_KEEPIDLE", POLYSOCK_OPT_KEEPIDLE as i64),
-    (c"POLYSOCK_OPT_KEEPINTVL", POLYSOCK_OPT_KEEPINTVL as i64),
-    (c"POLYSOCK_OPT_KEEPCNT", POLYSOCK_OPT_KEEPCNT as i64),
-    (c"POLYSOCK_OPT_LINGER", POLYSOCK_OPT_LINGER as i64),
-    (c"POLYSOCK_OPT_RCVBUF", POLYSOCK_OPT_RCVBUF as i64),
-    (c"POLYSOCK_OPT_SNDBUF", POLYSOCK_OPT_SNDBUF as i64),
-    (c"POLYSOCK_OPT_REUSEADDR", POLYSOCK_OPT_REUSEADDR as i64),
-    (c"POLYSOCK_OPT_REUSEPORT", POLYSOCK_OPT_REUSEPORT as i64),
-    (c"POLYSOCK_OPT_BROADCAST", POLYSOCK_OPT_BROADCAST as i64),
-    (c"POLYSOCK_OPT_V6ONLY", POLYSOCK_OPT_V6ONLY as i64),
-    (c"POLYSOCK_OPT_RCVTIMEO_MS", POLYSOCK_OPT_RCVTIMEO_MS as i64),
-    (c"POLYSOCK_OPT_SNDTIMEO_MS", POLYSOCK_OPT_SNDTIMEO_MS as i64),
-];
-
-/// polysock_poll's event bits (polysock's own values, the same on every
-/// platform, named as poll(2) names them) and the poller's flags.
-pub(crate) const POLL_CONSTANTS: &[(&CStr, i64)] = {
+/// polysock's own values that runtimes pass back to it: typed option ids,
+/// polysock_poll's event bits (the same on every platform, named as poll(2)
+/// names them), poller flags, and create_connection/create_server settings.
+pub(crate) const POLYSOCK_CONSTANTS: &[(&CStr, i64)] = {
+    use super::connect::*;
     use super::poll::*;
     use super::poller::*;
     &[
+        (c"POLYSOCK_OPT_NODELAY", POLYSOCK_OPT_NODELAY as i64),
+        (c"POLYSOCK_OPT_QUICKACK", POLYSOCK_OPT_QUICKACK as i64),
+        (c"POLYSOCK_OPT_KEEPALIVE", POLYSOCK_OPT_KEEPALIVE as i64),
+        (c"POLYSOCK_OPT_KEEPIDLE", POLYSOCK_OPT_KEEPIDLE as i64),
+        (c"POLYSOCK_OPT_KEEPINTVL", POLYSOCK_OPT_KEEPINTVL as i64),
+        (c"POLYSOCK_OPT_KEEPCNT", POLYSOCK_OPT_KEEPCNT as i64),
+        (c"POLYSOCK_OPT_LINGER", POLYSOCK_OPT_LINGER as i64),
+        (c"POLYSOCK_OPT_RCVBUF", POLYSOCK_OPT_RCVBUF as i64),
+        (c"POLYSOCK_OPT_SNDBUF", POLYSOCK_OPT_SNDBUF as i64),
+        (c"POLYSOCK_OPT_REUSEADDR", POLYSOCK_OPT_REUSEADDR as i64),
+        (c"POLYSOCK_OPT_REUSEPORT", POLYSOCK_OPT_REUSEPORT as i64),
+        (c"POLYSOCK_OPT_BROADCAST", POLYSOCK_OPT_BROADCAST as i64),
+        (c"POLYSOCK_OPT_V6ONLY", POLYSOCK_OPT_V6ONLY as i64),
+        (c"POLYSOCK_OPT_RCVTIMEO_MS", POLYSOCK_OPT_RCVTIMEO_MS as i64),
+        (c"POLYSOCK_OPT_SNDTIMEO_MS", POLYSOCK_OPT_SNDTIMEO_MS as i64),
         (c"POLLIN", POLYSOCK_POLLIN as i64),
         (c"POLLPRI", POLYSOCK_POLLPRI as i64),
         (c"POLLOUT", POLYSOCK_POLLOUT as i64),
@@ -57,47 +55,33 @@ pub(crate) const POLL_CONSTANTS: &[(&CStr, i64)] = {
         (c"POLYSOCK_POLLER_EDGE", POLYSOCK_POLLER_EDGE as i64),
         (c"POLYSOCK_POLLER_ONESHOT", POLYSOCK_POLLER_ONESHOT as i64),
         (c"POLYSOCK_POLLER_WAKE", POLYSOCK_POLLER_WAKE),
+        (c"POLYSOCK_SERVER_REUSEPORT", POLYSOCK_SERVER_REUSEPORT as i64),
+        (c"POLYSOCK_SERVER_DUALSTACK", POLYSOCK_SERVER_DUALSTACK as i64),
+        (c"POLYSOCK_CONNECT_STAGGER_MS", POLYSOCK_CONNECT_STAGGER_MS),
     ]
 };
 
-/// Number of entries in the whole table.
-pub fn count() -> usize {
-    SOCKET_CONSTANTS.len()
-        + ERRNO_NAMES.len()
-        + OWN_CODES.len()
-        + OPTION_CONSTANTS.len()
-        + POLL_CONSTANTS.len()
+/// The whole table in its stable order: socket constants, errno names,
+/// polysock's error codes, polysock's own values.
+fn entries() -> impl Iterator<Item = (&'static CStr, i64)> {
+    let errnos = ERRNO_NAMES.iter().map(|&(n, v)| (n, i64::from(v)));
+    let codes = OWN_CODES.iter().map(|c| (c.name, i64::from(c.code)));
+    SOCKET_CONSTANTS.iter().copied().chain(errnos).chain(codes).chain(POLYSOCK_CONSTANTS.iter().copied())
 }
 
-/// Entry `i` (0-based) of the whole table, in a stable order: socket
-/// constants, errno names, polysock codes, option ids, poll bits.
+/// Number of entries in the whole table.
+pub fn count() -> usize {
+    entries().count()
+}
+
+/// Entry `i` (0-based) of the whole table.
 pub fn at(i: usize) -> Option<(&'static CStr, i64)> {
-    let mut i = i;
-    if i < SOCKET_CONSTANTS.len() {
-        return Some(SOCKET_CONSTANTS[i]);
-    }
-    i -= SOCKET_CONSTANTS.len();
-    if i < ERRNO_NAMES.len() {
-        let (name, v) = ERRNO_NAMES[i];
-        return Some((name, i64::from(v)));
-    }
-    i -= ERRNO_NAMES.len();
-    if i < OWN_CODES.len() {
-        return Some((OWN_CODES[i].name, i64::from(OWN_CODES[i].code)));
-    }
-    i -= OWN_CODES.len();
-    if i < OPTION_CONSTANTS.len() {
-        return Some(OPTION_CONSTANTS[i]);
-    }
-    i -= OPTION_CONSTANTS.len();
-    POLL_CONSTANTS.get(i).copied()
+    entries().nth(i)
 }
 
 /// The value of a constant by name ("AF_INET6", "ECONNREFUSED").
 pub fn lookup(name: &[u8]) -> Option<i64> {
-    (0..count())
-        .filter_map(at)
-        .find(|(n, _)| n.to_bytes() == name)
+    entries().find(|(n, _)| n.to_bytes() == name)
         .map(|(_, v)| v)
 }
 

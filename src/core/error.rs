@@ -32,7 +32,7 @@ pub const POLYSOCK_EEOF: i32 = 20101;
 
 /// Room for the context of one error. Longer contexts are cut, never
 /// overflowed.
-const CONTEXT_LEN: usize = 200;
+const CONTEXT_LEN: usize = 384;
 
 /// One failure: its code and what was being done.
 #[derive(Clone)]
@@ -64,8 +64,9 @@ impl Error {
         self.context.as_str()
     }
 
-    pub fn context_buf(&self) -> &Context {
-        &self.context
+    /// No error: code 0, no context (the state before any failure).
+    pub const fn none() -> Error {
+        Error { code: 0, context: Context::new() }
     }
 }
 
@@ -92,6 +93,15 @@ impl fmt::Debug for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// Writes formatted text into `buf` and returns the written part (cut at
+/// the buffer's end); never allocates.
+pub(crate) fn format_into<'a>(buf: &'a mut [u8], args: fmt::Arguments<'_>) -> &'a [u8] {
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    let _ = std::io::Write::write_fmt(&mut cursor, args);
+    let n = cursor.position() as usize;
+    &buf[..n]
+}
 
 /// `fail!(CODE, "fmt", args..)`: an `Err(Error)` with formatted context.
 macro_rules! fail {

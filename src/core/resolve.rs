@@ -1054,10 +1054,18 @@ mod tests {
     /// caller gets ETIMEDOUT on time, the helper finishes later on its own.
     #[test]
     fn deadline_gives_up_and_the_helper_finishes_alone() {
-        let done = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&done);
+        /// Stands for a resolver's result; records that it was freed.
+        struct Found(Arc<AtomicBool>);
+        impl Drop for Found {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let freed = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&freed);
+        let (release, hold) = mpsc::channel::<()>();
         let start = Instant::now();
-        let r: Result<Vec<u8>> = with_deadline(
+        let r = with_deadline(
             100,
             || {
                 Error::new(
@@ -1065,22 +1073,23 @@ mod tests {
                     format_args!("resolve slow.test: timed out"),
                 )
             },
+            // A resolver that hangs until released (at most 10 s).
             move || {
-                std::thread::sleep(Duration::from_millis(600));
-                flag.store(true, Ordering::SeqCst);
-                Ok(vec![1; 1000])
+                let _ = hold.recv_timeout(Duration::from_secs(10));
+                Ok(Found(flag))
             },
         );
-        let e = r.unwrap_err();
+        let e = r.err().expect("the deadline passed first");
         assert_eq!(e.code(), libc::ETIMEDOUT);
         assert!(start.elapsed() >= Duration::from_millis(100));
-        assert!(!done.load(Ordering::SeqCst));
-        // The helper is still running and ends by itself (bounded wait).
+        assert!(!freed.load(Ordering::SeqCst));
+        // The helper finishes on its own, and what it found is freed.
+        release.send(()).unwrap();
         let until = Instant::now() + Duration::from_secs(10);
-        while !done.load(Ordering::SeqCst) && Instant::now() < until {
-            std::thread::sleep(Duration::from_millis(10));
+        while !freed.load(Ordering::SeqCst) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(5));
         }
-        assert!(done.load(Ordering::SeqCst));
+        assert!(freed.load(Ordering::SeqCst));
         // A quick one returns its own result.
         let ok = with_deadline(5000, || unreachable!(), || Ok(7)).unwrap();
         assert_eq!(ok, 7);

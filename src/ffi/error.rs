@@ -2,33 +2,30 @@
 
 use super::boundary;
 use crate::core::codes;
-use crate::core::error::{Context, Error, POLYSOCK_EPANIC, POLYSOCK_ERR_BASE};
+use crate::core::error::{Error, POLYSOCK_EPANIC, POLYSOCK_ERR_BASE, format_into};
 use std::cell::RefCell;
 use std::ffi::c_char;
-use std::fmt::Write;
 
 /// The last failure on this thread. The message text is formatted only
 /// when asked for, so recording an error (EAGAIN in an event loop) is a
 /// small copy, never an allocation.
 struct LastError {
-    code: i32,
-    context: Context,
+    error: Error,
     /// The formatted message; `formatted` says whether it is current.
-    message: [u8; 320],
+    message: [u8; 512],
     formatted: bool,
 }
 
 thread_local! {
     static LAST: RefCell<LastError> = const {
-        RefCell::new(LastError { code: 0, context: Context::new(), message: [0; 320], formatted: false })
+        RefCell::new(LastError { error: Error::none(), message: [0; 512], formatted: false })
     };
 }
 
 pub(crate) fn record(e: &Error) {
     LAST.with(|l| {
         let mut l = l.borrow_mut();
-        l.code = e.code();
-        l.context = e.context_buf().clone();
+        l.error = e.clone();
         l.formatted = false;
     });
     if e.code() < POLYSOCK_ERR_BASE {
@@ -51,7 +48,7 @@ pub(crate) fn caught_panic<T: super::Failure>() -> T {
 /// a call's return value, never this, to learn whether it failed.
 #[unsafe(no_mangle)]
 pub extern "C" fn polysock_errno() -> i32 {
-    boundary! { LAST.with(|l| l.borrow().code) }
+    boundary! { LAST.with(|l| l.borrow().error.code()) }
 }
 
 /// A message for the last failed call on this thread, with its context:
@@ -64,18 +61,13 @@ pub extern "C" fn polysock_last_error() -> *const c_char {
         LAST.with(|l| {
             let mut l = l.borrow_mut();
             if !l.formatted {
-                let mut text = Context::new();
-                if l.code != 0 {
-                    if l.context.as_str().is_empty() {
-                        let _ = write!(text, "{}", codes::describe(l.code));
-                    } else {
-                        let _ = write!(text, "{}: {}", l.context.as_str(), codes::describe(l.code));
-                    }
-                }
-                let bytes = text.as_str().as_bytes();
-                let n = bytes.len().min(l.message.len() - 1);
-                l.message[..n].copy_from_slice(&bytes[..n]);
-                l.message[n] = 0;
+                let LastError { error, message, .. } = &mut *l;
+                let last = message.len() - 1;
+                let n = match error.code() {
+                    0 => 0,
+                    _ => format_into(&mut message[..last], format_args!("{error}")).len(),
+                };
+                message[n] = 0;
                 l.formatted = true;
             }
             l.message.as_ptr() as *const c_char

@@ -62,6 +62,15 @@ fn fill_chars(dst: &mut [c_char], src: &[u8]) {
     dst[n] = 0;
 }
 
+/// A required input pointer.
+fn input<'a, T>(op: &str, what: &str, p: *const T) -> Result<&'a T> {
+    // SAFETY: a non-NULL input pointer points to a valid T (documented).
+    match unsafe { p.as_ref() } {
+        Some(r) => Ok(r),
+        None => fail!(libc::EINVAL, "{op}: {what} is NULL"),
+    }
+}
+
 /// A caller's array of `capacity` T; NULL only with capacity 0.
 fn array_out<'a, T>(op: &str, p: *mut T, capacity: usize) -> Result<&'a mut [MaybeUninit<T>]> {
     let bytes = capacity.checked_mul(std::mem::size_of::<T>());
@@ -290,10 +299,7 @@ pub extern "C" fn polysock_getnameinfo(
     boundary! {
         status((|| {
             let op = "getnameinfo";
-            // SAFETY: a non-NULL addr points to a polysock_addr (documented).
-            let Some(a) = (unsafe { addr.as_ref() }) else {
-                return fail!(libc::EINVAL, "{op}: addr is NULL");
-            };
+            let a = input(op, "addr", addr)?;
             if !a.host.contains(&0) {
                 return fail!(libc::EINVAL, "{op}: addr's host is not NUL-terminated");
             }

@@ -67,3 +67,22 @@ report('send() after shutdown(SHUT_RD) raises', e != nil, e ? e.message : nil)
 srv.close()
 conn.close()
 cli.close()
+
+# 7. is_blocking defaults to false although a new socket blocks, and
+#    connect() passes it on: after connect() the socket is non-blocking, so
+#    a send() larger than the socket's buffers stops part way and returns
+#    -1 without an exception (unless SO_SNDTIMEO is set or
+#    set_blocking(true) was called first).
+srv = so.Socket(so.AF_INET, so.SOCK_STREAM, 0)
+srv.bind(0, '127.0.0.1')
+srv.listen()
+cli = so.Socket(so.AF_INET, so.SOCK_STREAM, 0)
+cli.connect('127.0.0.1', srv.info().port, 3000)
+conn = srv.accept()
+var big = bytes(16 * 1024 * 1024)
+var sent
+catch { sent = cli.send(big) } as e
+report('a large send() after connect() returns -1 silently', e == nil and sent == -1, e ? e.message : 'send returned ${sent}')
+srv.close()
+conn.close()
+cli.close()

@@ -305,22 +305,34 @@ test('settimeout(ms) bounds recv, read and accept', @() {
   close_all(t)
 })
 
-test('connect with a timeout restores the socket\'s mode', @() {
+test('connect leaves the socket in the mode is_blocking asks for', @() {
   var srv = so.Socket(so.AF_INET, so.SOCK_STREAM, 0)
   srv.bind(0, '127.0.0.1')
   srv.listen()
   var port = srv.info().port
-  # socket.b passes is_blocking = false unless set_blocking(true) was
-  # called: the built-in module then leaves the socket non-blocking.
+  # socket.b passes is_blocking (false unless set_blocking(true) was
+  # called); as with the built-in module the socket is then non-blocking,
+  # which ssl's TLSSocket relies on.
   var s = so.Socket(so.AF_INET, so.SOCK_STREAM, 0)
-  expect_eq(s.is_blocking, false, 'socket.b default')
+  expect_eq(_socket.gettimeout(s.id), -1, 'a new socket blocks')
   s.connect('127.0.0.1', port, 3000)
-  expect_eq(_socket.gettimeout(s.id), -1, 'still blocking')
-  var n = so.Socket(so.AF_INET, so.SOCK_STREAM, 0)
-  n.set_blocking(false)
-  n.connect('127.0.0.1', port, 3000)
-  expect_eq(_socket.gettimeout(n.id), 0, 'still non-blocking')
-  close_all([srv, s, n])
+  expect_eq(_socket.gettimeout(s.id), 0, 'non-blocking, as is_blocking says')
+  var b = so.Socket(so.AF_INET, so.SOCK_STREAM, 0)
+  b.set_blocking(true)
+  b.connect('127.0.0.1', port, 3000)
+  expect_eq(_socket.gettimeout(b.id), -1, 'still blocking')
+  # With is_blocking true, the socket's own timeout comes back.
+  var fd = _socket.create(so.AF_INET, so.SOCK_STREAM, 0)
+  _socket.settimeout(fd, 700)
+  expect_eq(_socket.connect(fd, '127.0.0.1', port, so.AF_INET, 3000, true), 0, 'connect')
+  expect_eq(_socket.gettimeout(fd), 700, 'its timeout restored')
+  # No timeout: the connect runs in the socket's mode and changes nothing.
+  var fd2 = _socket.create(so.AF_INET, so.SOCK_STREAM, 0)
+  expect_eq(_socket.connect(fd2, '127.0.0.1', port, so.AF_INET, 0, false), 0, 'connect')
+  expect_eq(_socket.gettimeout(fd2), -1, 'unchanged')
+  _socket.close(fd)
+  _socket.close(fd2)
+  close_all([srv, s, b])
 })
 
 # ---------------------------------------------------------------------

@@ -38,9 +38,7 @@ def serve(listener, once=False):
 
 
 def client(port, messages):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.settimeout(5)
-        s.connect(("127.0.0.1", port))
+    with socket.create_connection(("localhost", port), timeout=5) as s:
         with s.makefile("rb") as replies:
             for message in messages:
                 s.sendall(message.encode() + b"\n")
@@ -49,11 +47,8 @@ def client(port, messages):
 
 
 def listen(port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", port))
-    s.listen()
-    return s
+    # SO_REUSEADDR is on, as with the standard module's create_server.
+    return socket.create_server(("127.0.0.1", port))
 
 
 def main(argv):

@@ -102,14 +102,17 @@ for _module in (_addr, _socket):
     _module.AF_UNIX = constants.get("AF_UNIX")
 _socket.SOCK_STREAM = SocketKind(constants["SOCK_STREAM"])
 _socket.AF_INET = AddressFamily(constants["AF_INET"])
+_socket.AF_INET6 = AddressFamily(constants["AF_INET6"])
 _socket.AF_UNIX = AddressFamily(constants["AF_UNIX"])
+_socket.IPPROTO_IPV6 = constants.get("IPPROTO_IPV6")
+_socket.IPV6_V6ONLY = constants.get("IPV6_V6ONLY")
 _socket.AddressFamily = AddressFamily
 _socket.SocketKind = SocketKind
 del _module
 
 socket.__module__ = SocketIO.__module__ = __name__
 
-#: Whether polysock can make IPv6 sockets here.
+#: Whether this system can create IPv6 sockets (polysock_has_ipv6).
 has_ipv6 = _socket._has_ipv6()
 
 __all__ = [

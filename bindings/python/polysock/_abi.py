@@ -32,6 +32,7 @@ from ctypes import (
     c_int64,
     c_size_t,
     c_uint32,
+    c_uint64,
     c_void_p,
 )
 
@@ -118,9 +119,17 @@ lib, LIBRARY_PATH, LIBRARY_ORIGIN = _load()
 # ---------------------------------------------------------------- types
 
 polysock_t = c_int64
+polysock_poller_t = c_int64
 
 #: POLYSOCK_ADDR_HOST_LEN
 ADDR_HOST_LEN = 128
+#: POLYSOCK_CANONNAME_LEN
+CANONNAME_LEN = 256
+#: POLYSOCK_IFNAME_LEN
+IFNAME_LEN = 16
+#: POLYSOCK_SERVER_REUSEPORT, POLYSOCK_SERVER_DUALSTACK: create_server flags.
+SERVER_REUSEPORT = 1
+SERVER_DUALSTACK = 2
 #: POLYSOCK_ERR_BASE: codes at or above it are polysock's own, not errno.
 ERR_BASE = 20000
 
@@ -153,12 +162,58 @@ class polysock_socket_info(Structure):
     ]
 
 
+class polysock_iovec(Structure):
+    _fields_ = [("base", c_void_p), ("len", c_size_t)]
+
+
+class polysock_mmsg(Structure):
+    _fields_ = [
+        ("iov", POINTER(polysock_iovec)),
+        ("iovcnt", c_size_t),
+        ("addr", polysock_addr),
+        ("len", c_size_t),
+        ("flags", c_int32),
+    ]
+
+
+class polysock_pollfd(Structure):
+    _fields_ = [("handle", c_int64), ("events", c_int32), ("revents", c_int32)]
+
+
+class polysock_poller_event(Structure):
+    _fields_ = [
+        ("handle", c_int64),
+        ("events", c_int32),
+        ("reserved", c_int32),
+        ("user", c_uint64),
+    ]
+
+
+class polysock_addrinfo(Structure):
+    _fields_ = [
+        ("family", c_int32),
+        ("socktype", c_int32),
+        ("protocol", c_int32),
+        ("addr", polysock_addr),
+        ("canonname", c_char * CANONNAME_LEN),
+    ]
+
+
+class polysock_interface(Structure):
+    _fields_ = [("index", c_uint32), ("name", c_char * IFNAME_LEN)]
+
+
 _addr_p = POINTER(polysock_addr)
 _info_p = POINTER(polysock_socket_info)
+_iov_p = POINTER(polysock_iovec)
+_mmsg_p = POINTER(polysock_mmsg)
+_size_p = POINTER(c_size_t)
+_int32_p = POINTER(c_int32)
+_handle_p = POINTER(polysock_t)
 
 # ---------------------------------------------------------------- functions
 
-#: name -> (restype, argtypes), in the order of include/polysock.h.
+#: name -> (restype, argtypes): every function of include/polysock.h.
 DECLARATIONS = {
     # constants.rs
     "polysock_constant_count": (c_int64, []),
@@ -223,6 +278,101 @@ DECLARATIONS = {
     "polysock_getsockname": (c_int32, [polysock_t, _addr_p]),
     "polysock_getpeername": (c_int32, [polysock_t, _addr_p]),
     "polysock_info": (c_int32, [polysock_t, _info_p]),
+    # names.rs: connections and servers
+    "polysock_create_connection": (
+        polysock_t,
+        [c_char_p, c_int32, c_int64, c_char_p, c_int32],
+    ),
+    "polysock_create_connection_ex": (
+        polysock_t,
+        [c_char_p, c_int32, c_int64, c_char_p, c_int32, c_int64],
+    ),
+    "polysock_create_server": (polysock_t, [c_char_p, c_int32, c_int32, c_int32, c_int32]),
+    # msg.rs: vectored I/O, handle passing, batches
+    "polysock_sendmsg": (
+        c_int64,
+        [polysock_t, _iov_p, c_size_t, c_int32, c_char_p, c_int32],
+    ),
+    "polysock_recvmsg": (
+        c_int64,
+        [polysock_t, _iov_p, c_size_t, c_int32, _addr_p, _int32_p],
+    ),
+    "polysock_send_handle": (c_int64, [polysock_t, polysock_t, c_void_p, c_size_t, c_int32]),
+    "polysock_recv_handle": (
+        c_int64,
+        [polysock_t, c_void_p, c_size_t, c_int32, _handle_p, _int32_p],
+    ),
+    "polysock_sendmmsg": (c_int64, [polysock_t, _mmsg_p, c_size_t, c_int32]),
+    "polysock_recvmmsg": (c_int64, [polysock_t, _mmsg_p, c_size_t, c_int32]),
+    # poll.rs, poller.rs
+    "polysock_poll": (c_int64, [POINTER(polysock_pollfd), c_size_t, c_int64]),
+    "polysock_poller_create": (polysock_poller_t, []),
+    "polysock_poller_destroy": (c_int32, [polysock_poller_t]),
+    "polysock_poller_add": (
+        c_int32,
+        [polysock_poller_t, polysock_t, c_int32, c_uint32, c_uint64],
+    ),
+    "polysock_poller_modify": (
+        c_int32,
+        [polysock_poller_t, polysock_t, c_int32, c_uint32, c_uint64],
+    ),
+    "polysock_poller_remove": (c_int32, [polysock_poller_t, polysock_t]),
+    "polysock_poller_wait": (
+        c_int64,
+        [polysock_poller_t, POINTER(polysock_poller_event), c_size_t, c_int64],
+    ),
+    "polysock_poller_wake": (c_int32, [polysock_poller_t]),
+    # reader.rs
+    "polysock_readline": (c_int32, [polysock_t, c_char_p, c_size_t, _size_p]),
+    "polysock_read_until": (
+        c_int32,
+        [polysock_t, c_void_p, c_size_t, c_void_p, c_size_t, _size_p],
+    ),
+    "polysock_buffered": (c_int64, [polysock_t]),
+    # resolve: names, services, protocols, literals, interfaces
+    "polysock_getaddrinfo": (
+        c_int64,
+        [c_char_p, c_char_p, c_int32, c_int32, c_int32, c_int32,
+         POINTER(polysock_addrinfo), c_size_t, _size_p],
+    ),
+    "polysock_getaddrinfo_timeout": (
+        c_int64,
+        [c_char_p, c_char_p, c_int32, c_int32, c_int32, c_int32, c_int64,
+         POINTER(polysock_addrinfo), c_size_t, _size_p],
+    ),
+    "polysock_getnameinfo": (
+        c_int32,
+        [_addr_p, c_int32, c_char_p, c_size_t, c_char_p, c_size_t],
+    ),
+    "polysock_gethostbyname": (c_int32, [c_char_p, c_char_p, c_size_t]),
+    "polysock_gethostbyname_ex": (
+        c_int32,
+        [c_char_p, c_char_p, c_size_t, c_char_p, c_size_t, c_char_p, c_size_t],
+    ),
+    "polysock_gethostbyaddr": (
+        c_int32,
+        [c_char_p, c_char_p, c_size_t, c_char_p, c_size_t, c_char_p, c_size_t],
+    ),
+    "polysock_gethostname": (c_int32, [c_char_p, c_size_t]),
+    "polysock_getfqdn": (c_int32, [c_char_p, c_char_p, c_size_t]),
+    "polysock_getservbyname": (c_int32, [c_char_p, c_char_p]),
+    "polysock_getservbyport": (c_int32, [c_int32, c_char_p, c_char_p, c_size_t]),
+    "polysock_getprotobyname": (c_int32, [c_char_p]),
+    "polysock_inet_pton": (c_int32, [c_int32, c_char_p, c_void_p, c_size_t]),
+    "polysock_inet_ntop": (c_int32, [c_int32, c_void_p, c_size_t, c_char_p, c_size_t]),
+    "polysock_has_ipv6": (c_int32, []),
+    "polysock_if_nameindex": (
+        c_int64,
+        [POINTER(polysock_interface), c_size_t, _size_p],
+    ),
+    "polysock_if_nametoindex": (c_int64, [c_char_p]),
+    "polysock_if_indextoname": (c_int32, [c_uint32, c_char_p, c_size_t]),
+    # sendfile.rs
+    "polysock_sendfile": (c_int64, [polysock_t, c_int32, c_int64, c_size_t, _size_p]),
+    "polysock_sendfile_path": (c_int64, [polysock_t, c_char_p, c_int64, c_size_t, _size_p]),
+    # socket.rs: non-blocking connect
+    "polysock_connect_ex": (c_int32, [polysock_t, c_char_p, c_int32]),
+    "polysock_finish_connect": (c_int32, [polysock_t]),
 }
 
 #: Declared functions the loaded library does not export (an older build):
@@ -257,11 +407,11 @@ def has(symbol):
 
 def pending(what, symbol):
     """Raises NotImplementedError for a Python function whose polysock
-    export (`symbol`) is not available yet."""
+    export (`symbol`) the loaded library lacks."""
     raise NotImplementedError(
-        "polysock.%s is not available yet: it needs %s, which the polysock "
-        "library%s does not export or this binding does not declare yet "
-        "(pending)" % (what, symbol, " at " + LIBRARY_PATH)
+        "polysock.%s is not available: it needs %s, which the polysock "
+        "library at %s does not export (an older build? rebuild it)"
+        % (what, symbol, LIBRARY_PATH)
     )
 
 

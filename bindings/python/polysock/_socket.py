@@ -7,10 +7,12 @@ address parsing, resolving) is polysock's.
 """
 
 import ctypes
+import errno
 import io
 import math
 import numbers
 import operator
+import os
 import sys
 
 from . import _abi
@@ -18,7 +20,7 @@ from . import _addr
 from ._errors import last_error
 
 # Filled in by __init__ from the constants table.
-AF_INET = AF_INET6 = AF_UNIX = SOCK_STREAM = None
+AF_INET = AF_INET6 = AF_UNIX = SOCK_STREAM = IPPROTO_IPV6 = IPV6_V6ONLY = None
 AddressFamily = SocketKind = None
 
 _c_char = ctypes.c_char
@@ -323,8 +325,6 @@ class socket:
         """connect() returning the error code (0 when connected; EINPROGRESS
         on a non-blocking socket) instead of raising. A name that does not
         resolve still raises gaierror, as in CPython."""
-        if not _abi.has("polysock_connect_ex"):
-            _abi.pending("socket.connect_ex", "polysock_connect_ex")
         host, port = _addr.to_polysock(self._family, address, "connect_ex")
         code = _abi.polysock_connect_ex(self._h, host, port)
         if code >= _abi.ERR_BASE:
@@ -416,8 +416,6 @@ class socket:
         returns the number of bytes sent and leaves the file positioned
         after them. A file object without an OS file (io.BytesIO...) is
         read and sent instead. The socket's timeout covers the whole call."""
-        if not _abi.has("polysock_sendfile"):
-            _abi.pending("socket.sendfile", "polysock_sendfile")
         if "b" not in getattr(file, "mode", "b"):
             raise ValueError("file should be opened in binary mode")
         if not self._type & SOCK_STREAM:
@@ -436,6 +434,9 @@ class socket:
         sent = ctypes.c_size_t()
         n = _abi.polysock_sendfile(self._h, fd, offset, count or 0, ctypes.byref(sent))
         err = last_error() if n < 0 else None
+        if err is not None and err.errno == errno.ESPIPE and sent.value == 0:
+            # A pipe or a device: no offsets to send from; read it instead.
+            return self._sendfile_by_reading(file, offset, count)
         if sent.value > 0 and hasattr(file, "seek"):
             file.seek(offset + sent.value)
         if err is not None:
@@ -679,7 +680,9 @@ def setdefaulttimeout(timeout):
 
 
 def _has_ipv6():
-    # No polysock_has_ipv6 export yet: ask polysock for an IPv6 socket.
+    if _abi.has("polysock_has_ipv6"):
+        return bool(_abi.polysock_has_ipv6())
+    # A library older than polysock_has_ipv6: ask it for an IPv6 socket.
     h = _abi.polysock_socket(AF_INET6, SOCK_STREAM, 0)
     if h < 0:
         return False
@@ -687,80 +690,327 @@ def _has_ipv6():
     return True
 
 
+def _text_arg(value, what, op):
+    """str/bytes (or None) as NUL-terminated-safe bytes for the ABI."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            data = value.encode("ascii")
+        except UnicodeEncodeError:
+            data = value.encode("idna") if what == "host" else value.encode("utf-8")
+    elif isinstance(value, (bytes, bytearray)):
+        data = bytes(value)
+    else:
+        raise TypeError("%s(): %s must be str, bytes or None, not %s"
+                        % (op, what, type(value).__name__))
+    if b"\0" in data:
+        raise ValueError("%s(): %s contains a null character" % (op, what))
+    return data
+
+
+def _text_out(call, size, limit=1 << 20):
+    """Runs call(buffer, size), growing the buffer while polysock answers
+    ERANGE; returns the buffer."""
+    while True:
+        buf = ctypes.create_string_buffer(size)
+        if call(buf, size) >= 0:
+            return buf
+        err = last_error()
+        if err.errno != errno.ERANGE or size >= limit:
+            raise err
+        size *= 4
+
+
+def _list_out(raw):
+    """polysock's "a\0b\0\0" list as ["a", "b"]."""
+    items = []
+    for item in raw.split(b"\0"):
+        if not item:
+            break
+        items.append(item.decode("utf-8", "replace"))
+    return items
+
+
+def _service(port, op):
+    if port is None:
+        return None
+    if isinstance(port, int):
+        return str(int(port)).encode("ascii")
+    if isinstance(port, (str, bytes)):
+        return _text_arg(port, "port", op)
+    raise OSError("Int or String expected")
+
+
+def _ms_or_default(timeout):
+    if timeout is _GLOBAL_DEFAULT_TIMEOUT:
+        return _abi.polysock_getdefaulttimeout()
+    return _to_ms(timeout)
+
+
 def create_connection(address, timeout=_GLOBAL_DEFAULT_TIMEOUT, source_address=None,
                       *, all_errors=False):
-    """Connects to (host, port), trying each resolved address."""
-    _abi.pending("create_connection", "polysock_create_connection")
+    """Connects to (host, port) and returns the socket. polysock resolves
+    the name and tries every address with Happy Eyeballs (IPv6 and IPv4
+    interleaved, a new attempt every 250 ms while earlier ones pend); the
+    timeout is one deadline for the whole call, resolution included. When
+    every attempt fails, the error names each address with its error (with
+    all_errors=True it comes inside an ExceptionGroup)."""
+    host, port = address
+    host = _text_arg(host, "host", "create_connection")
+    port = _connect_port(port)
+    source_host, source_port = None, 0
+    if source_address is not None:
+        source_host, source_port = source_address
+        source_host = _text_arg(source_host, "host", "create_connection") or None
+        source_port = _addr._port(source_port, "create_connection")
+    h = _abi.polysock_create_connection(
+        host, port, _ms_or_default(timeout), source_host, source_port
+    )
+    if h < 0:
+        err = last_error()
+        if all_errors and sys.version_info >= (3, 11):
+            raise ExceptionGroup("create_connection failed", [err])  # noqa: F821
+        raise err
+    sock = socket._from_handle(h)
+    if timeout is not _GLOBAL_DEFAULT_TIMEOUT:
+        try:
+            sock.settimeout(timeout)
+        except BaseException:
+            sock.close()
+            raise
+    return sock
+
+
+def _connect_port(port):
+    if isinstance(port, (str, bytes)):
+        text = port.decode("ascii") if isinstance(port, bytes) else port
+        if text.isdigit():
+            return _addr._port(int(text), "create_connection")
+        return getservbyname(text, "tcp")
+    return _addr._port(port, "create_connection")
 
 
 def create_server(address, *, family=None, backlog=None, reuse_port=False,
                   dualstack_ipv6=False):
-    """A listening socket bound to `address`."""
-    _abi.pending("create_server", "polysock_create_server")
+    """A listening socket bound to `address` with SO_REUSEADDR on, as
+    CPython's: `reuse_port` sets SO_REUSEPORT; `dualstack_ipv6` (with
+    family=AF_INET6) also accepts IPv4 clients."""
+    if family is None:
+        family = AF_INET
+    if dualstack_ipv6 and family != AF_INET6:
+        raise ValueError("dualstack_ipv6 requires AF_INET6 family")
+    backlog = -1 if backlog is None else max(0, _int32(backlog, "backlog"))
+    if family == AF_UNIX:
+        sock = socket(AF_UNIX, SOCK_STREAM)
+        try:
+            sock.bind(address)
+            sock.listen(None if backlog < 0 else backlog)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    host, port = address[0], address[1]
+    host = _text_arg(host, "host", "create_server") or None
+    port = _addr._port(port, "create_server")
+    flags = 0
+    if reuse_port:
+        flags |= _abi.SERVER_REUSEPORT
+    if dualstack_ipv6:
+        flags |= _abi.SERVER_DUALSTACK
+    h = _check(_abi.polysock_create_server(host, port, _int32(family, "family"), backlog, flags))
+    return socket._from_handle(h)
 
 
 def has_dualstack_ipv6():
-    _abi.pending("has_dualstack_ipv6", "polysock_create_server")
+    """Whether an AF_INET6 socket can also accept IPv4 (IPV6_V6ONLY off)."""
+    try:
+        with socket(AF_INET6, SOCK_STREAM) as sock:
+            sock.setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 0)
+            return True
+    except OSError:
+        return False
 
 
 def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
-    _abi.pending("getaddrinfo", "polysock_getaddrinfo")
+    """[(family, type, proto, canonname, sockaddr)] for host and port
+    (a number, a service name or None), as CPython's."""
+    host = _text_arg(host, "host", "getaddrinfo")
+    service = _service(port, "getaddrinfo")
+    args = (
+        host, service, _int32(family, "family"), _int32(type, "type"),
+        _int32(proto, "proto"), _int32(flags, "flags"),
+    )
+    capacity = 16
+    while True:
+        results = (_abi.polysock_addrinfo * capacity)()
+        count = ctypes.c_size_t()
+        total = _check(_abi.polysock_getaddrinfo(*args, results, capacity, ctypes.byref(count)))
+        if total <= capacity:
+            break
+        capacity = total
+    return [
+        (
+            _enum(r.family, AddressFamily),
+            _enum(r.socktype, SocketKind),
+            r.protocol,
+            r.canonname.decode("utf-8", "replace"),
+            _addr.from_polysock(r.addr),
+        )
+        for r in results[: count.value]
+    ]
 
 
 def getnameinfo(sockaddr, flags):
-    _abi.pending("getnameinfo", "polysock_getnameinfo")
+    """(host, port) names for a numeric (host, port[, flowinfo, scope_id])."""
+    if not isinstance(sockaddr, tuple):
+        raise TypeError("getnameinfo() argument 1 must be a tuple")
+    if not 2 <= len(sockaddr) <= 4:
+        raise TypeError("getnameinfo(): illegal sockaddr argument")
+    addr = _abi.polysock_addr()
+    host = _text_arg(sockaddr[0], "host", "getnameinfo")
+    if len(host) >= _abi.ADDR_HOST_LEN:
+        raise ValueError("getnameinfo(): host is too long")
+    addr.family = AF_INET6 if (b":" in host or len(sockaddr) > 2) else AF_INET
+    addr.port = _addr._port(sockaddr[1], "getnameinfo")
+    if len(sockaddr) > 2:
+        addr.flowinfo = operator.index(sockaddr[2])
+    if len(sockaddr) > 3:
+        addr.scope_id = operator.index(sockaddr[3])
+    addr.host = host
+    hostbuf = ctypes.create_string_buffer(1025)
+    servbuf = ctypes.create_string_buffer(64)
+    _check(
+        _abi.polysock_getnameinfo(
+            ctypes.byref(addr), _int32(flags, "flags"), hostbuf, 1025, servbuf, 64
+        )
+    )
+    return hostbuf.value.decode("utf-8", "replace"), servbuf.value.decode("utf-8", "replace")
 
 
 def gethostbyname(hostname):
-    _abi.pending("gethostbyname", "polysock_gethostbyname")
+    """The first IPv4 address of `hostname`, as text."""
+    name = _text_arg(hostname, "host", "gethostbyname")
+    buf = _text_out(lambda b, n: _abi.polysock_gethostbyname(name, b, n), 64)
+    return buf.value.decode("ascii")
+
+
+def _host_entry(fn, arg, op):
+    name = _text_arg(arg, "host", op)
+    size = 4096
+    while True:
+        hostname = ctypes.create_string_buffer(1025)
+        aliases = ctypes.create_string_buffer(size)
+        addresses = ctypes.create_string_buffer(size)
+        if fn(name, hostname, 1025, aliases, size, addresses, size) >= 0:
+            return (
+                hostname.value.decode("utf-8", "replace"),
+                _list_out(aliases.raw),
+                _list_out(addresses.raw),
+            )
+        err = last_error()
+        if err.errno != errno.ERANGE or size >= 1 << 20:
+            raise err
+        size *= 4
 
 
 def gethostbyname_ex(hostname):
-    _abi.pending("gethostbyname_ex", "polysock_gethostbyname_ex")
+    """(hostname, aliases, IPv4 addresses) for `hostname`."""
+    return _host_entry(_abi.polysock_gethostbyname_ex, hostname, "gethostbyname_ex")
 
 
 def gethostbyaddr(ip_address):
-    _abi.pending("gethostbyaddr", "polysock_gethostbyaddr")
+    """(hostname, aliases, addresses): the reverse entry of an address."""
+    return _host_entry(_abi.polysock_gethostbyaddr, ip_address, "gethostbyaddr")
 
 
 def gethostname():
-    _abi.pending("gethostname", "polysock_gethostname")
+    """This machine's host name."""
+    return _text_out(_abi.polysock_gethostname, 256).value.decode("utf-8", "replace")
 
 
 def getfqdn(name=""):
-    _abi.pending("getfqdn", "polysock_getfqdn")
+    """A fully qualified name for `name` (this machine's when empty)."""
+    arg = _text_arg(name, "host", "getfqdn")
+    buf = _text_out(lambda b, n: _abi.polysock_getfqdn(arg, b, n), 1025)
+    return buf.value.decode("utf-8", "replace")
 
 
 def getservbyname(servicename, protocolname=None):
-    _abi.pending("getservbyname", "polysock_getservbyname")
+    """The port of a service ("http" -> 80)."""
+    return _check(
+        _abi.polysock_getservbyname(
+            _text_arg(servicename, "servicename", "getservbyname"),
+            _text_arg(protocolname, "protocolname", "getservbyname"),
+        )
+    )
 
 
 def getservbyport(port, protocolname=None):
-    _abi.pending("getservbyport", "polysock_getservbyport")
+    """The service name on a port (80 -> "http")."""
+    port = _addr._port(port, "getservbyport")
+    proto = _text_arg(protocolname, "protocolname", "getservbyport")
+    buf = _text_out(lambda b, n: _abi.polysock_getservbyport(port, proto, b, n), 64)
+    return buf.value.decode("utf-8", "replace")
 
 
 def getprotobyname(protocolname):
-    _abi.pending("getprotobyname", "polysock_getprotobyname")
+    """A protocol's number ("tcp" -> 6)."""
+    return _check(
+        _abi.polysock_getprotobyname(_text_arg(protocolname, "protocolname", "getprotobyname"))
+    )
 
 
 def inet_pton(address_family, ip_string):
-    _abi.pending("inet_pton", "polysock_inet_pton")
+    """An address literal as packed bytes (4 or 16)."""
+    text = _text_arg(ip_string, "ip_string", "inet_pton")
+    out = ctypes.create_string_buffer(16)
+    n = _check(_abi.polysock_inet_pton(_int32(address_family, "address_family"), text, out, 16))
+    return out.raw[:n]
 
 
 def inet_ntop(address_family, packed_ip):
-    _abi.pending("inet_ntop", "polysock_inet_ntop")
+    """Packed address bytes as text."""
+    family = _int32(address_family, "address_family")
+    buf, n = _buf_in(packed_ip)
+    if (family == AF_INET and n != 4) or (family == AF_INET6 and n != 16):
+        raise ValueError("invalid length of packed IP address string")
+    out = ctypes.create_string_buffer(64)
+    _check(_abi.polysock_inet_ntop(family, buf, n, out, 64))
+    return out.value.decode("ascii")
 
 
 def if_nameindex():
-    _abi.pending("if_nameindex", "polysock_if_nameindex")
+    """[(index, name)] of the network interfaces."""
+    capacity = 16
+    while True:
+        entries = (_abi.polysock_interface * capacity)()
+        count = ctypes.c_size_t()
+        total = _check(_abi.polysock_if_nameindex(entries, capacity, ctypes.byref(count)))
+        if total <= capacity:
+            break
+        capacity = total
+    return [(e.index, os.fsdecode(e.name)) for e in entries[: count.value]]
 
 
 def if_nametoindex(if_name):
-    _abi.pending("if_nametoindex", "polysock_if_nametoindex")
+    """The index of a network interface."""
+    if not isinstance(if_name, (str, bytes)):
+        raise TypeError("if_nametoindex(): argument must be str, not %s"
+                        % type(if_name).__name__)
+    name = os.fsencode(if_name)
+    if b"\0" in name:
+        raise ValueError("if_nametoindex(): embedded null character")
+    return _check(_abi.polysock_if_nametoindex(name))
 
 
 def if_indextoname(if_index):
-    _abi.pending("if_indextoname", "polysock_if_indextoname")
+    """The name of a network interface."""
+    index = operator.index(if_index)
+    if not 0 <= index <= 0xFFFFFFFF:
+        raise OverflowError("index must be 0-4294967295")
+    buf = _text_out(lambda b, n: _abi.polysock_if_indextoname(index, b, n), 64)
+    return os.fsdecode(buf.value)
 
 
 # Byte order: plain arithmetic, no socket involved.

@@ -67,11 +67,13 @@ SCALARS = {
     "int64_t": ctypes.c_int64,
     "int32_t": ctypes.c_int32,
     "uint32_t": ctypes.c_uint32,
+    "uint64_t": ctypes.c_uint64,
     "uint16_t": ctypes.c_uint16,
     "uint8_t": ctypes.c_uint8,
     "int": ctypes.c_int,
     "size_t": ctypes.c_size_t,
     "polysock_t": ctypes.c_int64,
+    "polysock_poller_t": ctypes.c_int64,
 }
 
 
@@ -135,7 +137,9 @@ class HeaderTest(unittest.TestCase):
 
     def test_structs_match_the_header(self):
         structs = header_structs(self.text)
-        for name in ("polysock_addr", "polysock_socket_info"):
+        self.assertIn("polysock_addr", structs)
+        for name in structs:
+            self.assertTrue(hasattr(_abi, name), "struct %s is not declared in _abi.py" % name)
             declared = getattr(_abi, name)._fields_
             fields = structs[name]
             self.assertEqual([f for _, f in fields], [f for f, _ in declared], name)
@@ -151,6 +155,10 @@ class HeaderTest(unittest.TestCase):
     def test_defines_match(self):
         self.assertEqual(header_define(self.text, "POLYSOCK_ADDR_HOST_LEN"), _abi.ADDR_HOST_LEN)
         self.assertEqual(header_define(self.text, "POLYSOCK_ERR_BASE"), _abi.ERR_BASE)
+        for name in ("CANONNAME_LEN", "IFNAME_LEN", "SERVER_REUSEPORT", "SERVER_DUALSTACK"):
+            value = header_define(self.text, "POLYSOCK_" + name)
+            if value is not None:
+                self.assertEqual(value, getattr(_abi, name), name)
 
     def test_header_functions_are_declared(self):
         undeclared = sorted(set(self.functions) - set(_abi.DECLARATIONS))
@@ -167,6 +175,13 @@ class HeaderTest(unittest.TestCase):
 class LibraryTest(unittest.TestCase):
     def test_loaded_library_exports_every_declaration(self):
         self.assertEqual(_abi.MISSING, [])
+
+    def test_a_missing_export_raises_not_implemented(self):
+        # What a declared function gives with an older library lacking it.
+        with self.assertRaises(NotImplementedError) as cm:
+            _abi._stub("polysock_not_in_this_build")()
+        self.assertIn("polysock_not_in_this_build", str(cm.exception))
+        self.assertIn(_abi.LIBRARY_PATH, str(cm.exception))
 
     def test_version(self):
         self.assertRegex(polysock.library_version, r"^\d+\.\d+\.\d+$")

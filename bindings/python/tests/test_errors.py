@@ -3,7 +3,6 @@ polysock's message; bad arguments are Python's usual TypeError,
 ValueError and OverflowError."""
 
 import errno
-import os
 import struct
 import unittest
 
@@ -180,47 +179,6 @@ class ArgumentErrorTest(TempDirCase):
         self.assertRaises(TypeError, self.s.sendall, 5)
         self.assertRaises(TypeError, self.s.sendto, "str", ("127.0.0.1", 9))
         self.assertRaises(OverflowError, self.s.send, b"x", 1 << 40)
-
-
-class PendingTest(unittest.TestCase):
-    """Functions whose polysock exports have not landed say so."""
-
-    PENDING = {
-        "getaddrinfo": lambda: polysock.getaddrinfo("localhost", 80),
-        "getnameinfo": lambda: polysock.getnameinfo(("127.0.0.1", 80), 0),
-        "gethostbyname": lambda: polysock.gethostbyname("localhost"),
-        "gethostbyname_ex": lambda: polysock.gethostbyname_ex("localhost"),
-        "gethostbyaddr": lambda: polysock.gethostbyaddr("127.0.0.1"),
-        "gethostname": polysock.gethostname,
-        "getfqdn": polysock.getfqdn,
-        "getservbyname": lambda: polysock.getservbyname("http", "tcp"),
-        "getservbyport": lambda: polysock.getservbyport(80, "tcp"),
-        "getprotobyname": lambda: polysock.getprotobyname("tcp"),
-        "inet_pton": lambda: polysock.inet_pton(polysock.AF_INET, "127.0.0.1"),
-        "inet_ntop": lambda: polysock.inet_ntop(polysock.AF_INET, b"\x7f\0\0\1"),
-        "if_nameindex": polysock.if_nameindex,
-        "create_connection": lambda: polysock.create_connection(("127.0.0.1", 9), 1),
-        "create_server": lambda: polysock.create_server(("127.0.0.1", 0)),
-    }
-
-    def test_pending_functions_raise_not_implemented(self):
-        for name, call in self.PENDING.items():
-            try:
-                call()
-            except NotImplementedError as e:
-                self.assertIn("pending", str(e), name)
-                self.assertIn(name, str(e))
-            except OSError:
-                pass  # wired: it ran and failed in the ordinary way
-
-    def test_pending_methods(self):
-        with polysock.socket() as s, open(os.devnull, "rb") as f:
-            for call in (lambda: s.connect_ex(("127.0.0.1", closed_port())),
-                         lambda: s.sendfile(f)):
-                try:
-                    call()
-                except NotImplementedError as e:
-                    self.assertIn("pending", str(e))
 
 
 if __name__ == "__main__":
