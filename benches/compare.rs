@@ -8,7 +8,10 @@
 //! benches/results.md and a bar chart to benches/results.svg.
 //!
 //! POLYSOCK_BENCH_ROUNDS (default 7) and POLYSOCK_BENCH_SCALE (default 1.0,
-//! multiplies every case's size) tune the run.
+//! multiplies every case's size) tune the run. The sendfile case's file is
+//! made once next to the bench binary (under target/) and deleted after.
+//! poller10k's rate is per second of the server thread's CPU time: on a
+//! small machine the clients, not the server, bound the wall-clock rate.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -41,6 +44,18 @@ const CASES: &[Case] = &[
         unit: "connect+accept+close/s",
         goal: "time ratio <= 1.05 (rate >= 0.952)",
     },
+    Case {
+        name: "sendfile",
+        size: 1024,
+        unit: "MiB/s (1 GiB file: polysock sendfile vs raw read+send, 64 KiB buffer)",
+        goal: ">= 1.2 (sendfile over read+send)",
+    },
+    Case {
+        name: "poller10k",
+        size: 20,
+        unit: "echoed messages per server CPU-second (10,000 connections, 64 B)",
+        goal: ">= 0.95 (poller vs raw epoll)",
+    },
 ];
 
 fn main() {
@@ -53,6 +68,8 @@ fn main() {
     let scale: f64 = env_or("POLYSOCK_BENCH_SCALE", 1.0);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let exe = build_bench(&root);
+    // The file the sendfile case sends, made by its first run.
+    let data = DataFile(exe.with_file_name(format!("bench-data-{}.bin", std::process::id())));
 
     let mut table = String::new();
     let _ = writeln!(
@@ -75,7 +92,7 @@ fn main() {
                 ["polysock", "raw"]
             };
             for imp in order {
-                let v = run(&exe, case.name, imp, size);
+                let v = run(&exe, case.name, imp, size, &data.0);
                 if imp == "raw" {
                     raw.push(v)
                 } else {
@@ -98,6 +115,7 @@ fn main() {
             case.goal
         );
         bars.push((case.name, ratio));
+        data.remove();
         eprintln!(
             "{}: raw {mr:.0}, polysock {mp:.0}, ratio {ratio:.3}",
             case.name
@@ -110,6 +128,24 @@ fn main() {
     if filters.is_empty() {
         let _ = std::fs::write(root.join("benches/results.md"), format!("{header}{table}"));
         let _ = std::fs::write(root.join("benches/results.svg"), svg(&bars));
+    }
+}
+
+/// Deleted after its case, and on the way out whatever happens.
+struct DataFile(PathBuf);
+
+impl DataFile {
+    fn remove(&self) {
+        let _ = std::fs::remove_file(&self.0);
+        let mut part = self.0.clone().into_os_string();
+        part.push(".part");
+        let _ = std::fs::remove_file(part);
+    }
+}
+
+impl Drop for DataFile {
+    fn drop(&mut self) {
+        self.remove();
     }
 }
 
@@ -175,9 +211,10 @@ fn build_bench(root: &Path) -> PathBuf {
     exe
 }
 
-fn run(exe: &Path, case: &str, imp: &str, size: u64) -> f64 {
+fn run(exe: &Path, case: &str, imp: &str, size: u64, data: &Path) -> f64 {
     let out = Command::new(exe)
         .args([case, imp, &size.to_string()])
+        .env("POLYSOCK_BENCH_FILE", data)
         .output()
         .expect("running the bench");
     let text = String::from_utf8_lossy(&out.stdout);

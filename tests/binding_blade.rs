@@ -220,7 +220,11 @@ fn blade_shim_tests() {
     );
     println!("{out}");
     assert!(ok, "bindings/blade/tests/test_shim.b failed:\n{out}");
-    let summary = out.lines().rev().find(|l| l.starts_with("passed ")).unwrap_or("");
+    let summary = out
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("passed "))
+        .unwrap_or("");
     assert!(summary.ends_with(" failed 0"), "summary: {summary}");
     assert!(!summary.starts_with("passed 0 "), "no test ran: {summary}");
 }
@@ -232,8 +236,12 @@ fn blade_surface_matches_builtin_module() {
     let b = need_blade!();
     let surface = script("tests/surface.b");
     let limit = Duration::from_secs(60);
-    let (ok_builtin, builtin) = run_blade(b, &b.plain_dir, &[&surface], limit, "surface_builtin.log");
-    assert!(ok_builtin, "surface.b with the built-in module failed:\n{builtin}");
+    let (ok_builtin, builtin) =
+        run_blade(b, &b.plain_dir, &[&surface], limit, "surface_builtin.log");
+    assert!(
+        ok_builtin,
+        "surface.b with the built-in module failed:\n{builtin}"
+    );
     let (ok_shim, shim) = run_blade(b, &b.shim_dir, &[&surface], limit, "surface_shim.log");
     assert!(ok_shim, "surface.b with the shim failed:\n{shim}");
     let differences: Vec<String> = builtin
@@ -247,7 +255,10 @@ fn blade_surface_matches_builtin_module() {
         "the shim's surface differs from the built-in module's:\n{}",
         differences.join("\n")
     );
-    assert!(builtin.lines().count() > 150, "surface.b printed too little:\n{builtin}");
+    assert!(
+        builtin.lines().count() > 150,
+        "surface.b printed too little:\n{builtin}"
+    );
 }
 
 /// Blade's libs/http server and client, unchanged, exchange requests over
@@ -256,7 +267,12 @@ fn blade_surface_matches_builtin_module() {
 fn blade_http_server_and_client() {
     let b = need_blade!();
     let port = free_port().to_string();
-    let mut server = spawn_blade(b, &b.shim_dir, &[&script("tests/http_server.b"), &port], "http_server.log");
+    let mut server = spawn_blade(
+        b,
+        &b.shim_dir,
+        &[&script("tests/http_server.b"), &port],
+        "http_server.log",
+    );
     let (ok, out) = run_blade(
         b,
         &b.shim_dir,
@@ -282,22 +298,41 @@ fn blade_http_server_and_client() {
 fn blade_tls_socket_echo() {
     let b = need_blade!();
     let ssl_built = b.root.join("dist/ssl.so").is_file();
-    let openssl = Command::new("openssl").arg("version").output().is_ok_and(|o| o.status.success());
+    let openssl = Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !ssl_built || !openssl {
-        println!("skipped: needs the openssl command and Blade's ssl package ($BLADE_ROOT/dist/ssl.so)");
+        println!(
+            "skipped: needs the openssl command and Blade's ssl package ($BLADE_ROOT/dist/ssl.so)"
+        );
         return;
     }
     let cert = b.tmp.join("cert.pem");
     let key = b.tmp.join("key.pem");
     let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
         .arg(&cert)
         .output()
         .unwrap();
-    assert!(made.status.success(), "openssl req failed:\n{}", String::from_utf8_lossy(&made.stderr));
+    assert!(
+        made.status.success(),
+        "openssl req failed:\n{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
     let port = free_port().to_string();
     let (cert, key) = (cert.display().to_string(), key.display().to_string());
     let mut server = spawn_blade(
@@ -317,7 +352,10 @@ fn blade_tls_socket_echo() {
     let server_log = std::fs::read_to_string(b.tmp.join("tls_server.log")).unwrap_or_default();
     println!("client: {out}\nserver: {server_log}");
     assert!(ok, "the TLS client failed:\n{out}\nserver:\n{server_log}");
-    assert!(server_status.is_some_and(|s| s.success()), "the TLS server failed:\n{server_log}");
+    assert!(
+        server_status.is_some_and(|s| s.success()),
+        "the TLS server failed:\n{server_log}"
+    );
 }
 
 /// The example echo server and client; and the shim, unlike the built-in
@@ -348,16 +386,30 @@ fn blade_example_echo_and_sigpipe_untouched() {
         let (ok, out) = run_blade(
             b,
             dir,
-            &[&script("examples/echo_client.b"), &port, "hello through polysock"],
+            &[
+                &script("examples/echo_client.b"),
+                &port,
+                "hello through polysock",
+            ],
             Duration::from_secs(30),
             &format!("echo_client_{side}.log"),
         );
         let status = wait_limited(&mut server, Duration::from_secs(15));
-        assert!(ok && out.trim() == "hello through polysock", "{side}: echo client: {out}");
-        assert!(status.is_some_and(|s| s.success()), "{side}: the echo server did not stop");
+        assert!(
+            ok && out.trim() == "hello through polysock",
+            "{side}: echo client: {out}"
+        );
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "{side}: the echo server did not stop"
+        );
         println!("{side}: echo ok; SIGPIPE ignored: {ignored:?}");
         if side == "polysock" {
-            assert_ne!(ignored, Some(true), "the shim's process ignores SIGPIPE: polysock must not touch it");
+            assert_ne!(
+                ignored,
+                Some(true),
+                "the shim's process ignores SIGPIPE: polysock must not touch it"
+            );
         }
     }
 }
@@ -376,5 +428,8 @@ fn blade_socket_b_faults_report() {
     );
     println!("{out}");
     assert!(ok, "faults.b failed:\n{out}");
-    assert!(out.lines().count() >= 10, "faults.b printed too little:\n{out}");
+    assert!(
+        out.lines().count() >= 10,
+        "faults.b printed too little:\n{out}"
+    );
 }

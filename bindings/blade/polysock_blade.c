@@ -12,7 +12,8 @@
  * unchanged. Sockets are named by their OS fd, as in the built-in module
  * (Socket.id; ssl hands it to OpenSSL); each call finds the polysock
  * handle that owns the fd with polysock_handle_of_fd(). Then come the
- * functions for what polysock adds (see the table at the end).
+ * functions for what polysock adds (all registered at the end of the
+ * file).
  *
  * This file only converts values and maps errors. A failing call returns
  * the built-in's failure value (usually -1) and leaves its error for
@@ -123,7 +124,7 @@ static const char *bind_host(const char *host) {
 static int is_ip(int family) { return family == AF_INET || family == AF_INET6; }
 
 static int is_resolver_code(int code) {
-  return code > POLYSOCK_ERR_BASE && code < POLYSOCK_EPANIC;
+  return strncmp(polysock_errname(code), "EAI_", 4) == 0;
 }
 
 /* Received data, as a string or as bytes. */
@@ -333,28 +334,31 @@ DECLARE_MODULE_METHOD(socket__send) {
 
 /* Receives what is waiting, up to `want` bytes (-1: all that is waiting,
  * up to DRAIN_MAX), after waiting for data as Blade's contract asks: up to
- * SO_RCVTIMEO, or the socket's polysock timeout, or else 500 ms.
- * Returns the byte count (0 at end of stream) or -1 (ETIMEDOUT when
- * nothing came in time). */
+ * SO_RCVTIMEO, or the socket's polysock timeout, or else 500 ms (also on
+ * a non-blocking socket; MSG_DONTWAIT in flags does not wait). Returns the
+ * byte count (0 at end of stream) or -1 (ETIMEDOUT when nothing came in
+ * time). */
 static int64_t recv_available(polysock_t h, int64_t want, int32_t flags, rbuf *b) {
-  size_t first = want < 0 ? SCRATCH : (size_t)want;
+  size_t limit = want < 0 ? DRAIN_MAX : (size_t)want;
+  size_t first = limit < SCRATCH ? limit : SCRATCH;
   rbuf_init(b, first);
-  if (b->cap < first) return fail_own(ENOMEM, "recv of %zu bytes", first);
-  int64_t n = polysock_recv(h, b->p, first, flags | MSG_DONTWAIT);
-  if (n < 0 && polysock_errno() == EAGAIN && !(flags & MSG_DONTWAIT)) {
-    int64_t wait = 0, mode = -1;
-    if (polysock_getopt(h, POLYSOCK_OPT_RCVTIMEO_MS, &wait) != 0 || wait <= 0) {
-      wait = polysock_gettimeout(h, &mode) == 0 && mode > 0 ? mode : 500;
+  int64_t n, wait = -1;
+  while ((n = polysock_recv(h, b->p, first, flags | MSG_DONTWAIT)) < 0) {
+    if (polysock_errno() != EAGAIN || (flags & MSG_DONTWAIT)) return fail();
+    if (wait < 0) {
+      int64_t mode = -1;
+      if (polysock_getopt(h, POLYSOCK_OPT_RCVTIMEO_MS, &wait) != 0 || wait <= 0) {
+        wait = polysock_gettimeout(h, &mode) == 0 && mode > 0 ? mode : 500;
+      }
     }
     if (wait_for(h, POLYSOCK_POLLIN, wait, "recv") < 0) return -1;
-    n = polysock_recv(h, b->p, first, flags | MSG_DONTWAIT);
   }
-  if (n < 0) return polysock_errno() == EAGAIN ? 0 : fail();
   b->len = (size_t)n;
-  /* receive(-1): keep reading while more is waiting. */
-  while (want < 0 && b->len == b->cap && b->len < DRAIN_MAX) {
-    if (!rbuf_reserve(b, SCRATCH)) break;
-    n = polysock_recv(h, b->p + b->len, b->cap - b->len, flags | MSG_DONTWAIT);
+  /* Then whatever else is already waiting, up to the limit. */
+  while (b->len == b->cap && b->len < limit) {
+    size_t more = limit - b->len < SCRATCH ? limit - b->len : SCRATCH;
+    if (!rbuf_reserve(b, more)) break;
+    n = polysock_recv(h, b->p + b->len, more, flags | MSG_DONTWAIT);
     if (n <= 0) break;
     b->len += (size_t)n;
   }
@@ -394,6 +398,7 @@ static bool do_read(b_vm *vm, int arg_count, b_value *args, int as_bytes) {
   if (h < 0) RETURN_NUMBER(-1);
   int64_t len = to_i64(args[1]);
   if (len <= 0) len = 1024;
+  if (len > INT32_MAX - 1) len = INT32_MAX - 1; /* a Blade string's limit */
   rbuf b;
   rbuf_init(&b, (size_t)len);
   if (b.cap < (size_t)len) RETURN_NUMBER(fail_own(ENOMEM, "read of %lld bytes", (long long)len));
@@ -402,8 +407,7 @@ static bool do_read(b_vm *vm, int arg_count, b_value *args, int as_bytes) {
     /* The stream ended, or a non-blocking socket ran dry: what came is
      * the result. A real error loses nothing either: it is reported only
      * when no data came. */
-    int code = fail();
-    (void)code;
+    fail();
     if (got == 0 && last.code != POLYSOCK_EEOF && !would_block(last.code)) {
       rbuf_free(&b);
       RETURN_NUMBER(-1);
@@ -449,11 +453,11 @@ DECLARE_MODULE_METHOD(socket__setsockopt) {
   } else if (level == SOL_SOCKET && option == SO_LINGER) {
     rc = polysock_setopt(h, POLYSOCK_OPT_LINGER, value > 0 ? value : -1);
   } else if (value < INT32_MIN || value > INT32_MAX) {
-    rc = fail_own(EINVAL, "setsockopt: value %lld does not fit an int", (long long)value);
+    RETURN_NUMBER(fail_own(EINVAL, "setsockopt: value %lld does not fit an int", (long long)value));
   } else {
     rc = polysock_setsockopt_int(h, level, option, (int32_t)value);
   }
-  if (rc != 0) RETURN_NUMBER(last.own ? -1 : fail());
+  if (rc != 0) RETURN_NUMBER(fail());
   RETURN_NUMBER(0);
 }
 
@@ -597,6 +601,7 @@ static bool do_recvfrom(b_vm *vm, int arg_count, b_value *args, int as_bytes) {
   if (h < 0) RETURN_NUMBER(-1);
   int64_t len = to_i64(args[1]);
   if (len <= 0) len = 8192;
+  if (len > INT32_MAX - 1) len = INT32_MAX - 1;
   rbuf b;
   rbuf_init(&b, (size_t)len);
   if (b.cap < (size_t)len) RETURN_NUMBER(fail_own(ENOMEM, "recvfrom of %lld bytes", (long long)len));

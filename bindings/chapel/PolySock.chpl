@@ -141,6 +141,8 @@ module PolySock {
                                            out_count: c_ptr(c_size_t)): int(64);
   private extern proc polysock_getservbyname(name: c_ptrConst(c_char),
                                              proto: c_ptrConst(c_char)): c_int;
+  private extern proc polysock_has_ipv6(): c_int;
+  private extern proc polysock_setdefaulttimeout(ms: int(64)): c_int;
   private extern proc polysock_inet_pton(family: c_int, text: c_ptrConst(c_char),
                                          output: c_ptr(void),
                                          len: c_size_t): c_int;
@@ -273,16 +275,16 @@ module PolySock {
 
   /*
     An error with one of polysock's own codes (>= 20000): the resolver's
-    (EAI_NONAME, EAI_AGAIN...) and POLYSOCK_EPANIC. ``name`` is the code's
+    (EAI_NONAME, EAI_AGAIN...) and POLYSOCK_EPANIC. ``codeName`` is the code's
     symbolic name; :proc:`message` is polysock's message with its context,
     such as "connect bad..name:80: Name or service not known".
   */
   class PolySockError : SystemError {
-    var name: string;
+    var codeName: string;
 
-    proc init(code: c_int, name: string, details: string) {
+    proc init(code: c_int, codeName: string, details: string) {
       super.init(code: errorCode, details);
-      this.name = name;
+      this.codeName = codeName;
     }
 
     override proc message() {
@@ -793,7 +795,8 @@ module PolySock {
     l._sock = checked(polysock_socket(familyToAF(address.family), SOCK_STREAM, 0));
     const h = l._sock!.h;
     boolOpt(h, POLYSOCK_OPT_REUSEADDR, reuseAddr);
-    if polysock_bind(h, address.host.c_str(), address.port: c_int) != 0 then
+    const host = address.host;
+    if polysock_bind(h, host.c_str(), address.port: c_int) != 0 then
       throw lastError();
     if polysock_listen(h, backlog: c_int) != 0 then throw lastError();
     return l;
@@ -805,7 +808,8 @@ module PolySock {
     setTimeoutMs(h, ms);
     // On failure `c` goes out of scope and its socket is closed: no fd
     // leaks, even on a timeout.
-    if polysock_connect(h, address.host.c_str(), address.port: c_int) != 0 then
+    const host = address.host;
+    if polysock_connect(h, host.c_str(), address.port: c_int) != 0 then
       throw lastError();
     setTimeoutMs(h, -1);
     return c;
@@ -905,6 +909,50 @@ module PolySock {
     return connectName(host, port: string, family, toMs(timeout));
   }
 
+  // ------------------------------------------------------------------
+  // What polysock adds, in the same style.
+
+  /*
+    Every address of ``host`` for ``service`` (a port number or a service
+    name), in the resolver's order, for ``family`` (IPUnspec: both).
+
+    :throws SystemError: a :class:`PolySockError` with the resolver's own
+                         code (EAI_NONAME, EAI_AGAIN...) and message.
+  */
+  proc getAddrInfo(host: string, service: string,
+                   family: IPFamily = IPFamily.IPUnspec): [] ipAddr throws {
+    checkText("getAddrInfo", host);
+    checkText("getAddrInfo", service);
+    var capacity = 16;
+    while true {
+      var list: [0..<capacity] polysock_addrinfo;
+      const total = polysock_getaddrinfo(host.c_str(), service.c_str(),
+                                         familyToAF(family), SOCK_STREAM, 0, 0,
+                                         c_ptrTo(list[0]), capacity: c_size_t, nil);
+      if total < 0 then throw lastError();
+      if total <= capacity {
+        var result: [0..<total: int] ipAddr;
+        for i in 0..<total: int do result[i] = addrOf(list[i].addr);
+        return result;
+      }
+      capacity = total: int;
+    }
+    halt("unreachable");
+  }
+
+  /* Whether this system can create IPv6 sockets now. */
+  proc hasIPv6(): bool {
+    return polysock_has_ipv6() == 1;
+  }
+
+  /*
+    The timeout (seconds; negative: none) that sockets created from now on
+    start with. The per-call timeouts of this module override it.
+  */
+  proc setDefaultTimeout(timeout: real) throws {
+    if polysock_setdefaulttimeout(toMs(timeout)) != 0 then throw lastError();
+  }
+
   /* A UDP socket. */
   record udpSocket : writeSerializable {
     var _sock: shared socketHandle?;
@@ -994,8 +1042,9 @@ module PolySock {
                                ms: int(64)): c_ssize_t throws {
     const h = _h("send");
     setTimeoutMs(h, ms);
+    const host = address.host;
     const n = polysock_sendto(h, data.c_str(): c_ptrConst(void), data.size: c_size_t,
-                              0, address.host.c_str(), address.port: c_int);
+                              0, host.c_str(), address.port: c_int);
     if n < 0 then throw lastError();
     return n: c_ssize_t;
   }
@@ -1088,7 +1137,8 @@ module PolySock {
     where t == udpSocket || t == tcpConn || t == tcpListener {
     const h = sockHandle(socket, "bind");
     boolOpt(h, POLYSOCK_OPT_REUSEADDR, reuseAddr);
-    if polysock_bind(h, address.host.c_str(), address.port: c_int) != 0 then
+    const host = address.host;
+    if polysock_bind(h, host.c_str(), address.port: c_int) != 0 then
       throw lastError();
   }
 }

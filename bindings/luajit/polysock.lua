@@ -1893,4 +1893,76 @@ function M.getprotobyname(name)
     return tonumber(n)
 end
 
+-- getfqdn([name]): a fully qualified name for `name` (nil: this machine).
+function M.getfqdn(name)
+    if name ~= nil then
+        check_string(name, 1, "getfqdn")
+        if name:find("\0", 1, true) then
+            return invalid("getfqdn", "name contains a NUL byte")
+        end
+    end
+    local buf = with_buffer(function(b, n)
+        return C.polysock_getfqdn(name, b, n)
+    end, 1025)
+    if not buf then
+        return failure()
+    end
+    return ffi.string(buf)
+end
+
+-- getservbyport(port[, proto]): the service name of a port (80 -> "http").
+function M.getservbyport(port, proto)
+    port = check_int(port, 1, "getservbyport")
+    if proto ~= nil then
+        check_string(proto, 2, "getservbyport")
+    end
+    if not in_int32(port) then
+        return invalid("getservbyport", "port out of range")
+    end
+    local buf = with_buffer(function(b, n)
+        return C.polysock_getservbyport(port, proto, b, n)
+    end, 64)
+    if not buf then
+        return failure()
+    end
+    return ffi.string(buf)
+end
+
+-- if_nametoindex(name), if_indextoname(index): interface names and indexes.
+function M.if_nametoindex(name)
+    check_string(name, 1, "if_nametoindex")
+    local i = C.polysock_if_nametoindex(name)
+    if i < 0 then
+        return failure()
+    end
+    return tonumber(i)
+end
+
+function M.if_indextoname(index)
+    index = check_int(index, 1, "if_indextoname")
+    if index < 0 or index > 4294967295 then
+        return invalid("if_indextoname", "index out of range")
+    end
+    local buf = ffi.new("char[?]", K.IFNAME_LEN)
+    if C.polysock_if_indextoname(index, buf, K.IFNAME_LEN) ~= 0 then
+        return failure()
+    end
+    return ffi.string(buf)
+end
+
+-- detach(): gives the fd to the caller (who must close it); the socket
+-- object becomes closed.
+function Socket:detach()
+    local h = h_of(self, "detach")
+    local fd = C.polysock_detach(h)
+    if fd < 0 then
+        return failure()
+    end
+    if self._box then
+        ffi.gc(self._box, nil)
+        self._box = nil
+    end
+    return fd
+end
+
 return M

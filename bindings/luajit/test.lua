@@ -629,6 +629,23 @@ test("resolver: getaddrinfo, dns, inet_pton/ntop, names", function()
     check(type(ps.has_ipv6()) == "boolean", "has_ipv6")
     local ifs = ok(ps.interfaces())
     check(#ifs >= 1 and ifs[1].index > 0 and #ifs[1].name > 0, "interfaces")
+    eq(ok(ps.if_nametoindex(ifs[1].name)), ifs[1].index, "if_nametoindex")
+    eq(ok(ps.if_indextoname(ifs[1].index)), ifs[1].name, "if_indextoname")
+    fails("ENODEV", ps.if_nametoindex("no-such-if0"))
+    if ps.getservbyname("http", "tcp") then -- /etc/services may be absent
+        eq(ok(ps.getservbyport(80, "tcp")), "http", "getservbyport")
+        eq(ok(ps.getservbyname("http", "tcp")), 80, "getservbyname")
+    end
+    fails("EAI_SERVICE", ps.getservbyname("no-such-service-x", "tcp"))
+    check(#ok(ps.getfqdn("localhost")) > 0, "getfqdn")
+    local d = ok(ps.tcp())
+    local fd = ok(d:detach())
+    check(fd >= 0, "detach gives the fd")
+    fails("EBADF", d:getfd())
+    local again = ok(ps.fromfd(fd)) -- a duplicate; the original fd stays ours
+    again:close()
+    ffi.cdef("int close(int fd);")
+    eq(ffi.C.close(fd), 0, "the detached fd was ours to close")
 end)
 
 ---------------------------------------------------------------- timeouts

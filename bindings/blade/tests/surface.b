@@ -250,4 +250,4 @@ show('error(-1) after a failure', typeof(_socket.error(-1)))
 catch { _socket.accept(dead) } as e
 echo 'accept dead raises ${typeof(e)}: ${e.message[0, 20]}'
 catch { _socket.bind(_socket.create(_socket.AF_INET, _socket.SOCK_STREAM, 0), 'bad..name', 0, _socket.AF_INET) } as e
-echo 'bind bad name raises ${typeof(e)}: ${e.message[0, 34]}'
+echo 'bind bad name raises ${typeof(e)}: ${e.message[0, 32]}'

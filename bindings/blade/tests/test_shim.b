@@ -366,6 +366,8 @@ test('a bad fd is EBADF, never another socket', @() {
   expect_eq(last_name(), 'EBADF', 'name')
   expect(_socket.error(-1).contains('999999'), _socket.error(-1))
   expect_eq(_socket.close(999999), -1, 'close')
+  expect_eq(_socket.recv(999999, -1, 0), -1, 'recv (the built-in returns nil)')
+  expect_eq(last_name(), 'EBADF', 'recv error')
   expect_eq(_socket.listen(-1, 5), -1, 'listen -1')
   expect_eq(_socket.setblocking(999999, true), -1, 'setblocking')
   var info = _socket.getsockinfo(999999)

@@ -6,7 +6,7 @@ import errno
 import struct
 import unittest
 
-from support import LINUX, WAIT, TempDirCase, closed_port, listener, polysock
+from support import WAIT, TempDirCase, closed_port, listener, polysock
 from polysock import _abi, _errors
 
 

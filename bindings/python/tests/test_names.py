@@ -9,7 +9,6 @@ import os
 import socket as std
 import sys
 import tempfile
-import threading
 import unittest
 
 from support import (
