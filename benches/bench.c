@@ -7,7 +7,10 @@
  * (higher is better). Both sides of each exchange run in this process (a
  * server thread and the measured client), over loopback only; poller10k's
  * clients run in a forked child (raw libc for both implementations: only
- * the server differs).
+ * the server differs), and its rate is per second of the server thread's
+ * CPU time (on a small machine the clients bound the wall-clock rate, which
+ * would hide the server's cost); POLYSOCK_BENCH_VERBOSE=1 adds the
+ * wall-clock rate and the events per wait on stderr.
  *
  * sendfile sends the file $POLYSOCK_BENCH_FILE, which it (re)creates with n
  * MiB when its size differs (cargo bench makes it once and deletes it
@@ -466,7 +469,7 @@ static double poller10k(void) {
                 if (s_send(c, buf, (size_t)got) != got) die("echo");
                 echoed += got;
             } else if (got == 0 || !s_would_block()) {
-                die("server recv");
+                die(got == 0 ? "server recv: a client hung up early" : "server recv");
             }
         }
     }
@@ -511,7 +514,7 @@ int main(int argc, char **argv) {
     } else if (strcmp(c, "poller10k") == 0) {
         n_ops = argc > 3 ? atol(argv[3]) : 20; /* messages per connection */
         v = poller10k();
-        unit = "messages/s";
+        unit = "messages/server-CPU-s";
     } else {
         fprintf(stderr, "bench: unknown case %s\n", c);
         return 2;

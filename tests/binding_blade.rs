@@ -4,8 +4,9 @@
 //! library this `cargo test` just built, installs it as .blade/bin/_socket.so
 //! in a scratch directory, and runs Blade scripts from there: the shim's own
 //! tests, a comparison of its surface with Blade's built-in module, Blade's
-//! libs/http server and client, ssl's TLSSocket, the example echo server,
-//! and a check that the process's SIGPIPE disposition is left alone.
+//! libs/http server and client, ssl's TLSSocket, Blade threads, the example
+//! echo server, and a check that the process's SIGPIPE disposition is left
+//! alone.
 //! Without BLADE_ROOT every test prints "skipped: BLADE_ROOT not set" and
 //! passes.
 
@@ -100,6 +101,19 @@ fn build_shim(root: PathBuf, bin: PathBuf) -> Blade {
         String::from_utf8_lossy(&build.stderr)
     );
 
+    // Only the loader Blade looks for is exported: polysock's own symbols
+    // stay inside the module.
+    let nm = Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(&so)
+        .output()
+        .expect("running nm");
+    let exported: Vec<String> = String::from_utf8_lossy(&nm.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2).map(str::to_owned))
+        .collect();
+    assert_eq!(exported, ["blade_module_loader__socket"]);
+
     // `make install DEST=...` puts it where Blade looks.
     let shim_dir = base.join("with_shim");
     let install = Command::new("make")
@@ -153,7 +167,8 @@ fn run_blade(b: &Blade, dir: &Path, args: &[&str], limit: Duration, log: &str) -
     let status = wait_limited(&mut child, limit);
     let text = std::fs::read_to_string(b.tmp.join(log)).unwrap_or_default();
     match status {
-        Some(s) => (s.success(), text),
+        Some(s) if s.success() => (true, text),
+        Some(s) => (false, format!("{text}\n(blade {s})")),
         None => (false, format!("{text}\nkilled after {limit:?}")),
     }
 }
@@ -412,6 +427,26 @@ fn blade_example_echo_and_sigpipe_untouched() {
             );
         }
     }
+}
+
+/// Blade threads (pthreads with 64 KiB stacks, a VM each) use the module
+/// at once, each with its own last error.
+#[test]
+fn blade_threads() {
+    let b = need_blade!();
+    let (ok, out) = run_blade(
+        b,
+        &b.shim_dir,
+        &[&script("tests/threads.b")],
+        Duration::from_secs(60),
+        "threads.log",
+    );
+    println!("{out}");
+    assert!(ok, "tests/threads.b failed:\n{out}");
+    assert!(
+        out.contains("thread ok") && out.contains("main ok"),
+        "{out}"
+    );
 }
 
 /// The faults of libs/socket.b that the README lists: the script runs and

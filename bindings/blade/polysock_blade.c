@@ -34,19 +34,19 @@
 /* ------------------------------------------------------------------ */
 /* The last failure, per thread, for _socket.error().                  */
 
-/* Most failures are polysock's, whose per-thread message stays valid
- * until the next failing polysock call; the few this file detects itself
- * (a receive that waited its timeout out) carry their own text. */
+/* The message is copied when the failure is recorded: polysock's own
+ * per-thread message moves on with the failures a call meets and handles
+ * itself (a receive that finds nothing yet and then waits), so it may no
+ * longer be this failure's by the time error() asks. */
 static _Thread_local struct {
   int code;
-  int own; /* 1: `text` holds the message; 0: ask polysock */
-  char text[256];
+  char text[320];
 } last;
 
 /* Records the polysock failure that just happened. Returns -1. */
 static int fail(void) {
   last.code = polysock_errno();
-  last.own = 0;
+  snprintf(last.text, sizeof last.text, "%s", polysock_last_error());
   return -1;
 }
 
@@ -60,12 +60,11 @@ static int fail_own(int code, const char *fmt, ...) {
     snprintf(last.text + n, sizeof last.text - (size_t)n, ": %s", polysock_strerror(code));
   }
   last.code = code;
-  last.own = 1;
   return -1;
 }
 
 static const char *last_message(void) {
-  return last.own ? last.text : polysock_last_error();
+  return last.text;
 }
 
 static int would_block(int code) {
@@ -339,7 +338,7 @@ DECLARE_MODULE_METHOD(socket__send) {
  * byte count (0 at end of stream) or -1 (ETIMEDOUT when nothing came in
  * time). */
 static int64_t recv_available(polysock_t h, int64_t want, int32_t flags, rbuf *b) {
-  size_t limit = want < 0 ? DRAIN_MAX : (size_t)want;
+  size_t limit = want < 0 ? DRAIN_MAX : want > INT32_MAX - 1 ? INT32_MAX - 1 : (size_t)want;
   size_t first = limit < SCRATCH ? limit : SCRATCH;
   rbuf_init(b, first);
   int64_t n, wait = -1;
@@ -407,10 +406,10 @@ static bool do_read(b_vm *vm, int arg_count, b_value *args, int as_bytes) {
     /* The stream ended, or a non-blocking socket ran dry: what came is
      * the result. A real error loses nothing either: it is reported only
      * when no data came. */
-    fail();
-    if (got == 0 && last.code != POLYSOCK_EEOF && !would_block(last.code)) {
+    int code = polysock_errno();
+    if (got == 0 && code != POLYSOCK_EEOF && !would_block(code)) {
       rbuf_free(&b);
-      RETURN_NUMBER(-1);
+      RETURN_NUMBER(fail());
     }
   }
   b_value v = received(vm, b.p, got, as_bytes);

@@ -3,7 +3,9 @@
  * (IPv6, Unix sockets, UDP, timeouts, every socket constant...).
  *
  * This file only converts Dictu values to polysock's C ABI and back: every
- * socket operation, check and error message is polysock's. It is compiled
+ * socket operation is polysock's, and so is every error message except for
+ * the few checks a conversion needs (whole numbers, NUL bytes in strings,
+ * bind()'s "an address, not a name"). It is compiled
  * against dictu_ffi_include.h from the user's Dictu checkout (DICTU_SRC, see
  * the Makefile) and linked statically with libpolysock.a; only Dictu's FFI
  * entry points are exported.

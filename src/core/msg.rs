@@ -6,10 +6,11 @@
 //! and addresses and control data live on the stack.
 
 use super::addr::{self, Addr, Purpose};
-use super::error::{Error, Result, fail};
+use super::error::{Context, Error, Result, fail};
 use super::io::NOSIGNAL;
 use super::socket::{Socket, get_int};
 use socket2::{SockAddr, SockAddrStorage};
+use std::fmt::Write;
 use std::mem::MaybeUninit;
 use std::os::fd::RawFd;
 
@@ -374,6 +375,14 @@ fn collect_fds(msg: &libc::msghdr, fds: &mut [RawFd], nfds: &mut usize) -> bool 
     dropped
 }
 
+/// "sendmmsg message 3": the operation named in a batch's messages, made
+/// without allocating.
+pub fn message_op(op: &str, i: usize) -> Context {
+    let mut c = Context::new();
+    let _ = write!(c, "{op} message {i}");
+    c
+}
+
 fn close_fd(fd: RawFd) {
     // SAFETY: fd is a descriptor the kernel just gave us and nobody else
     // knows of.
@@ -404,9 +413,7 @@ impl Socket {
         let mut addrs: [Option<SockAddr>; POLYSOCK_MMSG_MAX] = [const { None }; POLYSOCK_MMSG_MAX];
         for i in 0..count {
             let (bufs, to) = msg(i)?;
-            addrs[i] = self
-                .dest("sendmmsg", to)
-                .map_err(|e| Error::new(e.code(), format_args!("message {i}: {}", e.context())))?;
+            addrs[i] = self.dest(message_op("sendmmsg", i).as_str(), to)?;
             let h = &mut hdrs[i].msg_hdr;
             bufs.set_on(h);
             if let Some(sa) = &addrs[i] {

@@ -8,7 +8,7 @@ use super::{boundary, buf_in, buf_out, check_len, opt_str, out, ret, set_opt_out
 use crate::core::addr::Addr;
 use crate::core::error::{Error, Result, fail};
 use crate::core::handles;
-use crate::core::msg::{Bufs, POLYSOCK_IOV_MAX, POLYSOCK_MMSG_MAX};
+use crate::core::msg::{Bufs, POLYSOCK_IOV_MAX, POLYSOCK_MMSG_MAX, message_op};
 use std::ffi::{c_char, c_void};
 
 /// One buffer of a vectored call: `len` bytes at `base` (which may be NULL
@@ -220,24 +220,18 @@ fn mmsgs(op: &str, msgs: *mut polysock_mmsg, n: usize) -> Result<(*mut polysock_
 }
 
 /// The destination of a message: None for family 0, else its host text.
-fn dest<'a>(op: &str, i: usize, a: &'a Addr) -> Result<Option<(&'a str, i32)>> {
+fn dest<'a>(op: &str, a: &'a Addr) -> Result<Option<(&'a str, i32)>> {
     if a.family == 0 {
         return Ok(None);
     }
     // SAFETY: host is an array of c_char, viewed as bytes.
     let bytes: &[u8] = unsafe { std::slice::from_raw_parts(a.host.as_ptr().cast(), a.host.len()) };
     let Some(end) = bytes.iter().position(|&b| b == 0) else {
-        return fail!(
-            libc::EINVAL,
-            "{op}: message {i}: addr.host is not NUL-terminated"
-        );
+        return fail!(libc::EINVAL, "{op}: addr.host is not NUL-terminated");
     };
     match std::str::from_utf8(&bytes[..end]) {
         Ok(host) => Ok(Some((host, a.port))),
-        Err(_) => fail!(
-            libc::EINVAL,
-            "{op}: message {i}: addr.host is not valid UTF-8"
-        ),
+        Err(_) => fail!(libc::EINVAL, "{op}: addr.host is not valid UTF-8"),
     }
 }
 
@@ -270,8 +264,8 @@ pub extern "C" fn polysock_sendmmsg(
                 |i| {
                     // SAFETY: i < n, within the caller's array (documented).
                     let m = unsafe { &*msgs.add(i) };
-                    let b = bufs("sendmmsg", m.iov, m.iovcnt).map_err(|e| in_message(e, i))?;
-                    Ok((b, dest("sendmmsg", i, &m.addr)?))
+                    let op = message_op("sendmmsg", i);
+                    Ok((bufs(op.as_str(), m.iov, m.iovcnt)?, dest(op.as_str(), &m.addr)?))
                 },
                 // SAFETY: as above; only `len` is written.
                 |i, len| unsafe { (*msgs.add(i)).len = len },
@@ -309,7 +303,7 @@ pub extern "C" fn polysock_recvmmsg(
                 |i| {
                     // SAFETY: i < n, within the caller's array (documented).
                     let m = unsafe { &*msgs.add(i) };
-                    bufs("recvmmsg", m.iov, m.iovcnt).map_err(|e| in_message(e, i))
+                    bufs(message_op("recvmmsg", i).as_str(), m.iov, m.iovcnt)
                 },
                 |i, len, mflags, from| {
                     // SAFETY: as above.
@@ -322,10 +316,4 @@ pub extern "C" fn polysock_recvmmsg(
             .map(|k| k as i64)
         }))
     }
-}
-
-/// "sendmmsg: buffer 2 is NULL" becomes "sendmmsg: message 3: buffer 2 is NULL".
-fn in_message(e: Error, i: usize) -> Error {
-    let (op, rest) = e.context().split_once(": ").unwrap_or((e.context(), ""));
-    Error::new(e.code(), format_args!("{op}: message {i}: {rest}"))
 }

@@ -23,17 +23,12 @@ pub fn linkable_lib_dir() -> PathBuf {
     let dir = tmp_dir("lib");
     let soname = format!("libpolysock.so.{}", env!("CARGO_PKG_VERSION_MAJOR"));
     for name in ["libpolysock.so", soname.as_str()] {
-        let link = dir.join(name);
-        let _ = std::fs::remove_file(&link);
-        // Tests run in parallel: another one may have just made it.
-        if let Err(e) = std::os::unix::fs::symlink(&built, &link) {
-            assert_eq!(
-                e.kind(),
-                std::io::ErrorKind::AlreadyExists,
-                "linking {}: {e}",
-                link.display()
-            );
-        }
+        // Tests run in parallel: replace the link atomically (a new link
+        // renamed over the old), so no test ever sees it missing.
+        let tmp = dir.join(format!(".{name}.{}.{:?}", std::process::id(), std::thread::current().id()));
+        let _ = std::fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(&built, &tmp).unwrap_or_else(|e| panic!("linking {}: {e}", tmp.display()));
+        std::fs::rename(&tmp, dir.join(name)).unwrap_or_else(|e| panic!("renaming {}: {e}", tmp.display()));
     }
     dir
 }

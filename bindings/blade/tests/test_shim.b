@@ -46,7 +46,7 @@ def ms_since(start) {
 }
 
 # A listening socket, a client connected to it, and the accepted socket;
-# every socket gets a 5 s receive timeout so that no wait is unbounded.
+# both ends get 5 s receive and send timeouts so that no wait is unbounded.
 def tcp_trio(family, host) {
   var srv = so.Socket(family, so.SOCK_STREAM, 0)
   srv.set_option(so.SO_REUSEADDR, true)
@@ -56,8 +56,10 @@ def tcp_trio(family, host) {
   var cli = so.Socket(family, so.SOCK_STREAM, 0)
   cli.connect(host, port, 5000)
   var conn = srv.accept()
-  cli.set_option(so.SO_RCVTIMEO, 5000)
-  conn.set_option(so.SO_RCVTIMEO, 5000)
+  for s in [cli, conn] {
+    s.set_option(so.SO_RCVTIMEO, 5000)
+    s.set_option(so.SO_SNDTIMEO, 5000)
+  }
   return [srv, cli, conn, port]
 }
 
@@ -154,17 +156,17 @@ test('TCP over IPv6 (::1)', @() {
 
 test('receive(-1) returns everything waiting, beyond 64 KiB', @() {
   var t = tcp_trio(so.AF_INET, '127.0.0.1')
-  var big = bytes(200000)
-  for i in 0..200000 { big[i] = 65 + i % 26 }
-  expect_eq(t[1].send(big), 200000, 'sent')
+  var big = bytes(150000)
+  for i in 0..150000 { big[i] = 65 + i % 26 }
+  expect_eq(t[1].send(big), 150000, 'sent')
   var got = bytes(0)
   var start = microtime()
-  while got.length() < 200000 and ms_since(start) < 5000 {
+  while got.length() < 150000 and ms_since(start) < 5000 {
     var part = _socket.recv_bytes(t[2].id, -1, 0)
     if part == -1 or part == nil break
     got += part
   }
-  expect_eq(got.length(), 200000, 'received')
+  expect_eq(got.length(), 150000, 'received')
   expect(got == big, 'same bytes')
   close_all(t)
 })
@@ -272,6 +274,17 @@ test('receive on a non-blocking socket also waits SO_RCVTIMEO (libs/http client)
   expect(ms_since(start) >= 150, 'waited')
   t[2].send('late')
   expect_eq(_socket.recv(t[1].id, -1, 0), 'late', 'then data')
+  close_all(t)
+})
+
+test('send on a non-blocking socket waits SO_SNDTIMEO while the buffers are full', @() {
+  var t = tcp_trio(so.AF_INET, '127.0.0.1')
+  _socket.setblocking(t[1].id, false)
+  _socket.setsockopt(t[1].id, so.SO_SNDTIMEO, 200)
+  var start = microtime()
+  expect_eq(_socket.send(t[1].id, bytes(16 * 1024 * 1024), 0), -1, 'send')
+  expect_eq(last_name(), 'ETIMEDOUT', 'error')
+  expect(ms_since(start) >= 150, 'waited')
   close_all(t)
 })
 
@@ -427,10 +440,22 @@ test('error(-1) reports the failed socket call, even after other failures', @() 
 
 test('would-block is not an error: error(-1) gives nil', @() {
   var t = tcp_trio(so.AF_INET, '127.0.0.1')
-  _socket.setblocking(t[2].id, false)
-  expect_eq(_socket.read(t[2].id, 10, 0), '', 'nothing to read')
+  _socket.setblocking(t[1].id, false)
+  _socket.setsockopt(t[1].id, so.SO_SNDTIMEO, 0)
+  expect_eq(_socket.send(t[1].id, bytes(16 * 1024 * 1024), 0), -1, 'the buffers fill up')
   expect_eq(last_name(), 'EAGAIN', 'name')
   expect_eq(_socket.error(-1), nil, 'not an error')
+  close_all(t)
+})
+
+test('a read that succeeds leaves the last failure alone', @() {
+  var t = tcp_trio(so.AF_INET, '127.0.0.1')
+  _socket.setblocking(t[2].id, false)
+  expect_eq(_socket.listen(999996, 1), -1, 'a failure')
+  expect_eq(_socket.read(t[2].id, 10, 0), '', 'nothing to read yet')
+  t[1].send('abc')
+  expect_eq(_socket.read(t[2].id, 10, 0), 'abc', 'what there is')
+  expect(_socket.error(-1).contains('999996'), _socket.error(-1))
   close_all(t)
 })
 
