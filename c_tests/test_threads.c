@@ -179,3 +179,27 @@ TEST(many_threads_many_sockets) {
     polysock_close(srv); /* wakes the server's accept */
     CHECK_EQ(pthread_join(server, NULL), 0);
 }
+
+static void *on_small_stack(void *arg) {
+    (void)arg;
+    polysock_t s = polysock_socket(POLYSOCK_AF_INET, POLYSOCK_SOCK_STREAM, 0);
+    if (s < 0) return (void *)1;
+    if (polysock_handle_of_fd(999999) != -1) return (void *)2; /* a page never used */
+    if (polysock_errno() != EBADF) return (void *)3;
+    polysock_close(s);
+    return NULL;
+}
+
+/* Some VMs run native code on small thread stacks (Blade: 64 KiB, part of
+ * it used by the VM itself); 32 KiB must be plenty for any polysock
+ * call, debug builds included. */
+TEST(works_on_small_thread_stacks) {
+    pthread_attr_t attr;
+    CHECK_EQ(pthread_attr_init(&attr), 0);
+    CHECK_EQ(pthread_attr_setstacksize(&attr, 32 * 1024), 0);
+    pthread_t t;
+    void *r;
+    CHECK_EQ(pthread_create(&t, &attr, on_small_stack, NULL), 0);
+    CHECK_EQ(pthread_join(t, &r), 0);
+    CHECK_EQ((long)r, 0);
+}

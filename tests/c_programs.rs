@@ -86,6 +86,7 @@ fn examples_echo_server_and_client() {
         .port()
         .to_string();
     let mut srv = Command::new(&server)
+        .env_remove("LD_LIBRARY_PATH") // see common::run_with_limit
         .args(["127.0.0.1", &port])
         .stdout(std::process::Stdio::piped())
         .spawn()

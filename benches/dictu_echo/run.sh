@@ -3,14 +3,16 @@
 # script with only its import line swapped for polysock's shim. Runs the two
 # interleaved (A B, then B A, ...), ROUNDS times per case, and prints the
 # median rate of each, the ratio polysock/built-in (above 1: the shim is
-# faster) and the spread of each side, (max - min) / median.
+# faster) and the spread of each side, (max - min) / median; from wall-clock
+# time and from CPU time (user + system), which other load on a shared
+# machine disturbs less.
 #
 #   DICTU_SRC=/path/to/Dictu benches/dictu_echo/run.sh [ROUNDS]
 #
 # DICTU_BIN (default $DICTU_SRC/dictu) is the dictu to run. The shim is
 # built from bindings/dictu against target/release (cargo build --release
-# is run first). Times are wall-clock per process, dictu's start-up included
-# (reported separately: it is the same script start for both sides).
+# is run first). Times are per process, dictu's start-up included (the
+# startup row shows it: under 10 ms against runs of seconds).
 set -eu
 
 ROUNDS=${1:-7}
@@ -38,40 +40,41 @@ free_port() {
     fi
 }
 
-now_ns() { date +%s%N; }
-
-# run SIDE MODE COUNT: prints the seconds one run took.
+# run SIDE MODE COUNT: prints the wall-clock seconds one run took and its
+# CPU seconds (user + system, 10 ms resolution).
 run() {
     port=$(free_port)
-    start=$(now_ns)
-    timeout 300 "$DICTU_BIN" "$WORK/$1.du" "$2" "$3" "$port" >"$WORK/out" 2>&1 || {
+    start=$(date +%s%N)
+    /usr/bin/time -f "%U %S" -o "$WORK/time" \
+        timeout 300 "$DICTU_BIN" "$WORK/$1.du" "$2" "$3" "$port" >"$WORK/out" 2>&1 || {
         echo "$1 $2 failed:" >&2
         cat "$WORK/out" >&2
         exit 1
     }
-    end=$(now_ns)
-    echo "$start $end" | awk '{printf "%.6f\n", ($2 - $1) / 1e9}'
+    end=$(date +%s%N)
+    awk -v s="$start" -v e="$end" '{printf "%.6f %.2f\n", (e - s) / 1e9, $1 + $2}' "$WORK/time"
 }
 
-# stats FILE: median min max of the numbers in FILE.
+# stats FILE COLUMN: median min max of that column of FILE.
 stats() {
-    sort -g "$1" | awk '{v[NR] = $1} END {
+    awk -v c="$2" '{print $c}' "$1" | sort -g | awk '{v[NR] = $1} END {
         m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
         print m, v[1], v[NR]
     }'
 }
 
 echo "Dictu echo benchmark: $ROUNDS rounds per case, sides interleaved, medians;"
-echo "spread = (max - min) / median of the run times. dictu: $DICTU_BIN"
+echo "spread = (max - min) / median. dictu: $DICTU_BIN"
+echo "Rates from wall-clock time, and from CPU time (user + system: less"
+echo "sensitive to other load on the machine). ratio = polysock / built-in"
+echo "(for startup, built-in time / polysock time): above 1 the shim is faster."
 echo
-printf '| %-11s | %-36s | %12s | %12s | %14s | %14s | %15s |\n' \
-    case unit "built-in" polysock "polysock/built-in" "spread built-in" "spread polysock"
-printf '|%s|%s|%s|%s|%s|%s|%s|\n' ------------- -------------------------------------- \
-    -------------: -------------: ----------------: ----------------: -----------------:
+echo "| case | unit | built-in | polysock | ratio | spread built-in | spread polysock | CPU ratio | CPU spread built-in | CPU spread polysock |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 
-for spec in "startup:0:dictu start + listen, ms" \
-            "pingpong64:200000:round trips/s, 64 B" \
-            "pingpong8k:50000:round trips/s, 8 KiB" \
+for spec in "startup:0:ms, dictu start + listen" \
+            "pingpong64:300000:round trips/s, 64 B" \
+            "pingpong8k:60000:round trips/s, 8 KiB" \
             "churn:20000:create+connect+accept+close/s"; do
     mode=${spec%%:*}
     rest=${spec#*:}
@@ -89,18 +92,18 @@ for spec in "startup:0:dictu start + listen, ms" \
         done
         r=$((r + 1))
     done
-    set -- $(stats "$WORK/builtin.times")
-    b_med=$1 b_min=$2 b_max=$3
-    set -- $(stats "$WORK/polysock.times")
-    p_med=$1 p_min=$2 p_max=$3
-    awk -v mode="$mode" -v unit="$unit" -v count="$count" \
-        -v bm="$b_med" -v bl="$b_min" -v bh="$b_max" \
-        -v pm="$p_med" -v pl="$p_min" -v ph="$p_max" 'BEGIN {
-        if (count == 0) { b = bm * 1000; p = pm * 1000; ratio = bm / pm }   # a time: lower is better
-        else { b = count / bm; p = count / pm; ratio = p / b }              # a rate: higher is better
-        printf "| %-11s | %-36s | %12.1f | %12.1f | %17.3f | %14.1f%% | %14.1f%% |\n",
-            mode, unit, b, p, ratio, 100 * (bh - bl) / bm, 100 * (ph - pl) / pm
+    line="$(stats "$WORK/builtin.times" 1) $(stats "$WORK/polysock.times" 1)"
+    line="$line $(stats "$WORK/builtin.times" 2) $(stats "$WORK/polysock.times" 2)"
+    echo "$line" | awk -v mode="$mode" -v unit="$unit" -v count="$count" '{
+        bm = $1; bl = $2; bh = $3; pm = $4; pl = $5; ph = $6
+        cbm = $7; cbl = $8; cbh = $9; cpm = $10; cpl = $11; cph = $12
+        if (count == 0) {   # a time: lower is better
+            printf "| %s | %s | %.1f | %.1f | %.3f | %.1f%% | %.1f%% | - | - | - |\n",
+                mode, unit, bm * 1000, pm * 1000, bm / pm, 100 * (bh - bl) / bm, 100 * (ph - pl) / pm
+        } else {            # a rate: higher is better
+            printf "| %s | %s | %.0f | %.0f | %.3f | %.1f%% | %.1f%% | %.3f | %.1f%% | %.1f%% |\n",
+                mode, unit, count / bm, count / pm, bm / pm, 100 * (bh - bl) / bm, 100 * (ph - pl) / pm,
+                cbm / cpm, 100 * (cbh - cbl) / cbm, 100 * (cph - cpl) / cpm
+        }
     }'
 done
-echo
-echo "polysock/built-in: the shim's rate over the built-in's (for startup, the built-in's time over the shim's): above 1 the shim is faster."

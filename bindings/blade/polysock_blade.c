@@ -429,9 +429,10 @@ DECLARE_MODULE_METHOD(socket__read) {
 }
 
 /* setsockopt(fd, option, value[, level]): 0 or -1. At SOL_SOCKET (the
- * default level) SO_SNDTIMEO/SO_RCVTIMEO take milliseconds and SO_LINGER
- * seconds (> 0 on, else off); every other option takes a number or a
- * bool, at any level (IPPROTO_TCP with the number of TCP_NODELAY...). */
+ * default level) SO_SNDTIMEO/SO_RCVTIMEO take a number of milliseconds and
+ * SO_LINGER of seconds (> 0 on, else off); every other option takes a
+ * number or a bool, at any level (IPPROTO_TCP with the number of
+ * TCP_NODELAY...). */
 DECLARE_MODULE_METHOD(socket__setsockopt) {
   ENFORCE_ARG_RANGE(setsockopt, 3, 4);
   ENFORCE_ARG_TYPE(setsockopt, 0, IS_NUMBER);
@@ -442,9 +443,11 @@ DECLARE_MODULE_METHOD(socket__setsockopt) {
     ENFORCE_ARG_TYPE(setsockopt, 3, IS_NUMBER);
     level = to_i32(args[3]);
   }
+  int32_t option = to_i32(args[1]);
+  int timed = level == SOL_SOCKET && (option == SO_SNDTIMEO || option == SO_RCVTIMEO || option == SO_LINGER);
+  if (timed) ENFORCE_ARG_TYPE(setsockopt, 2, IS_NUMBER); /* ms or seconds, as in the built-in */
   polysock_t h = handle_of(args[0]);
   if (h < 0) RETURN_NUMBER(-1);
-  int32_t option = to_i32(args[1]);
   int64_t value = IS_BOOL(args[2]) ? (AS_BOOL(args[2]) ? 1 : 0) : to_i64(args[2]);
   int rc;
   if (level == SOL_SOCKET && (option == SO_SNDTIMEO || option == SO_RCVTIMEO)) {

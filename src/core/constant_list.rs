@@ -10,7 +10,7 @@
 // Linux has no NI_MAXSERV in libc (glibc's value is 32), so it is listed for macOS only.
 socket_constants! {
     // Address families (AF_*)
-    AF_UNSPEC, AF_UNIX, AF_LOCAL, AF_INET, AF_IPX, AF_APPLETALK, AF_INET6, AF_ROUTE, AF_SNA,
+    AF_UNSPEC, AF_UNIX, AF_LOCAL, AF_INET, AF_IPX, AF_APPLETALK, AF_INET6, AF_ROUTE, AF_SNA, AF_DECnet,
     AF_ISDN,
     #[cfg(any(target_os = "linux", target_os = "macos"))] AF_VSOCK,
     #[cfg(any(target_os = "linux", target_os = "freebsd"))] AF_BLUETOOTH,

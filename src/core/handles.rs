@@ -37,17 +37,22 @@ type Page = [Mutex<Slot>; PAGE_SLOTS];
 
 static TABLE: [OnceLock<Box<Page>>; PAGES] = [const { OnceLock::new() }; PAGES];
 
-fn slot(fd: RawFd) -> Option<MutexGuard<'static, Slot>> {
+/// The slot for `fd`, locked. Only `insert` creates pages: a lookup of an
+/// fd whose page was never needed finds nothing and allocates nothing.
+fn slot(fd: RawFd, create: bool) -> Option<MutexGuard<'static, Slot>> {
     let fd = usize::try_from(fd).ok().filter(|&fd| fd < MAX_FD)?;
-    let page =
-        TABLE[fd / PAGE_SLOTS].get_or_init(|| Box::new(std::array::from_fn(|_| Mutex::default())));
+    let cell = &TABLE[fd / PAGE_SLOTS];
+    let page = if create { cell.get_or_init(new_page) } else { cell.get()? };
     // A panic while a slot was locked cannot leave it inconsistent (every
     // update is a single assignment), so a poisoned lock is still usable.
-    Some(
-        page[fd % PAGE_SLOTS]
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()),
-    )
+    Some(page[fd % PAGE_SLOTS].lock().unwrap_or_else(|p| p.into_inner()))
+}
+
+/// A page built on the heap: built on the stack first, its 16+ KiB would
+/// overflow the small thread stacks some VMs run native code on.
+fn new_page() -> Box<Page> {
+    let slots: Box<[Mutex<Slot>]> = (0..PAGE_SLOTS).map(|_| Mutex::default()).collect();
+    slots.try_into().unwrap_or_else(|_| unreachable!("PAGE_SLOTS slots make one page"))
 }
 
 fn split(h: Handle) -> Option<(RawFd, u32)> {
@@ -62,7 +67,7 @@ fn split(h: Handle) -> Option<(RawFd, u32)> {
 /// Registers a socket and issues its handle.
 pub fn insert(sock: Socket) -> Result<Handle> {
     let fd = sock.fd();
-    let Some(mut s) = slot(fd) else {
+    let Some(mut s) = slot(fd, true) else {
         return fail!(
             libc::EMFILE,
             "fd {fd} is beyond polysock's table ({MAX_FD} descriptors)"
@@ -87,7 +92,7 @@ pub fn insert(sock: Socket) -> Result<Handle> {
 /// The socket behind a live handle, or EBADF.
 pub fn get(h: Handle) -> Result<Arc<Socket>> {
     if let Some((fd, generation)) = split(h) {
-        if let Some(s) = slot(fd) {
+        if let Some(s) = slot(fd, false) {
             if s.generation == generation {
                 if let Some(sock) = &s.socket {
                     return Ok(Arc::clone(sock));
@@ -102,7 +107,7 @@ pub fn get(h: Handle) -> Result<Arc<Socket>> {
 /// decides what becomes of it.
 fn take(h: Handle) -> Option<Arc<Socket>> {
     let (fd, generation) = split(h)?;
-    let mut s = slot(fd)?;
+    let mut s = slot(fd, false)?;
     if s.generation != generation {
         return None;
     }
@@ -135,7 +140,7 @@ pub fn detach(h: Handle) -> Result<RawFd> {
 /// The live handle that owns `fd`, for runtimes that already show fd
 /// numbers to their users.
 pub fn handle_of_fd(fd: RawFd) -> Result<Handle> {
-    if let Some(s) = slot(fd) {
+    if let Some(s) = slot(fd, false) {
         if s.socket.is_some() {
             return Ok((i64::from(s.generation) << 32) | i64::from(fd));
         }

@@ -111,6 +111,10 @@ pub fn run_with_limit(exe: &Path, args: &[&str], limit: Duration) -> (bool, Stri
     let log = exe.with_extension("log");
     let file = std::fs::File::create(&log).unwrap();
     let mut child = Command::new(exe)
+        // cargo test puts target/<profile>/ on LD_LIBRARY_PATH, which beats
+        // the program's RUNPATH: an older libpolysock.so.0 left there by
+        // `cargo build` would be tested instead of this run's library.
+        .env_remove("LD_LIBRARY_PATH")
         .args(args)
         .stdin(Stdio::null())
         .stdout(file.try_clone().unwrap())

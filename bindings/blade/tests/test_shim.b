@@ -468,6 +468,8 @@ test('wrong arguments raise the built-in module\'s errors', @() {
   expect_eq(e.message, 'connect() expects argument 2 as string, number given', 'type message')
   catch { _socket.setsockopt(1, 2, 'yes') } as e
   expect(e and typeof(e) == 'TypeError', 'setsockopt value: ${e}')
+  catch { _socket.setsockopt(1, so.SO_RCVTIMEO, true) } as e
+  expect(e and typeof(e) == 'TypeError', 'a timeout takes a number: ${e}')
 })
 
 # ---------------------------------------------------------------------
