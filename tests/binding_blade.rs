@@ -63,7 +63,7 @@ macro_rules! need_blade {
         match blade() {
             Some(b) => b,
             None => {
-                println!("skipped: BLADE_ROOT not set");
+                common::skip("BLADE_ROOT not set");
                 return;
             }
         }
@@ -318,9 +318,7 @@ fn blade_tls_socket_echo() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !ssl_built || !openssl {
-        println!(
-            "skipped: needs the openssl command and Blade's ssl package ($BLADE_ROOT/dist/ssl.so)"
-        );
+        common::skip("needs the openssl command and Blade's ssl package ($BLADE_ROOT/dist/ssl.so)");
         return;
     }
     let cert = b.tmp.join("cert.pem");

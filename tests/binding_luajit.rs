@@ -79,7 +79,7 @@ fn run_logged(mut cmd: Command, log_name: &str, limit: Duration) -> (bool, Strin
 #[test]
 fn luajit_test_script() {
     if !luajit_present() {
-        println!("skipped: luajit not found");
+        common::skip("luajit not found");
         return;
     }
     let script = binding_dir().join("test.lua");
@@ -95,7 +95,7 @@ fn luajit_test_script() {
 #[test]
 fn luajit_echo_example() {
     if !luajit_present() {
-        println!("skipped: luajit not found");
+        common::skip("luajit not found");
         return;
     }
     let example = binding_dir().join("examples").join("echo.lua");

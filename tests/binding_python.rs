@@ -23,7 +23,7 @@ fn python3_present() -> bool {
 #[test]
 fn python_unittest_suite() {
     if !python3_present() {
-        println!("skipped: python3 not found");
+        common::skip("python3 not found");
         return;
     }
     let dir = common::root().join("bindings").join("python");
