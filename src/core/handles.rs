@@ -33,7 +33,14 @@ struct Slot {
     socket: Option<Arc<Socket>>,
 }
 
-type Page = [Mutex<Slot>; PAGE_SLOTS];
+/// One slot per cache line: threads working on different sockets never
+/// touch the same line (two sockets' slots sharing one made every lookup
+/// bounce it between cores).
+#[repr(align(64))]
+#[derive(Default)]
+struct Padded(Mutex<Slot>);
+
+type Page = [Padded; PAGE_SLOTS];
 
 static TABLE: [OnceLock<Box<Page>>; PAGES] = [const { OnceLock::new() }; PAGES];
 
@@ -45,13 +52,13 @@ fn slot(fd: RawFd, create: bool) -> Option<MutexGuard<'static, Slot>> {
     let page = if create { cell.get_or_init(new_page) } else { cell.get()? };
     // A panic while a slot was locked cannot leave it inconsistent (every
     // update is a single assignment), so a poisoned lock is still usable.
-    Some(page[fd % PAGE_SLOTS].lock().unwrap_or_else(|p| p.into_inner()))
+    Some(page[fd % PAGE_SLOTS].0.lock().unwrap_or_else(|p| p.into_inner()))
 }
 
 /// A page built on the heap: built on the stack first, its 16+ KiB would
 /// overflow the small thread stacks some VMs run native code on.
 fn new_page() -> Box<Page> {
-    let slots: Box<[Mutex<Slot>]> = (0..PAGE_SLOTS).map(|_| Mutex::default()).collect();
+    let slots: Box<[Padded]> = (0..PAGE_SLOTS).map(|_| Padded::default()).collect();
     slots.try_into().unwrap_or_else(|_| unreachable!("PAGE_SLOTS slots make one page"))
 }
 

@@ -59,6 +59,9 @@ fn check_timeout(op: &str, ms: i64) -> Result<()> {
     Ok(())
 }
 
+// Cache-line aligned, so that one socket's reference count and state,
+// written on every call, never share a line with another socket's.
+#[repr(align(64))]
 pub struct Socket {
     sock: ManuallyDrop<socket2::Socket>,
     family: i32,
