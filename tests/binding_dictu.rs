@@ -9,13 +9,13 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 #[test]
 fn dictu_shim_and_dictus_socket_tests() {
     let Some(src) = std::env::var_os("DICTU_SRC").map(PathBuf::from) else {
-        println!("skipped: DICTU_SRC not set");
+        common::skip("DICTU_SRC not set");
         return;
     };
     let header = src.join("src/include/dictu_ffi_include.h");
@@ -77,36 +77,16 @@ fn dictu_shim_and_dictus_socket_tests() {
     exported.sort();
     assert_eq!(exported, ["dictu_ffi_init", "dictu_internal_ffi_init"]);
 
-    // run.sh's output goes to a file in the scratch directory (never next
-    // to the script), and it is killed if it overruns.
-    let log_path = out.join("run.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let mut child = Command::new(binding.join("tests/run.sh"))
-        .arg(&dictu)
-        .arg(&out)
-        .arg(&src)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("starting bindings/dictu/tests/run.sh");
     let limit = Duration::from_secs(900);
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let output = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let (ok, output) = common::run_with_limit(
+        &binding.join("tests/run.sh"),
+        &[
+            dictu.to_str().unwrap(),
+            out.to_str().unwrap(),
+            src.to_str().unwrap(),
+        ],
+        limit,
+    );
     println!("{output}");
-    match status {
-        Some(s) => assert!(s.success(), "Dictu binding tests failed ({s}):\n{output}"),
-        None => panic!("Dictu binding tests killed after {limit:?}:\n{output}"),
-    }
+    assert!(ok, "Dictu binding tests failed:\n{output}");
 }

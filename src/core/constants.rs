@@ -55,8 +55,14 @@ pub(crate) const POLYSOCK_CONSTANTS: &[(&CStr, i64)] = {
         (c"POLYSOCK_POLLER_EDGE", POLYSOCK_POLLER_EDGE as i64),
         (c"POLYSOCK_POLLER_ONESHOT", POLYSOCK_POLLER_ONESHOT as i64),
         (c"POLYSOCK_POLLER_WAKE", POLYSOCK_POLLER_WAKE),
-        (c"POLYSOCK_SERVER_REUSEPORT", POLYSOCK_SERVER_REUSEPORT as i64),
-        (c"POLYSOCK_SERVER_DUALSTACK", POLYSOCK_SERVER_DUALSTACK as i64),
+        (
+            c"POLYSOCK_SERVER_REUSEPORT",
+            POLYSOCK_SERVER_REUSEPORT as i64,
+        ),
+        (
+            c"POLYSOCK_SERVER_DUALSTACK",
+            POLYSOCK_SERVER_DUALSTACK as i64,
+        ),
         (c"POLYSOCK_CONNECT_STAGGER_MS", POLYSOCK_CONNECT_STAGGER_MS),
     ]
 };
@@ -66,7 +72,12 @@ pub(crate) const POLYSOCK_CONSTANTS: &[(&CStr, i64)] = {
 fn entries() -> impl Iterator<Item = (&'static CStr, i64)> {
     let errnos = ERRNO_NAMES.iter().map(|&(n, v)| (n, i64::from(v)));
     let codes = OWN_CODES.iter().map(|c| (c.name, i64::from(c.code)));
-    SOCKET_CONSTANTS.iter().copied().chain(errnos).chain(codes).chain(POLYSOCK_CONSTANTS.iter().copied())
+    SOCKET_CONSTANTS
+        .iter()
+        .copied()
+        .chain(errnos)
+        .chain(codes)
+        .chain(POLYSOCK_CONSTANTS.iter().copied())
 }
 
 /// Number of entries in the whole table.
@@ -81,7 +92,8 @@ pub fn at(i: usize) -> Option<(&'static CStr, i64)> {
 
 /// The value of a constant by name ("AF_INET6", "ECONNREFUSED").
 pub fn lookup(name: &[u8]) -> Option<i64> {
-    entries().find(|(n, _)| n.to_bytes() == name)
+    entries()
+        .find(|(n, _)| n.to_bytes() == name)
         .map(|(_, v)| v)
 }
 

@@ -66,7 +66,10 @@ impl Error {
 
     /// No error: code 0, no context (the state before any failure).
     pub const fn none() -> Error {
-        Error { code: 0, context: Context::new() }
+        Error {
+            code: 0,
+            context: Context::new(),
+        }
     }
 }
 

@@ -49,17 +49,28 @@ static TABLE: [OnceLock<Box<Page>>; PAGES] = [const { OnceLock::new() }; PAGES];
 fn slot(fd: RawFd, create: bool) -> Option<MutexGuard<'static, Slot>> {
     let fd = usize::try_from(fd).ok().filter(|&fd| fd < MAX_FD)?;
     let cell = &TABLE[fd / PAGE_SLOTS];
-    let page = if create { cell.get_or_init(new_page) } else { cell.get()? };
+    let page = if create {
+        cell.get_or_init(new_page)
+    } else {
+        cell.get()?
+    };
     // A panic while a slot was locked cannot leave it inconsistent (every
     // update is a single assignment), so a poisoned lock is still usable.
-    Some(page[fd % PAGE_SLOTS].0.lock().unwrap_or_else(|p| p.into_inner()))
+    Some(
+        page[fd % PAGE_SLOTS]
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()),
+    )
 }
 
 /// A page built on the heap: built on the stack first, its 16+ KiB would
 /// overflow the small thread stacks some VMs run native code on.
 fn new_page() -> Box<Page> {
     let slots: Box<[Padded]> = (0..PAGE_SLOTS).map(|_| Padded::default()).collect();
-    slots.try_into().unwrap_or_else(|_| unreachable!("PAGE_SLOTS slots make one page"))
+    slots
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("PAGE_SLOTS slots make one page"))
 }
 
 fn split(h: Handle) -> Option<(RawFd, u32)> {

@@ -134,6 +134,16 @@ pub fn getaddrinfo(
     let query = Query(host, service);
     let c_host = c_arg(op, "host", host.map(strip_brackets))?;
     let c_service = c_arg(op, "service", service)?;
+    // The C library wraps a numeric service above 65535 (70000 becomes
+    // port 4464): refuse it as every other port is refused.
+    if let Some(port) = service.and_then(|s| s.parse::<i64>().ok()) {
+        if !(0..=65535).contains(&port) {
+            return fail!(
+                libc::EINVAL,
+                "{op} {query}: port {port} is out of range 0..65535"
+            );
+        }
+    }
     // SAFETY: addrinfo is plain data; all-zero is its documented empty value.
     let mut h: libc::addrinfo = unsafe { std::mem::zeroed() };
     h.ai_family = hints.family;
@@ -1015,6 +1025,18 @@ mod tests {
         assert_eq!(e.code(), POLYSOCK_EAI_NONAME);
         let e = getaddrinfo("t", Some("a\0b"), None, stream(0)).unwrap_err();
         assert_eq!(e.code(), libc::EINVAL);
+    }
+
+    #[test]
+    fn numeric_services_out_of_range_are_refused() {
+        for bad in ["70000", "65536", "-1"] {
+            let e =
+                getaddrinfo("getaddrinfo", Some("127.0.0.1"), Some(bad), stream(0)).unwrap_err();
+            assert_eq!(e.code(), libc::EINVAL, "{bad}: {e}");
+            assert!(e.context().contains("out of range"), "{e}");
+        }
+        let ok = getaddrinfo("getaddrinfo", Some("127.0.0.1"), Some("65535"), stream(0)).unwrap();
+        assert_eq!(ok[0].addr.as_socket().unwrap().port(), 65535);
     }
 
     #[test]

@@ -25,10 +25,16 @@ pub fn linkable_lib_dir() -> PathBuf {
     for name in ["libpolysock.so", soname.as_str()] {
         // Tests run in parallel: replace the link atomically (a new link
         // renamed over the old), so no test ever sees it missing.
-        let tmp = dir.join(format!(".{name}.{}.{:?}", std::process::id(), std::thread::current().id()));
+        let tmp = dir.join(format!(
+            ".{name}.{}.{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
         let _ = std::fs::remove_file(&tmp);
-        std::os::unix::fs::symlink(&built, &tmp).unwrap_or_else(|e| panic!("linking {}: {e}", tmp.display()));
-        std::fs::rename(&tmp, dir.join(name)).unwrap_or_else(|e| panic!("renaming {}: {e}", tmp.display()));
+        std::os::unix::fs::symlink(&built, &tmp)
+            .unwrap_or_else(|e| panic!("linking {}: {e}", tmp.display()));
+        std::fs::rename(&tmp, dir.join(name))
+            .unwrap_or_else(|e| panic!("renaming {}: {e}", tmp.display()));
     }
     dir
 }
@@ -108,7 +114,9 @@ pub fn compile_c_file(src: &Path, name: &str) -> PathBuf {
 /// Runs `exe`, killing it after `limit`; returns (success, its output).
 /// Output goes to a file, so a chatty program never blocks on a pipe.
 pub fn run_with_limit(exe: &Path, args: &[&str], limit: Duration) -> (bool, String) {
-    let log = exe.with_extension("log");
+    // In target/, never beside `exe` (a script may live in the source tree).
+    let name = exe.file_name().unwrap().to_string_lossy().into_owned();
+    let log = tmp_dir("logs").join(format!("{name}.{}.log", std::process::id()));
     let file = std::fs::File::create(&log).unwrap();
     let mut child = Command::new(exe)
         // cargo test puts target/<profile>/ on LD_LIBRARY_PATH, which beats
