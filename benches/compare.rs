@@ -74,9 +74,9 @@ fn main() {
     let mut table = String::new();
     let _ = writeln!(
         table,
-        "| case | unit | raw (median) | polysock (median) | polysock/raw | spread raw | spread polysock | goal |"
+        "| case | unit | raw (median) | polysock (median) | polysock/raw | spread raw | spread polysock | polysock/raw per CPU-second | goal |"
     );
-    let _ = writeln!(table, "|---|---|---:|---:|---:|---:|---:|---|");
+    let _ = writeln!(table, "|---|---|---:|---:|---:|---:|---:|---:|---|");
     let mut bars = Vec::new();
     for case in CASES
         .iter()
@@ -84,6 +84,7 @@ fn main() {
     {
         let size = ((case.size as f64) * scale).max(1.0) as u64;
         let (mut raw, mut ps) = (Vec::new(), Vec::new());
+        let (mut raw_cpu, mut ps_cpu) = (Vec::new(), Vec::new());
         for round in 0..rounds {
             // Interleave: alternate which side runs first each round.
             let order = if round % 2 == 0 {
@@ -92,19 +93,29 @@ fn main() {
                 ["polysock", "raw"]
             };
             for imp in order {
-                let v = run(&exe, case.name, imp, size, &data.0);
+                let (v, cpu) = run(&exe, case.name, imp, size, &data.0);
                 if imp == "raw" {
-                    raw.push(v)
+                    raw.push(v);
+                    raw_cpu.push(cpu);
                 } else {
-                    ps.push(v)
+                    ps.push(v);
+                    ps_cpu.push(cpu);
                 }
             }
         }
         let (mr, mp) = (median(&mut raw), median(&mut ps));
         let ratio = mp / mr;
+        // The same work per CPU-second of the process: steadier than wall
+        // time on two noisy cores (n/a where the case is already per CPU).
+        let (cr, cp) = (median(&mut raw_cpu), median(&mut ps_cpu));
+        let cpu_ratio = if cr > 0.0 && cp > 0.0 {
+            format!("{:.3}", cp / cr)
+        } else {
+            "n/a".to_string()
+        };
         let _ = writeln!(
             table,
-            "| {} | {} | {:.0} | {:.0} | {:.3} | {:.1}% | {:.1}% | {} |",
+            "| {} | {} | {:.0} | {:.0} | {:.3} | {:.1}% | {:.1}% | {} | {} |",
             case.name,
             case.unit,
             mr,
@@ -112,6 +123,7 @@ fn main() {
             ratio,
             spread(&raw, mr),
             spread(&ps, mp),
+            cpu_ratio,
             case.goal
         );
         bars.push((case.name, ratio));
@@ -211,7 +223,8 @@ fn build_bench(root: &Path) -> PathBuf {
     exe
 }
 
-fn run(exe: &Path, case: &str, imp: &str, size: u64, data: &Path) -> f64 {
+/// One run: (rate, rate per CPU-second of the process).
+fn run(exe: &Path, case: &str, imp: &str, size: u64, data: &Path) -> (f64, f64) {
     let out = Command::new(exe)
         .args([case, imp, &size.to_string()])
         .env("POLYSOCK_BENCH_FILE", data)
@@ -224,10 +237,13 @@ fn run(exe: &Path, case: &str, imp: &str, size: u64, data: &Path) -> f64 {
         text,
         String::from_utf8_lossy(&out.stderr)
     );
-    text.split_whitespace()
-        .nth(2)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("bad output: {text}"))
+    let field = |i| {
+        text.split_whitespace()
+            .nth(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("bad output: {text}"))
+    };
+    (field(2), field(4))
 }
 
 /// A bar chart of the ratios, with the 1.0 line.

@@ -143,8 +143,9 @@ impl Watchers {
 
     /// The socket `sock_id` with `fd` is going away: every poller forgets
     /// it while its fd is still open.
-    pub(crate) fn socket_closing(&self, fd: RawFd, sock_id: usize) {
-        let list = std::mem::take(&mut *self.lock());
+    pub(crate) fn socket_closing(&mut self, fd: RawFd, sock_id: usize) {
+        // Called from Drop, which has the socket to itself: no lock needed.
+        let list = std::mem::take(self.0.get_mut().unwrap_or_else(|p| p.into_inner()));
         for w in list {
             if let Some(p) = w.upgrade() {
                 p.forget(fd, sock_id);

@@ -59,9 +59,6 @@ fn check_timeout(op: &str, ms: i64) -> Result<()> {
     Ok(())
 }
 
-// Cache-line aligned, so that one socket's reference count and state,
-// written on every call, never share a line with another socket's.
-#[repr(align(64))]
 pub struct Socket {
     sock: ManuallyDrop<socket2::Socket>,
     family: i32,
@@ -82,8 +79,8 @@ impl Drop for Socket {
     fn drop(&mut self) {
         // Out of every poller while the fd is still open and its number
         // still ours.
-        self.watchers
-            .socket_closing(self.fd(), self as *const Socket as usize);
+        let (fd, id) = (self.fd(), self as *const Socket as usize);
+        self.watchers.socket_closing(fd, id);
         if self.state() & DETACHED == 0 {
             // SAFETY: dropped exactly once, here; never used after.
             unsafe { ManuallyDrop::drop(&mut self.sock) };
@@ -433,13 +430,19 @@ impl Socket {
     /// peer's address (as the kernel gave it: formatting it as text costs
     /// more than the accept, so that is left to callers who want it).
     pub fn accept(&self) -> Result<(Socket, SockAddr)> {
+        let (s, peer) = self.accept_with(true)?;
+        Ok((s, peer.expect("accept_with(true) returns the peer")))
+    }
+
+    /// accept(), leaving the peer's address out when it is not wanted (the
+    /// kernel then does not copy it either).
+    pub(crate) fn accept_with(&self, want_peer: bool) -> Result<(Socket, Option<SockAddr>)> {
         let deadline = self.deadline();
         let (sock, peer) = loop {
-            match self.sock.accept() {
+            match accept_once(self.fd(), want_peer) {
                 Ok(pair) => break pair,
-                Err(e) => {
+                Err(code) => {
                     self.check_open("accept")?;
-                    let code = e.raw_os_error().unwrap_or(libc::EINVAL);
                     match code {
                         libc::EINTR | libc::ECONNABORTED => continue,
                         libc::EAGAIN if self.timeout() > 0 => {
@@ -508,6 +511,52 @@ impl Socket {
             )
         })?;
         Ok(Addr::from_sockaddr(&sa))
+    }
+}
+
+/// One accept(2), close-on-exec, with the peer's address if wanted; the
+/// errno code on failure.
+fn accept_once(
+    fd: RawFd,
+    want_peer: bool,
+) -> std::result::Result<(socket2::Socket, Option<SockAddr>), i32> {
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+    {
+        let mut storage = socket2::SockAddrStorage::zeroed();
+        let mut len = storage.size_of();
+        let (sa, lenp) = if want_peer {
+            // SAFETY: sockaddr_storage is the type the storage is made of.
+            let sa: *mut libc::sockaddr_storage = unsafe { storage.view_as() };
+            (
+                sa.cast::<libc::sockaddr>(),
+                &mut len as *mut libc::socklen_t,
+            )
+        } else {
+            (std::ptr::null_mut(), std::ptr::null_mut())
+        };
+        // SAFETY: sa/lenp are NULL or point to storage of `len` bytes.
+        let new = unsafe { libc::accept4(fd, sa, lenp, libc::SOCK_CLOEXEC) };
+        if new < 0 {
+            return Err(errno::errno().0);
+        }
+        // SAFETY: accept4 returned a new fd that we now own; the kernel
+        // initialised `len` bytes of storage.
+        let sock = unsafe { socket2::Socket::from_raw_fd(new) };
+        Ok((
+            sock,
+            want_peer.then(|| unsafe { SockAddr::new(storage, len) }),
+        ))
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+    {
+        // socket2 sets close-on-exec (and SO_NOSIGPIPE) where accept4 is missing.
+        // SAFETY: fd is a listening socket this Socket owns for the call.
+        let listener = std::mem::ManuallyDrop::new(unsafe { socket2::Socket::from_raw_fd(fd) });
+        let _ = want_peer;
+        listener
+            .accept()
+            .map(|(s, a)| (s, Some(a)))
+            .map_err(|e| e.raw_os_error().unwrap_or(libc::EINVAL))
     }
 }
 

@@ -90,9 +90,9 @@ pub extern "C" fn polysock_listen(h: polysock_t, backlog: i32) -> i32 {
 pub extern "C" fn polysock_accept(h: polysock_t, peer: *mut Addr) -> polysock_t {
     boundary! {
         ret(with(h, |s| {
-            let (sock, addr) = s.accept()?;
+            let (sock, addr) = s.accept_with(!peer.is_null())?;
             let nh = handles::insert(sock)?;
-            if !peer.is_null() {
+            if let Some(addr) = addr {
                 set_opt_out(peer, Addr::from_sockaddr(&addr));
             }
             Ok(nh)
