@@ -139,3 +139,29 @@ fn version_macros_match_cargo() {
     let v = unsafe { std::ffi::CStr::from_ptr(polysock::ffi::error::polysock_version()) };
     assert_eq!(v.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
 }
+
+/// Every function in the header is documented where it is declared (the
+/// doc comment cbindgen copies from its `///` lines).
+#[test]
+fn every_declared_function_is_documented() {
+    let header = committed_header();
+    let lines: Vec<&str> = header.lines().collect();
+    let declared = declared_functions(&header);
+    let mut undocumented = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(name) = declared.iter().find(|f| line.contains(&format!("{f}("))) else {
+            continue;
+        };
+        if line.trim_start().starts_with('*') || line.trim_start().starts_with("/*") {
+            continue; // a mention inside a comment
+        }
+        let previous = lines[..i].iter().rev().find(|l| !l.trim().is_empty());
+        if !previous.is_some_and(|l| l.trim_end().ends_with("*/")) {
+            undocumented.push(name.clone());
+        }
+    }
+    assert!(
+        undocumented.is_empty(),
+        "functions without a doc comment in polysock.h: {undocumented:?}"
+    );
+}
