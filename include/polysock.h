@@ -1752,10 +1752,10 @@ polysock_t polysock_dup(polysock_t h);
 
 /**
  * Gives the socket's fd to the caller, who must close it; the handle
- * becomes invalid. (Calls still running on the handle in other threads
- * keep using the fd.)
+ * becomes invalid.
  *
- * Returns the fd, or -1: EBADF.
+ * Returns the fd, or -1: EBADF, EBUSY (another call is using the socket
+ * right now: the fd cannot change owner under it).
  */
 int32_t polysock_detach(polysock_t h);
 

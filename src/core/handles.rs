@@ -7,46 +7,81 @@
 //! below 2^53 and survive a trip through a double (Dictu, Blade, JS), and
 //! they start at 1, so no handle is a small integer that looks like an fd.
 //!
-//! Lookups lock only the slot they read (never a global lock) and clone an
-//! `Arc`, so a call keeps its socket alive while it runs: close() takes the
-//! socket out of the table at once, but the fd stays open (its number
-//! taken) until the last running call returns.
+//! A lookup takes no lock: it counts itself into its slot's use count with
+//! one compare-and-swap and out again with one subtraction, and holds the
+//! socket by reference meanwhile (`SocketRef`). close() marks the slot
+//! closed at once, so no new use can start, and wakes the uses that run;
+//! the socket, and with it the fd, goes only when the last use ends, so
+//! the fd number cannot be reused under a running call. The rare writers
+//! (insert, close, detach) take the slot's lock among themselves.
 
 use super::error::{Result, fail};
 use super::socket::Socket;
+use std::cell::UnsafeCell;
 use std::os::fd::RawFd;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 /// A socket handle as the C ABI sees it.
 pub type Handle = i64;
 
 const GEN_BITS: u32 = 21;
-const GEN_MAX: u32 = (1 << GEN_BITS) - 1;
+const GEN_MAX: u64 = (1 << GEN_BITS) - 1;
 const PAGE_SLOTS: usize = 1024;
 const PAGES: usize = 4096;
 /// fds at or above this cannot be registered (4 Mi descriptors).
 pub(crate) const MAX_FD: usize = PAGE_SLOTS * PAGES;
 
-#[derive(Default)]
-struct Slot {
-    generation: u32,
-    socket: Option<Arc<Socket>>,
+// A slot's state word: generation in bits 32.., then two flags, then the
+// number of calls using the socket.
+/// The socket accepts new uses (set by insert, cleared by close/detach).
+const OPEN: u64 = 1 << 31;
+/// The slot holds no socket: insert may fill it.
+const EMPTY: u64 = 1 << 30;
+const USERS: u64 = EMPTY - 1;
+
+fn generation_of(word: u64) -> u64 {
+    word >> 32
 }
+
+struct Slot {
+    state: AtomicU64,
+    /// Written by insert only while EMPTY, and emptied only by whoever ends
+    /// the last use of a closed socket (see `release`); read by uses, which
+    /// exist only while it is full.
+    socket: UnsafeCell<Option<Box<Socket>>>,
+    /// Serialises insert, close and detach with one another.
+    writers: Mutex<()>,
+}
+
+// SAFETY: `socket` is only accessed under the protocol above, which the
+// atomic `state` orders; Socket itself is Send + Sync.
+unsafe impl Sync for Slot {}
 
 /// One slot per cache line: threads working on different sockets never
 /// touch the same line (two sockets' slots sharing one made every lookup
 /// bounce it between cores).
 #[repr(align(64))]
-#[derive(Default)]
-struct Padded(Mutex<Slot>);
+struct Padded(Slot);
+
+impl Default for Padded {
+    fn default() -> Padded {
+        Padded(Slot {
+            state: AtomicU64::new(EMPTY),
+            socket: UnsafeCell::new(None),
+            writers: Mutex::new(()),
+        })
+    }
+}
 
 type Page = [Padded; PAGE_SLOTS];
 
 static TABLE: [OnceLock<Box<Page>>; PAGES] = [const { OnceLock::new() }; PAGES];
 
-/// The slot for `fd`, locked. Only `insert` creates pages: a lookup of an
-/// fd whose page was never needed finds nothing and allocates nothing.
-fn slot(fd: RawFd, create: bool) -> Option<MutexGuard<'static, Slot>> {
+/// The slot for `fd`. Only `insert` creates pages: a lookup of an fd whose
+/// page was never needed finds nothing and allocates nothing.
+fn slot(fd: RawFd, create: bool) -> Option<&'static Slot> {
     let fd = usize::try_from(fd).ok().filter(|&fd| fd < MAX_FD)?;
     let cell = &TABLE[fd / PAGE_SLOTS];
     let page = if create {
@@ -54,17 +89,10 @@ fn slot(fd: RawFd, create: bool) -> Option<MutexGuard<'static, Slot>> {
     } else {
         cell.get()?
     };
-    // A panic while a slot was locked cannot leave it inconsistent (every
-    // update is a single assignment), so a poisoned lock is still usable.
-    Some(
-        page[fd % PAGE_SLOTS]
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()),
-    )
+    Some(&page[fd % PAGE_SLOTS].0)
 }
 
-/// A page built on the heap: built on the stack first, its 16+ KiB would
+/// A page built on the heap: built on the stack first, its 64 KiB would
 /// overflow the small thread stacks some VMs run native code on.
 fn new_page() -> Box<Page> {
     let slots: Box<[Padded]> = (0..PAGE_SLOTS).map(|_| Padded::default()).collect();
@@ -73,95 +101,302 @@ fn new_page() -> Box<Page> {
         .unwrap_or_else(|_| unreachable!("PAGE_SLOTS slots make one page"))
 }
 
-fn split(h: Handle) -> Option<(RawFd, u32)> {
+fn split(h: Handle) -> Option<(RawFd, u64)> {
     if !(0..1 << (32 + GEN_BITS)).contains(&h) {
         return None;
     }
-    let generation = (h >> 32) as u32;
+    let generation = (h >> 32) as u64;
     let fd = (h & 0xffff_ffff) as RawFd;
     (generation != 0 && fd >= 0).then_some((fd, generation))
+}
+
+fn handle(generation: u64, fd: RawFd) -> Handle {
+    ((generation << 32) | fd as u64) as Handle
+}
+
+/// A use of a live socket: the socket cannot go away while this exists.
+pub struct SocketRef {
+    slot: &'static Slot,
+    socket: NonNull<Socket>,
+}
+
+impl std::ops::Deref for SocketRef {
+    type Target = Socket;
+    fn deref(&self) -> &Socket {
+        // SAFETY: our use keeps the slot's socket in place (see Slot).
+        unsafe { self.socket.as_ref() }
+    }
+}
+
+impl Drop for SocketRef {
+    fn drop(&mut self) {
+        release(self.slot);
+    }
+}
+
+/// Counts a use into `slot` if its state satisfies `ok`.
+fn enter(slot: &'static Slot, ok: impl Fn(u64) -> bool) -> Option<SocketRef> {
+    let mut state = slot.state.load(Ordering::Acquire);
+    loop {
+        if !ok(state) || state & USERS == USERS {
+            return None;
+        }
+        match slot.state.compare_exchange_weak(
+            state,
+            state + 1,
+            Ordering::Acquire,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => break,
+            Err(now) => state = now,
+        }
+    }
+    // SAFETY: with a use counted and the slot full (every `ok` requires
+    // !EMPTY), nobody takes the socket out until we release.
+    let socket = unsafe { (*slot.socket.get()).as_deref() }.map(NonNull::from);
+    match socket {
+        Some(socket) => Some(SocketRef { slot, socket }),
+        None => {
+            release(slot);
+            None
+        }
+    }
+}
+
+/// Ends one use; the last use of a closed socket drops it (closing its fd
+/// unless detached) and empties the slot.
+fn release(slot: &'static Slot) {
+    let before = slot.state.fetch_sub(1, Ordering::AcqRel);
+    if before & OPEN == 0 && before & USERS == 1 {
+        // SAFETY: closed and no uses left: we are the only one who can
+        // reach the socket now, and no one else will try (see Slot).
+        let socket = unsafe { (*slot.socket.get()).take() };
+        slot.state.fetch_or(EMPTY, Ordering::Release);
+        drop(socket);
+    }
 }
 
 /// Registers a socket and issues its handle.
 pub fn insert(sock: Socket) -> Result<Handle> {
     let fd = sock.fd();
-    let Some(mut s) = slot(fd, true) else {
+    let Some(slot) = slot(fd, true) else {
         return fail!(
             libc::EMFILE,
             "fd {fd} is beyond polysock's table ({MAX_FD} descriptors)"
         );
     };
-    if let Some(stale) = s.socket.take() {
+    let _writers = slot.writers.lock().unwrap_or_else(|p| p.into_inner());
+    let mut state = slot.state.load(Ordering::Acquire);
+    if state & EMPTY == 0 {
         // The kernel gave us an fd the table still holds: its owner closed
-        // it behind polysock's back (close(polysock_fileno(h))). The stale
-        // object must never close the number that is now the new socket's.
-        stale.detach();
+        // it behind polysock's back (close(polysock_fileno(h))). That stale
+        // socket must never close the number that is now the new one's.
+        // (Entered only while it is alive: open, or closed with uses left;
+        // closed with none, its last use is emptying the slot.)
+        if let Some(stale) = enter(slot, |s| {
+            s & EMPTY == 0 && (s & OPEN != 0 || s & USERS != 0)
+        }) {
+            stale.detach();
+            slot.state.fetch_and(!OPEN, Ordering::AcqRel);
+            drop(stale);
+        }
+        // Its last use empties the slot; a use still running keeps it.
+        let mut spins = 0;
+        loop {
+            state = slot.state.load(Ordering::Acquire);
+            if state & EMPTY != 0 {
+                break;
+            }
+            if state & USERS != 0 || spins > 1000 {
+                return fail!(
+                    libc::EBUSY,
+                    "fd {fd}: a call on a stale polysock handle for this fd (closed outside polysock) is still running"
+                );
+            }
+            spins += 1;
+            std::thread::yield_now();
+        }
     }
-    s.generation = if s.generation >= GEN_MAX {
-        1
-    } else {
-        s.generation + 1
+    let generation = match generation_of(state) {
+        g if g >= GEN_MAX => 1,
+        g => g + 1,
     };
-    let h = (i64::from(s.generation) << 32) | i64::from(fd);
-    s.socket = Some(Arc::new(sock));
-    Ok(h)
+    // SAFETY: the slot is EMPTY and we hold the writers' lock: no use and
+    // no other writer can reach `socket`.
+    unsafe { *slot.socket.get() = Some(Box::new(sock)) };
+    slot.state
+        .store((generation << 32) | OPEN, Ordering::Release);
+    Ok(handle(generation, fd))
 }
 
-/// The socket behind a live handle, or EBADF.
-pub fn get(h: Handle) -> Result<Arc<Socket>> {
+/// A use of the socket behind a live handle, or EBADF.
+pub fn get(h: Handle) -> Result<SocketRef> {
     if let Some((fd, generation)) = split(h) {
-        if let Some(s) = slot(fd, false) {
-            if s.generation == generation {
-                if let Some(sock) = &s.socket {
-                    return Ok(Arc::clone(sock));
-                }
+        if let Some(slot) = slot(fd, false) {
+            if let Some(r) = enter(slot, |s| {
+                generation_of(s) == generation && s & OPEN != 0 && s & EMPTY == 0
+            }) {
+                return Ok(r);
             }
         }
     }
     fail!(libc::EBADF, "handle {h} is not an open polysock socket")
 }
 
-/// Removes a handle from the table; the socket is returned so the caller
-/// decides what becomes of it.
-fn take(h: Handle) -> Option<Arc<Socket>> {
+/// Marks the handle's slot closed (no new uses), returning a use of the
+/// socket and how many other uses were running.
+fn shut(h: Handle) -> Option<(SocketRef, u64)> {
     let (fd, generation) = split(h)?;
-    let mut s = slot(fd, false)?;
-    if s.generation != generation {
-        return None;
-    }
-    s.socket.take()
+    let slot = slot(fd, false)?;
+    let _writers = slot.writers.lock().unwrap_or_else(|p| p.into_inner());
+    let r = enter(slot, |s| {
+        generation_of(s) == generation && s & OPEN != 0 && s & EMPTY == 0
+    })?;
+    let before = slot.state.fetch_and(!OPEN, Ordering::AcqRel);
+    Some((r, (before & USERS) - 1))
 }
 
 /// Closes a handle. Closing a handle that is already closed (or was never
 /// issued) is harmless: it returns false and touches nothing.
 pub fn close(h: Handle) -> bool {
-    let Some(sock) = take(h) else { return false };
-    if Arc::strong_count(&sock) > 1 {
+    let Some((sock, others)) = shut(h) else {
+        return false;
+    };
+    if others > 0 {
         // Other calls still run on it: wake them. Only then, because
         // shutdown() would also end a connection a forked child shares.
         sock.close_while_in_use();
     }
-    true
+    true // dropping `sock` ends our use; the last one closes the fd
 }
 
-/// Gives the fd up to the caller; the handle becomes invalid.
+/// Gives the fd up to the caller; the handle becomes invalid. Refused
+/// (EBUSY) while another call uses the socket: the fd would change owner
+/// under it.
 pub fn detach(h: Handle) -> Result<RawFd> {
-    match take(h) {
-        Some(sock) => Ok(sock.detach()),
-        None => fail!(
+    let Some((fd, generation)) = split(h) else {
+        return fail!(
             libc::EBADF,
             "detach: handle {h} is not an open polysock socket"
-        ),
+        );
+    };
+    let Some(slot) = slot(fd, false) else {
+        return fail!(
+            libc::EBADF,
+            "detach: handle {h} is not an open polysock socket"
+        );
+    };
+    let _writers = slot.writers.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(sock) = enter(slot, |s| {
+        generation_of(s) == generation && s & OPEN != 0 && s & EMPTY == 0
+    }) else {
+        return fail!(
+            libc::EBADF,
+            "detach: handle {h} is not an open polysock socket"
+        );
+    };
+    // Only our use may run, and OPEN goes in the same step.
+    let mine = (generation << 32) | OPEN | 1;
+    if slot
+        .state
+        .compare_exchange(mine, mine & !OPEN, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        return fail!(libc::EBUSY, "detach: handle {h} is in use by another call");
     }
+    Ok(sock.detach())
 }
 
 /// The live handle that owns `fd`, for runtimes that already show fd
 /// numbers to their users.
 pub fn handle_of_fd(fd: RawFd) -> Result<Handle> {
-    if let Some(s) = slot(fd, false) {
-        if s.socket.is_some() {
-            return Ok((i64::from(s.generation) << 32) | i64::from(fd));
+    if let Some(slot) = slot(fd, false) {
+        let state = slot.state.load(Ordering::Acquire);
+        if state & OPEN != 0 {
+            return Ok(handle(generation_of(state), fd));
         }
     }
     fail!(libc::EBADF, "fd {fd} is not owned by a polysock handle")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_socket() -> Socket {
+        Socket::new(libc::AF_INET, libc::SOCK_DGRAM, 0).unwrap()
+    }
+
+    #[test]
+    fn lookups_count_uses_and_the_last_one_closes() {
+        let h = insert(new_socket()).unwrap();
+        let fd = get(h).unwrap().fd();
+        let a = get(h).unwrap();
+        let b = get(h).unwrap();
+        assert!(close(h));
+        assert!(!close(h), "closing twice is harmless");
+        assert!(get(h).is_err(), "no new use after close");
+        drop(a);
+        // SAFETY: fcntl on an fd number only reads its flags.
+        assert_ne!(
+            unsafe { libc::fcntl(fd, libc::F_GETFD) },
+            -1,
+            "still open for b"
+        );
+        drop(b);
+        assert_eq!(
+            unsafe { libc::fcntl(fd, libc::F_GETFD) },
+            -1,
+            "closed with the last use"
+        );
+    }
+
+    #[test]
+    fn detach_is_refused_while_in_use() {
+        let h = insert(new_socket()).unwrap();
+        let r = get(h).unwrap();
+        assert_eq!(detach(h).unwrap_err().code(), libc::EBUSY);
+        drop(r);
+        let fd = detach(h).unwrap();
+        assert!(get(h).is_err());
+        // SAFETY: the fd is ours now.
+        assert_eq!(unsafe { libc::close(fd) }, 0);
+    }
+
+    #[test]
+    fn racing_lookups_and_closes_never_reach_a_wrong_socket() {
+        // Threads look up and close handles while others make new sockets
+        // that reuse the fd numbers; every successful lookup must find the
+        // socket its handle was issued for (same fd and type).
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let handles: Vec<_> = (0..8)
+            .map(|_| std::sync::atomic::AtomicI64::new(insert(new_socket()).unwrap()))
+            .collect();
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let (handles, stop) = (&handles, &stop);
+                s.spawn(move || {
+                    let mut i = t;
+                    while !stop.load(Ordering::Relaxed) {
+                        let h = handles[i % handles.len()].load(Ordering::Relaxed);
+                        if let Ok(r) = get(h) {
+                            assert_eq!(r.fd() as i64, h & 0xffff_ffff);
+                            assert_eq!(r.socktype(), libc::SOCK_DGRAM);
+                        }
+                        i += 1;
+                    }
+                });
+            }
+            for round in 0..2000 {
+                let slot = &handles[round % handles.len()];
+                let old = slot.load(Ordering::Relaxed);
+                close(old);
+                slot.store(insert(new_socket()).unwrap(), Ordering::Relaxed);
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
+        for h in &handles {
+            assert!(close(h.load(Ordering::Relaxed)));
+        }
+    }
 }

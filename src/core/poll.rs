@@ -7,10 +7,9 @@
 //! equal to Linux's), translated to the platform's here.
 
 use super::error::{Result, fail};
-use super::handles::{self, MAX_FD};
-use super::socket::{CLOSED, Socket};
+use super::handles::{self, MAX_FD, SocketRef};
+use super::socket::CLOSED;
 use super::wait::Deadline;
-use std::sync::Arc;
 
 /// Data to read (or a connection to accept, or end of stream).
 pub const POLYSOCK_POLLIN: i32 = 0x01;
@@ -136,7 +135,7 @@ pub fn poll(fds: &mut [PollFd], timeout_ms: i64) -> Result<usize> {
     let n = fds.len();
     if n <= STACK_ENTRIES {
         let mut os = [IDLE; STACK_ENTRIES];
-        let mut held: [Option<Arc<Socket>>; STACK_ENTRIES] = [const { None }; STACK_ENTRIES];
+        let mut held: [Option<SocketRef>; STACK_ENTRIES] = [const { None }; STACK_ENTRIES];
         poll_with(fds, &mut os[..n], &mut held[..n], timeout_ms)
     } else {
         let mut os = Vec::new();
@@ -155,7 +154,7 @@ pub fn poll(fds: &mut [PollFd], timeout_ms: i64) -> Result<usize> {
 fn poll_with(
     fds: &mut [PollFd],
     os: &mut [libc::pollfd],
-    held: &mut [Option<Arc<Socket>>],
+    held: &mut [Option<SocketRef>],
     timeout_ms: i64,
 ) -> Result<usize> {
     let mut invalid = false;
@@ -207,6 +206,7 @@ fn poll_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::socket::Socket;
 
     fn pair() -> (i64, i64) {
         let (a, b) = Socket::pair(libc::AF_UNIX, libc::SOCK_STREAM, 0).unwrap();

@@ -21,7 +21,7 @@
 //! coalesce: several before a wait give one such entry.
 
 use super::error::{Error, Result, fail};
-use super::handles::{self, Handle};
+use super::handles::{self, Handle, SocketRef};
 use super::poll::{ALWAYS, POLYSOCK_POLLIN, check_events, check_timeout, from_os, to_os};
 use super::socket::Socket;
 use super::wait::Deadline;
@@ -233,7 +233,7 @@ impl Poller {
         check_events(op, format_args!("handle {h}"), events)?;
         check_flags(op, flags)?;
         let sock = socket(op, h)?;
-        let (fd, id) = (sock.fd(), Arc::as_ptr(&sock) as usize);
+        let (fd, id) = (sock.fd(), &*sock as *const Socket as usize);
         let mut regs = self.lock_regs();
         self.check_alive(op)?;
         if regs.get_mut(fd, id).is_some() {
@@ -275,7 +275,7 @@ impl Poller {
         check_events(op, format_args!("handle {h}"), events)?;
         check_flags(op, flags)?;
         let sock = socket(op, h)?;
-        let (fd, id) = (sock.fd(), Arc::as_ptr(&sock) as usize);
+        let (fd, id) = (sock.fd(), &*sock as *const Socket as usize);
         let mut regs = self.lock_regs();
         self.check_alive(op)?;
         let Some(reg) = regs.get_mut(fd, id) else {
@@ -297,7 +297,7 @@ impl Poller {
     pub fn remove(self: &Arc<Self>, h: Handle) -> Result<()> {
         let op = "poller_remove";
         let sock = socket(op, h)?;
-        let (fd, id) = (sock.fd(), Arc::as_ptr(&sock) as usize);
+        let (fd, id) = (sock.fd(), &*sock as *const Socket as usize);
         let mut regs = self.lock_regs();
         self.check_alive(op)?;
         if regs.get_mut(fd, id).is_none() {
@@ -542,7 +542,7 @@ impl Poller {
     }
 }
 
-fn socket(op: &str, h: Handle) -> Result<Arc<Socket>> {
+fn socket(op: &str, h: Handle) -> Result<SocketRef> {
     handles::get(h).map_err(|e| Error::new(e.code(), format_args!("{op}: {}", e.context())))
 }
 

@@ -234,10 +234,10 @@ pub extern "C" fn polysock_dup(h: polysock_t) -> polysock_t {
 }
 
 /// Gives the socket's fd to the caller, who must close it; the handle
-/// becomes invalid. (Calls still running on the handle in other threads
-/// keep using the fd.)
+/// becomes invalid.
 ///
-/// Returns the fd, or -1: EBADF.
+/// Returns the fd, or -1: EBADF, EBUSY (another call is using the socket
+/// right now: the fd cannot change owner under it).
 #[unsafe(no_mangle)]
 pub extern "C" fn polysock_detach(h: polysock_t) -> i32 {
     boundary! { ret(handles::detach(h)) }
