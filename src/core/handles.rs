@@ -14,6 +14,10 @@
 //! the socket, and with it the fd, goes only when the last use ends, so
 //! the fd number cannot be reused under a running call. The rare writers
 //! (insert, close, detach) take the slot's lock among themselves.
+//!
+//! Sockets live in their slots (192 bytes each, pages of 1024 made as fd
+//! numbers need them), so making a socket allocates nothing beyond its
+//! page.
 
 use super::error::{Result, fail};
 use super::socket::Socket;
@@ -50,7 +54,7 @@ struct Slot {
     /// Written by insert only while EMPTY, and emptied only by whoever ends
     /// the last use of a closed socket (see `release`); read by uses, which
     /// exist only while it is full.
-    socket: UnsafeCell<Option<Box<Socket>>>,
+    socket: UnsafeCell<Option<Socket>>,
     /// Serialises insert, close and detach with one another.
     writers: Mutex<()>,
 }
@@ -92,7 +96,7 @@ fn slot(fd: RawFd, create: bool) -> Option<&'static Slot> {
     Some(&page[fd % PAGE_SLOTS].0)
 }
 
-/// A page built on the heap: built on the stack first, its 64 KiB would
+/// A page built on the heap: built on the stack first, its 192 KiB would
 /// overflow the small thread stacks some VMs run native code on.
 fn new_page() -> Box<Page> {
     let slots: Box<[Padded]> = (0..PAGE_SLOTS).map(|_| Padded::default()).collect();
@@ -153,7 +157,7 @@ fn enter(slot: &'static Slot, ok: impl Fn(u64) -> bool) -> Option<SocketRef> {
     }
     // SAFETY: with a use counted and the slot full (every `ok` requires
     // !EMPTY), nobody takes the socket out until we release.
-    let socket = unsafe { (*slot.socket.get()).as_deref() }.map(NonNull::from);
+    let socket = unsafe { (*slot.socket.get()).as_ref() }.map(NonNull::from);
     match socket {
         Some(socket) => Some(SocketRef { slot, socket }),
         None => {
@@ -223,7 +227,7 @@ pub fn insert(sock: Socket) -> Result<Handle> {
     };
     // SAFETY: the slot is EMPTY and we hold the writers' lock: no use and
     // no other writer can reach `socket`.
-    unsafe { *slot.socket.get() = Some(Box::new(sock)) };
+    unsafe { *slot.socket.get() = Some(sock) };
     slot.state
         .store((generation << 32) | OPEN, Ordering::Release);
     Ok(handle(generation, fd))

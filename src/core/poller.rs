@@ -23,7 +23,6 @@
 use super::error::{Error, Result, fail};
 use super::handles::{self, Handle, SocketRef};
 use super::poll::{ALWAYS, POLYSOCK_POLLIN, check_events, check_timeout, from_os, to_os};
-use super::socket::Socket;
 use super::wait::Deadline;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -233,7 +232,7 @@ impl Poller {
         check_events(op, format_args!("handle {h}"), events)?;
         check_flags(op, flags)?;
         let sock = socket(op, h)?;
-        let (fd, id) = (sock.fd(), &*sock as *const Socket as usize);
+        let (fd, id) = (sock.fd(), sock.id());
         let mut regs = self.lock_regs();
         self.check_alive(op)?;
         if regs.get_mut(fd, id).is_some() {
@@ -275,7 +274,7 @@ impl Poller {
         check_events(op, format_args!("handle {h}"), events)?;
         check_flags(op, flags)?;
         let sock = socket(op, h)?;
-        let (fd, id) = (sock.fd(), &*sock as *const Socket as usize);
+        let (fd, id) = (sock.fd(), sock.id());
         let mut regs = self.lock_regs();
         self.check_alive(op)?;
         let Some(reg) = regs.get_mut(fd, id) else {
@@ -297,7 +296,7 @@ impl Poller {
     pub fn remove(self: &Arc<Self>, h: Handle) -> Result<()> {
         let op = "poller_remove";
         let sock = socket(op, h)?;
-        let (fd, id) = (sock.fd(), &*sock as *const Socket as usize);
+        let (fd, id) = (sock.fd(), sock.id());
         let mut regs = self.lock_regs();
         self.check_alive(op)?;
         if regs.get_mut(fd, id).is_none() {
@@ -801,6 +800,7 @@ pub fn destroy(id: PollerId) -> bool {
 mod tests {
     use super::*;
     use crate::core::poll::{POLYSOCK_POLLHUP, POLYSOCK_POLLOUT};
+    use crate::core::socket::Socket;
 
     fn pair() -> (Handle, Handle) {
         let (a, b) = Socket::pair(libc::AF_UNIX, libc::SOCK_STREAM, 0).unwrap();

@@ -28,6 +28,9 @@ pub(crate) const CLOSED: u32 = 64;
 /// The fd was handed back to the caller; it is not closed on drop.
 pub(crate) const DETACHED: u32 = 128;
 
+/// The next socket's `id`.
+static NEXT_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+
 /// Timeout for sockets created from now on; -1 blocks (see `set_timeout`).
 static DEFAULT_TIMEOUT_MS: AtomicI64 = AtomicI64::new(-1);
 
@@ -68,6 +71,9 @@ pub struct Socket {
     /// The fd is O_NONBLOCK exactly when this is >= 0.
     timeout_ms: AtomicI64,
     state: AtomicU32,
+    /// Unique for the life of the process: pollers know a socket by it
+    /// (an address would not do: the handle table moves sockets).
+    id: usize,
     /// The buffered reader's bytes (readline); receives return them first.
     pub(crate) reader: Reader,
     /// The pollers this socket is registered with: they forget it before
@@ -79,7 +85,7 @@ impl Drop for Socket {
     fn drop(&mut self) {
         // Out of every poller while the fd is still open and its number
         // still ours.
-        let (fd, id) = (self.fd(), self as *const Socket as usize);
+        let (fd, id) = (self.fd(), self.id);
         self.watchers.socket_closing(fd, id);
         if self.state() & DETACHED == 0 {
             // SAFETY: dropped exactly once, here; never used after.
@@ -172,6 +178,7 @@ impl Socket {
             socktype,
             protocol,
             timeout_ms: AtomicI64::new(-1),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             state: AtomicU32::new(state),
             reader: Reader::new(),
             watchers: Watchers::new(),
@@ -249,6 +256,11 @@ impl Socket {
         let s = Socket::adopt(dup_cloexec("dup", self.fd())?)?;
         s.set_timeout(self.timeout())?;
         Ok(s)
+    }
+
+    /// This socket's identity, unique for the life of the process.
+    pub(crate) fn id(&self) -> usize {
+        self.id
     }
 
     pub fn fd(&self) -> RawFd {
