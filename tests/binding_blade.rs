@@ -163,14 +163,9 @@ fn script(name: &str) -> String {
 /// Runs blade with `args` from `dir`, killed after `limit`; returns
 /// (success, output). Output goes to a file: a chatty script never blocks.
 fn run_blade(b: &Blade, dir: &Path, args: &[&str], limit: Duration, log: &str) -> (bool, String) {
-    let mut child = spawn_blade(b, dir, args, log);
-    let status = wait_limited(&mut child, limit);
-    let text = std::fs::read_to_string(b.tmp.join(log)).unwrap_or_default();
-    match status {
-        Some(s) if s.success() => (true, text),
-        Some(s) => (false, format!("{text}\n(blade {s})")),
-        None => (false, format!("{text}\nkilled after {limit:?}")),
-    }
+    let mut cmd = Command::new(&b.bin);
+    cmd.args(args).current_dir(dir);
+    common::run_logged(&mut cmd, &b.tmp.join(log), limit)
 }
 
 fn spawn_blade(b: &Blade, dir: &Path, args: &[&str], log: &str) -> Child {
@@ -183,21 +178,6 @@ fn spawn_blade(b: &Blade, dir: &Path, args: &[&str], log: &str) -> Child {
         .stderr(file)
         .spawn()
         .unwrap_or_else(|e| panic!("starting {}: {e}", b.bin.display()))
-}
-
-fn wait_limited(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Waits (bounded) until `log` contains `needle`; returns the log.
@@ -295,7 +275,7 @@ fn blade_http_server_and_client() {
         Duration::from_secs(60),
         "http_client.log",
     );
-    let server_status = wait_limited(&mut server, Duration::from_secs(15));
+    let server_status = common::wait_limited(&mut server, Duration::from_secs(15));
     let server_log = std::fs::read_to_string(b.tmp.join("http_server.log")).unwrap_or_default();
     println!("client:\n{out}\nserver:\n{server_log}");
     assert!(ok, "the http client failed:\n{out}\nserver:\n{server_log}");
@@ -361,7 +341,7 @@ fn blade_tls_socket_echo() {
         Duration::from_secs(60),
         "tls_client.log",
     );
-    let server_status = wait_limited(&mut server, Duration::from_secs(15));
+    let server_status = common::wait_limited(&mut server, Duration::from_secs(15));
     let server_log = std::fs::read_to_string(b.tmp.join("tls_server.log")).unwrap_or_default();
     println!("client: {out}\nserver: {server_log}");
     assert!(ok, "the TLS client failed:\n{out}\nserver:\n{server_log}");
@@ -407,7 +387,7 @@ fn blade_example_echo_and_sigpipe_untouched() {
             Duration::from_secs(30),
             &format!("echo_client_{side}.log"),
         );
-        let status = wait_limited(&mut server, Duration::from_secs(15));
+        let status = common::wait_limited(&mut server, Duration::from_secs(15));
         assert!(
             ok && out.trim() == "hello through polysock",
             "{side}: echo client: {out}"

@@ -7,9 +7,9 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Whether `luajit` runs here.
 fn luajit_present() -> bool {
@@ -39,41 +39,10 @@ fn luajit(args: &[&Path]) -> Command {
     cmd
 }
 
-/// Waits for `child` at most `limit`, killing it then; returns whether it
-/// exited successfully (false when killed).
-fn wait_bounded(child: &mut Child, limit: Duration) -> bool {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.success();
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Runs `cmd` with output to a log file (a chatty child never blocks on a
-/// pipe), killed after `limit`; returns (success, output).
+/// Runs `cmd`, logging to `log_name` in the test's temp dir, bounded by
+/// `limit`.
 fn run_logged(mut cmd: Command, log_name: &str, limit: Duration) -> (bool, String) {
-    let log = common::tmp_dir("luajit").join(log_name);
-    let file = std::fs::File::create(&log).unwrap();
-    let mut child = cmd
-        .stdout(file.try_clone().unwrap())
-        .stderr(file)
-        .spawn()
-        .expect("starting luajit");
-    let ok = wait_bounded(&mut child, limit);
-    let mut text = std::fs::read_to_string(&log).unwrap_or_default();
-    if !ok && !text.contains("luajit binding:") {
-        text.push_str(&format!(
-            "\n(exited with failure or killed after {limit:?})"
-        ));
-    }
-    (ok, text)
+    common::run_logged(&mut cmd, &common::tmp_dir("luajit").join(log_name), limit)
 }
 
 #[test]
@@ -130,7 +99,8 @@ fn luajit_echo_example() {
     let mut client = luajit(&[&example]);
     client.args(["client", "127.0.0.1", &port, "hello", "from", "cargo"]);
     let (ok, output) = run_logged(client, "echo_client.log", Duration::from_secs(30));
-    let server_ok = wait_bounded(&mut server, Duration::from_secs(30));
+    let server_ok =
+        common::wait_limited(&mut server, Duration::from_secs(30)).is_some_and(|s| s.success());
     assert!(ok, "echo client failed:\n{output}");
     assert_eq!(output.trim(), "hello from cargo");
     assert!(server_ok, "the echo server (--once) did not exit cleanly");

@@ -5,7 +5,7 @@
 mod common;
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The whole suite; each of its waits is bounded far below this.
 const LIMIT: Duration = Duration::from_secs(300);
@@ -29,38 +29,14 @@ fn python_unittest_suite() {
     let dir = common::root().join("bindings").join("python");
     let lib = common::lib_dir().join("libpolysock.so");
     let log = common::tmp_dir("python").join("unittest.log");
-    let file = std::fs::File::create(&log).unwrap();
-    let mut child = Command::new("python3")
-        .args([
-            "-X", "dev", "-m", "unittest", "discover", "-s", "tests", "-v",
-        ])
-        .current_dir(&dir)
-        .env("POLYSOCK_LIB", &lib)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .stdin(Stdio::null())
-        .stdout(file.try_clone().unwrap())
-        .stderr(file)
-        .spawn()
-        .expect("starting python3");
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if start.elapsed() > LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let output = std::fs::read_to_string(&log).unwrap_or_default();
+    let mut cmd = Command::new("python3");
+    cmd.args([
+        "-X", "dev", "-m", "unittest", "discover", "-s", "tests", "-v",
+    ])
+    .current_dir(&dir)
+    .env("POLYSOCK_LIB", &lib)
+    .env("PYTHONDONTWRITEBYTECODE", "1");
+    let (ok, output) = common::run_logged(&mut cmd, &log, LIMIT);
     println!("{output}");
-    match status {
-        Some(s) => assert!(
-            s.success(),
-            "the Python binding's tests failed ({s}):\n{output}"
-        ),
-        None => panic!("the Python binding's tests were killed after {LIMIT:?}:\n{output}"),
-    }
+    assert!(ok, "the Python binding's tests failed:\n{output}");
 }

@@ -43,6 +43,11 @@ pub struct Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// The result of a call that moves many bytes (sendall, recv_exact,
+/// sendfile): the count, or the error together with the count that did
+/// move before it.
+pub type Progress = std::result::Result<usize, (usize, Error)>;
+
 impl Error {
     /// An error with `code` and a context formatted from `args`.
     pub fn new(code: i32, args: fmt::Arguments<'_>) -> Error {

@@ -2,7 +2,7 @@
 //! EINTR, never raises SIGPIPE, and never allocates.
 
 use super::addr::{self, Addr, Purpose};
-use super::error::{Error, Result, fail};
+use super::error::{Error, Progress, Result, fail};
 use super::socket::{Socket, blocking_code};
 use super::wait::{Deadline, wait_fd};
 use std::mem::MaybeUninit;
@@ -80,7 +80,7 @@ impl Socket {
     /// Sends all of `buf` within one deadline (the socket's timeout covers
     /// the whole call, as in CPython). On failure the error comes with the
     /// number of bytes that did go.
-    pub fn sendall(&self, buf: &[u8], flags: i32) -> std::result::Result<usize, (usize, Error)> {
+    pub fn sendall(&self, buf: &[u8], flags: i32) -> Progress {
         let mut deadline = None;
         let mut sent = 0;
         while sent < buf.len() {
@@ -134,11 +134,7 @@ impl Socket {
     /// Receives until `buf` is full (MSG_WAITALL semantics) within one
     /// deadline. Ok(n) with n < buf.len() means the stream ended first.
     /// On failure the error comes with the number of bytes already stored.
-    pub fn recv_exact(
-        &self,
-        buf: &mut [MaybeUninit<u8>],
-        flags: i32,
-    ) -> std::result::Result<usize, (usize, Error)> {
+    pub fn recv_exact(&self, buf: &mut [MaybeUninit<u8>], flags: i32) -> Progress {
         let mut deadline = None;
         let mut got = 0;
         if self.reader.has_data() {

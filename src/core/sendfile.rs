@@ -3,7 +3,7 @@
 //! socket's timeout covers the whole call (one deadline, as sendall), and
 //! progress is reported on failure. Files are streamed, never read whole.
 
-use super::error::{Error, Result, fail};
+use super::error::{Error, Progress, Result, fail};
 use super::socket::Socket;
 use super::wait::Deadline;
 use std::fmt;
@@ -33,7 +33,6 @@ impl fmt::Display for Source<'_> {
 }
 
 /// Bytes sent so far and the error, as sendall reports it.
-type Progress = std::result::Result<usize, (usize, Error)>;
 
 impl Socket {
     /// Sends `count` bytes of file `fd` from `offset` (0: to the end of

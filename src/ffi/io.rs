@@ -2,15 +2,10 @@
 //! MSG_NOSIGNAL (a vanished peer is EPIPE, never SIGPIPE).
 
 use super::socket::polysock_t;
-use super::{boundary, buf_in, buf_out, opt_str, ret, set_opt_out, with};
+use super::{boundary, buf_in, buf_out, count, opt_str, ret, set_opt_out, with, with_progress};
 use crate::core::addr::Addr;
 use crate::core::error::{Result, fail};
 use std::ffi::{c_char, c_void};
-
-/// Bytes as i64; a length that fits a slice always fits.
-fn count(n: usize) -> i64 {
-    n as i64
-}
 
 /// Sends up to `len` bytes of `buf` once, waiting as the socket's timeout
 /// allows for room to send. `flags`: MSG_* (MSG_NOSIGNAL is always added).
@@ -40,9 +35,7 @@ pub extern "C" fn polysock_sendall(
     boundary! {
         ret(with(h, |s| {
             let data = buf_in("sendall", buf.cast(), len)?;
-            let (n, r) = split(s.sendall(data, flags));
-            set_opt_out(sent, n);
-            r.map(|()| count(n))
+            with_progress(s.sendall(data, flags), sent).map(count)
         }))
     }
 }
@@ -82,9 +75,7 @@ pub extern "C" fn polysock_recv_exact(
     boundary! {
         ret(with(h, |s| {
             let out = nonempty("recv_exact", buf_out("recv_exact", buf.cast(), len)?)?;
-            let (n, r) = split(s.recv_exact(out, flags));
-            set_opt_out(received, n);
-            r?;
+            let n = with_progress(s.recv_exact(out, flags), received)?;
             if n < len {
                 return fail!(crate::core::error::POLYSOCK_EEOF, "recv_exact: the peer closed after {n} of {len} bytes");
             }
@@ -144,12 +135,4 @@ fn nonempty<'a, T>(op: &str, b: &'a mut [T]) -> Result<&'a mut [T]> {
         return fail!(libc::EINVAL, "{op}: buffer length is 0");
     }
     Ok(b)
-}
-
-/// (count, outcome) from a call that reports progress on failure.
-fn split(r: std::result::Result<usize, (usize, crate::core::error::Error)>) -> (usize, Result<()>) {
-    match r {
-        Ok(n) => (n, Ok(())),
-        Err((n, e)) => (n, Err(e)),
-    }
 }

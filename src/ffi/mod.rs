@@ -4,7 +4,7 @@
 //! instead of unwinding into C. Pointer arguments go through the checked
 //! helpers below, which turn NULL or oversized lengths into EINVAL.
 
-use crate::core::error::{Result, fail};
+use crate::core::error::{Progress, Result, fail};
 use crate::core::handles::{self, Handle};
 use crate::core::socket::Socket;
 use std::ffi::{CStr, c_char};
@@ -142,6 +142,23 @@ pub(crate) fn buf_out<'a>(op: &str, p: *mut u8, len: usize) -> Result<&'a mut [M
     }
     // SAFETY: the caller guarantees p is writable for len bytes.
     Ok(unsafe { std::slice::from_raw_parts_mut(p.cast(), len) })
+}
+
+/// A count (bytes, entries) as the C functions return it; a count that
+/// fits in memory always fits in an i64.
+pub(crate) fn count(n: usize) -> i64 {
+    n as i64
+}
+
+/// The C side of a `Progress`: the count goes to `progress` (may be NULL)
+/// on success and on failure alike, so a caller knows where to resume.
+pub(crate) fn with_progress(r: Progress, progress: *mut usize) -> Result<usize> {
+    let (n, outcome) = match r {
+        Ok(n) => (n, Ok(n)),
+        Err((n, e)) => (n, Err(e)),
+    };
+    set_opt_out(progress, n);
+    outcome
 }
 
 /// Writes an optional output (NULL means "not wanted").

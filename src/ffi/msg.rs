@@ -4,7 +4,7 @@
 //! they are (the struct has the layout of the platform's struct iovec).
 
 use super::socket::polysock_t;
-use super::{boundary, buf_in, buf_out, check_len, opt_str, out, ret, set_opt_out, with};
+use super::{boundary, buf_in, buf_out, check_len, count, opt_str, out, ret, set_opt_out, with};
 use crate::core::addr::Addr;
 use crate::core::error::{Error, Result, fail};
 use crate::core::handles;
@@ -69,11 +69,6 @@ fn bufs<'a>(op: &str, iov: *const polysock_iovec, iovcnt: usize) -> Result<Bufs<
     let array = unsafe { std::slice::from_raw_parts(iov.cast::<libc::iovec>(), iovcnt) };
     // SAFETY: the caller guarantees each buffer is valid for its length.
     unsafe { Bufs::new(op, array) }
-}
-
-/// Bytes as i64; a length that fits a slice always fits.
-fn count(n: usize) -> i64 {
-    n as i64
 }
 
 /// Sends the `iovcnt` buffers of `iov` as one message (one datagram), in
@@ -270,7 +265,7 @@ pub extern "C" fn polysock_sendmmsg(
                 // SAFETY: as above; only `len` is written.
                 |i, len| unsafe { (*msgs.add(i)).len = len },
             )
-            .map(|k| k as i64)
+            .map(super::count)
         }))
     }
 }
@@ -313,7 +308,7 @@ pub extern "C" fn polysock_recvmmsg(
                     m.addr = from;
                 },
             )
-            .map(|k| k as i64)
+            .map(super::count)
         }))
     }
 }

@@ -1,6 +1,6 @@
 //! poll over handles.
 
-use super::{boundary, ret};
+use super::{boundary, count, ret};
 use crate::core::error::{Result, fail};
 use crate::core::poll::{self, MAX_ENTRIES, PollFd};
 
@@ -26,7 +26,7 @@ pub extern "C" fn polysock_poll(fds: *mut PollFd, nfds: usize, timeout_ms: i64) 
     boundary! {
         ret((|| {
             let entries = entries("poll", fds, nfds)?;
-            poll::poll(entries, timeout_ms).map(|n| n as i64)
+            poll::poll(entries, timeout_ms).map(count)
         })())
     }
 }

@@ -2,7 +2,7 @@
 //! What lets a runtime build its own event loop on polysock.
 
 use super::socket::polysock_t;
-use super::{boundary, ret, status};
+use super::{boundary, count, ret, status};
 use crate::core::error::fail;
 use crate::core::poller::{self, PollerEvent};
 use std::mem::MaybeUninit;
@@ -126,7 +126,7 @@ pub extern "C" fn polysock_poller_wait(
             // SAFETY: the caller passes an array of maxevents >= n entries,
             // which may be uninitialised.
             let out = unsafe { std::slice::from_raw_parts_mut(events.cast::<MaybeUninit<PollerEvent>>(), n) };
-            p.wait(out, timeout_ms).map(|n| n as i64)
+            p.wait(out, timeout_ms).map(count)
         })())
     }
 }

@@ -338,11 +338,19 @@ pub extern "C" fn polysock_gethostbyname(name: *const c_char, out: *mut c_char, 
     }
 }
 
-fn write_entry(op: &str, entry: HostEntry, bufs: [(*mut c_char, usize); 3]) -> Result<()> {
+/// Checks the three output buffers, then looks the entry up, then writes
+/// it: a bad buffer fails before any lookup, and nothing is written unless
+/// all three fit.
+fn host_entry_into(
+    op: &str,
+    bufs: [(*mut c_char, usize); 3],
+    lookup: impl FnOnce() -> Result<HostEntry>,
+) -> Result<()> {
     let [(hp, hl), (ap, al), (dp, dl)] = bufs;
     let hb = text_buf(op, "hostname", hp, hl, false)?;
     let ab = text_buf(op, "aliases", ap, al, false)?;
     let db = text_buf(op, "addresses", dp, dl, false)?;
+    let entry = lookup()?;
     let h = Output::new(op, "hostname", hb, with_nul(&entry.name).to_vec())?;
     let a = Output::new(op, "aliases", ab, name_list(&entry.aliases))?;
     let d = Output::new(op, "addresses", db, name_list(&entry.addresses))?;
@@ -378,11 +386,7 @@ pub extern "C" fn polysock_gethostbyname_ex(
             let op = "gethostbyname_ex";
             let name = req_str(op, "name", name)?;
             let bufs = [(hostname, hostname_len), (aliases, aliases_len), (addresses, addresses_len)];
-            // Check the buffers before any lookup.
-            for (i, (p, l)) in bufs.iter().enumerate() {
-                text_buf(op, ["hostname", "aliases", "addresses"][i], *p, *l, false)?;
-            }
-            write_entry(op, resolve::gethostbyname_ex(name)?, bufs)
+            host_entry_into(op, bufs, || resolve::gethostbyname_ex(name))
         })())
     }
 }
@@ -407,10 +411,7 @@ pub extern "C" fn polysock_gethostbyaddr(
             let op = "gethostbyaddr";
             let host = req_str(op, "host", host)?;
             let bufs = [(hostname, hostname_len), (aliases, aliases_len), (addresses, addresses_len)];
-            for (i, (p, l)) in bufs.iter().enumerate() {
-                text_buf(op, ["hostname", "aliases", "addresses"][i], *p, *l, false)?;
-            }
-            write_entry(op, resolve::gethostbyaddr(host)?, bufs)
+            host_entry_into(op, bufs, || resolve::gethostbyaddr(host))
         })())
     }
 }

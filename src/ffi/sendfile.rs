@@ -2,27 +2,8 @@
 //! (Blade's `send(file)`).
 
 use super::socket::polysock_t;
-use super::{boundary, check_len, req_str, ret, set_opt_out, with};
-use crate::core::error::Result;
+use super::{boundary, check_len, req_str, ret, with, with_progress};
 use std::ffi::c_char;
-
-/// (bytes sent, outcome) as the C functions report it: `sent` is written
-/// on success and on failure alike.
-fn report(
-    r: std::result::Result<usize, (usize, crate::core::error::Error)>,
-    sent: *mut usize,
-) -> Result<i64> {
-    match r {
-        Ok(n) => {
-            set_opt_out(sent, n);
-            Ok(n as i64)
-        }
-        Err((n, e)) => {
-            set_opt_out(sent, n);
-            Err(e)
-        }
-    }
-}
 
 /// Sends `count` bytes of the open file `file_fd`, starting at `offset`,
 /// over the socket: with sendfile(2) on Linux (the data never enters user
@@ -52,7 +33,7 @@ pub extern "C" fn polysock_sendfile(
     boundary! {
         ret(with(h, |s| {
             check_len("sendfile", count)?;
-            report(s.sendfile(file_fd, offset, count), sent)
+            with_progress(s.sendfile(file_fd, offset, count), sent).map(super::count)
         }))
     }
 }
@@ -78,7 +59,7 @@ pub extern "C" fn polysock_sendfile_path(
         ret(with(h, |s| {
             let path = req_str("sendfile_path", "path", path)?;
             check_len("sendfile_path", count)?;
-            report(s.sendfile_path(path, offset, count), sent)
+            with_progress(s.sendfile_path(path, offset, count), sent).map(super::count)
         }))
     }
 }

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 pub fn root() -> PathBuf {
@@ -111,41 +111,55 @@ pub fn compile_c_file(src: &Path, name: &str) -> PathBuf {
     exe
 }
 
-/// Runs `exe`, killing it after `limit`; returns (success, its output).
-/// Output goes to a file, so a chatty program never blocks on a pipe.
-pub fn run_with_limit(exe: &Path, args: &[&str], limit: Duration) -> (bool, String) {
-    // In target/, never beside `exe` (a script may live in the source tree).
-    let name = exe.file_name().unwrap().to_string_lossy().into_owned();
-    let log = tmp_dir("logs").join(format!("{name}.{}.log", std::process::id()));
-    let file = std::fs::File::create(&log).unwrap();
-    let mut child = Command::new(exe)
-        // cargo test puts target/<profile>/ on LD_LIBRARY_PATH, which beats
-        // the program's RUNPATH: an older libpolysock.so.0 left there by
-        // `cargo build` would be tested instead of this run's library.
-        .env_remove("LD_LIBRARY_PATH")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(file.try_clone().unwrap())
-        .stderr(file)
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting {}: {e}", exe.display()));
+/// Waits for `child` at most `limit`, killing it then: its exit status, or
+/// None when it had to be killed.
+pub fn wait_limited(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
     let start = Instant::now();
-    let status = loop {
+    loop {
         if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
+            return Some(status);
         }
         if start.elapsed() > limit {
             let _ = child.kill();
             let _ = child.wait();
-            break None;
+            return None;
         }
         std::thread::sleep(Duration::from_millis(20));
-    };
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    }
+}
+
+/// Runs `cmd` with stdin closed and its output in the file `log` (a
+/// chatty child never blocks on a pipe), killed after `limit`; returns
+/// (success, output).
+pub fn run_logged(cmd: &mut Command, log: &Path, limit: Duration) -> (bool, String) {
+    let file = std::fs::File::create(log).unwrap();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {:?}: {e}", cmd.get_program()));
+    let status = wait_limited(&mut child, limit);
+    let text = std::fs::read_to_string(log).unwrap_or_default();
     match status {
-        Some(s) => (s.success(), text),
+        Some(s) if s.success() => (true, text),
+        Some(s) => (false, format!("{text}\n({s})")),
         None => (false, format!("{text}\nkilled after {limit:?}")),
     }
+}
+
+/// Runs `exe` with `args`, killed after `limit`; returns (success, output).
+pub fn run_with_limit(exe: &Path, args: &[&str], limit: Duration) -> (bool, String) {
+    // The log goes to target/, never beside `exe` (a script may live in
+    // the source tree).
+    let name = exe.file_name().unwrap().to_string_lossy().into_owned();
+    let log = tmp_dir("logs").join(format!("{name}.{}.log", std::process::id()));
+    let mut cmd = Command::new(exe);
+    // cargo test puts target/<profile>/ on LD_LIBRARY_PATH, which beats the
+    // program's RUNPATH: an older libpolysock.so.0 left there by `cargo
+    // build` would be tested instead of this run's library.
+    cmd.env_remove("LD_LIBRARY_PATH").args(args);
+    run_logged(&mut cmd, &log, limit)
 }
 
 /// Compiles and runs one C test program; panics with its output on failure.
