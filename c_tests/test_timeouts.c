@@ -85,8 +85,16 @@ TEST(nonblocking_connect_is_einprogress) {
     CHECK_OK(polysock_setblocking(cli, 0));
     CHECK_EQ(polysock_getblocking(cli), 0);
     int rc = polysock_connect(cli, "::1", port);
-    /* Loopback may finish at once; otherwise it is in progress. */
+    /* Loopback may finish at once; otherwise it is in progress... */
     if (rc != 0) CHECK_EQ(polysock_errno(), EINPROGRESS);
+    /* ...and either way it completes once the socket is writable. */
+    polysock_pollfd f = {cli, POLYSOCK_POLLOUT, 0};
+    CHECK_EQ(polysock_poll(&f, 1, 5000), 1);
+    CHECK_EQ(polysock_finish_connect(cli), 0);
+    polysock_socket_info info;
+    CHECK_OK(polysock_info(cli, &info));
+    CHECK_EQ(info.connected, 1);
+    CHECK_EQ(info.peer.port, port);
     polysock_close(cli);
     polysock_close(srv);
 }
