@@ -13,6 +13,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +124,46 @@ static const char *temp_socket_path(const char *name) {
     snprintf(path, sizeof path, "%s/%s", dir, name);
     unlink(path);
     return path;
+}
+
+/* A monotonic clock in milliseconds. */
+static inline double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+/* Signals for tests that prove waits survive them: a SIGUSR1 handler
+ * installed without SA_RESTART, and a thread that sends SIGUSR1 to the
+ * calling thread every `every_us` until pester_stop(). */
+static void pester_on_signal_(int sig) { (void)sig; }
+static pthread_t pester_target_, pester_thread_;
+static volatile int pester_stopping_;
+static useconds_t pester_every_;
+
+static void *pester_run_(void *arg) {
+    (void)arg;
+    while (!pester_stopping_) {
+        pthread_kill(pester_target_, SIGUSR1);
+        usleep(pester_every_);
+    }
+    return NULL;
+}
+
+static inline void pester_start(useconds_t every_us) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = pester_on_signal_; /* no SA_RESTART */
+    CHECK_EQ(sigaction(SIGUSR1, &sa, NULL), 0);
+    pester_target_ = pthread_self();
+    pester_every_ = every_us;
+    pester_stopping_ = 0;
+    CHECK_EQ(pthread_create(&pester_thread_, NULL, pester_run_, NULL), 0);
+}
+
+static inline void pester_stop(void) {
+    pester_stopping_ = 1;
+    pthread_join(pester_thread_, NULL);
 }
 
 /* The number of open fds of this process. */

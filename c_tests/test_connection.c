@@ -11,12 +11,6 @@
 #include <sys/mount.h>
 #include <time.h>
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
-}
-
 /* A port nothing listens on: a bound socket that does not listen refuses
  * connections, and keeps the port from being taken meanwhile. */
 static polysock_t refusing_port(int family, const char *host, int *port) {

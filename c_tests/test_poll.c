@@ -8,12 +8,6 @@
 #include <sys/resource.h>
 #include <time.h>
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
-}
-
 /* A connected TCP pair over 127.0.0.1: client and accepted server side. */
 static void tcp_pair(polysock_t *client, polysock_t *server) {
     int port;
@@ -215,29 +209,10 @@ TEST(poll_has_no_fd_setsize_limit) {
     }
 }
 
-static void on_signal(int sig) { (void)sig; }
-static pthread_t main_thread;
-static volatile int stop_pestering;
-
-static void *pester(void *arg) {
-    (void)arg;
-    while (!stop_pestering) {
-        pthread_kill(main_thread, SIGUSR1);
-        usleep(10000);
-    }
-    return NULL;
-}
-
 /* Signals (a handler without SA_RESTART) never end a wait early: poll and
  * poller waits resume with the time that remains. */
 TEST(signals_do_not_cut_poll_short) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    CHECK_EQ(sigaction(SIGUSR1, &sa, NULL), 0);
-    main_thread = pthread_self();
-    pthread_t t;
-    CHECK_EQ(pthread_create(&t, NULL, pester, NULL), 0);
+    pester_start(10000);
     polysock_t p[2];
     CHECK_OK(polysock_socketpair(POLYSOCK_AF_UNIX, POLYSOCK_SOCK_STREAM, 0, p));
     polysock_pollfd f[1] = {pfd(p[0], POLYSOCK_POLLIN)};
@@ -251,8 +226,7 @@ TEST(signals_do_not_cut_poll_short) {
     t0 = now_ms();
     CHECK_EQ(polysock_poller_wait(pl, ev, 4, 200), 0);
     CHECK(now_ms() - t0 >= 199);
-    stop_pestering = 1;
-    pthread_join(t, NULL);
+    pester_stop();
     polysock_poller_destroy(pl);
     polysock_close(p[0]);
     polysock_close(p[1]);

@@ -5,12 +5,6 @@
 #include <pthread.h>
 #include <time.h>
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
-}
-
 TEST(recv_times_out_within_its_bound) {
     polysock_t p[2];
     CHECK_OK(polysock_socketpair(POLYSOCK_AF_UNIX, POLYSOCK_SOCK_STREAM, 0, p));
@@ -138,31 +132,10 @@ TEST(default_timeout_applies_to_new_sockets) {
     polysock_close(srv);
 }
 
-static void on_signal(int sig) { (void)sig; }
-
-static pthread_t main_thread;
-static volatile int stop_pestering;
-
-/* Interrupts the main thread with SIGUSR1 every 20 ms. */
-static void *pester(void *arg) {
-    (void)arg;
-    while (!stop_pestering) {
-        pthread_kill(main_thread, SIGUSR1);
-        usleep(20000);
-    }
-    return NULL;
-}
-
 /* A signal handler installed without SA_RESTART interrupts poll/recv; the
  * call must resume and still honour its full deadline. */
 TEST(signals_do_not_cut_waits_short) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal; /* no SA_RESTART */
-    CHECK_EQ(sigaction(SIGUSR1, &sa, NULL), 0);
-    main_thread = pthread_self();
-    pthread_t t;
-    CHECK_EQ(pthread_create(&t, NULL, pester, NULL), 0);
+    pester_start(20000); /* SIGUSR1 every 20 ms */
 
     polysock_t p[2];
     CHECK_OK(polysock_socketpair(POLYSOCK_AF_UNIX, POLYSOCK_SOCK_STREAM, 0, p));
@@ -183,8 +156,7 @@ TEST(signals_do_not_cut_waits_short) {
     CHECK_EQ(polysock_recv_exact(p[0], buf, 4, 0, NULL), 4);
     CHECK(memcmp(buf, "late", 4) == 0);
     waitpid(child, NULL, 0);
-    stop_pestering = 1;
-    pthread_join(t, NULL);
+    pester_stop();
     polysock_close(p[0]);
     polysock_close(p[1]);
 }
