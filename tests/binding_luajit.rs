@@ -1,7 +1,8 @@
 //! The LuaJIT binding (bindings/luajit): runs its test script and its echo
 //! example with `luajit`, against the shared library this test run built.
 //! Where luajit is not installed, each test prints "skipped: luajit not
-//! found" and passes (.ci/run installs it).
+//! found" and passes, but fails in CI or with POLYSOCK_REQUIRE_RUNTIMES=1
+//! (common::missing_runtime; .ci/run installs it).
 
 mod common;
 
@@ -10,6 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
+
+/// How to get the runtime, for the message of a missing one.
+const LUAJIT_HOW: &str = "install it (Debian: apt-get install luajit; .ci/run does)";
 
 /// Whether `luajit` runs here.
 fn luajit_present() -> bool {
@@ -48,7 +52,7 @@ fn run_logged(mut cmd: Command, log_name: &str, limit: Duration) -> (bool, Strin
 #[test]
 fn luajit_test_script() {
     if !luajit_present() {
-        common::skip("luajit not found");
+        common::missing_runtime("LuaJIT", "luajit not found", LUAJIT_HOW);
         return;
     }
     let script = binding_dir().join("test.lua");
@@ -64,7 +68,7 @@ fn luajit_test_script() {
 #[test]
 fn luajit_echo_example() {
     if !luajit_present() {
-        common::skip("luajit not found");
+        common::missing_runtime("LuaJIT", "luajit not found", LUAJIT_HOW);
         return;
     }
     let example = binding_dir().join("examples").join("echo.lua");

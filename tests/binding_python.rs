@@ -23,7 +23,11 @@ fn python3_present() -> bool {
 #[test]
 fn python_unittest_suite() {
     if !python3_present() {
-        common::skip("python3 not found");
+        common::missing_runtime(
+            "Python",
+            "python3 not found",
+            "install python3 (Debian: apt-get install python3)",
+        );
         return;
     }
     let dir = common::root().join("bindings").join("python");
