@@ -1,14 +1,16 @@
-//! The Blade binding (bindings/blade). With BLADE_ROOT pointing at a Blade
-//! build directory (includes/blade.h, libblade, and the `blade` binary, or
-//! BLADE_BIN), this builds the shim with its Makefile against the static
+//! The Blade binding (bindings/blade). Blade is found as BLADE_ROOT (a
+//! Blade build directory: includes/blade.h, libblade, and the `blade`
+//! binary, or BLADE_BIN) when that is set, else as
+//! target/vms/blade/build/blade, where bindings/build-vms.sh builds it.
+//! This builds the shim with its Makefile against the static
 //! library this `cargo test` just built, installs it as .blade/bin/_socket.so
 //! in a scratch directory, and runs Blade scripts from there: the shim's own
 //! tests, a comparison of its surface with Blade's built-in module, Blade's
 //! libs/http server and client, ssl's TLSSocket, Blade threads, the example
 //! echo server, and a check that the process's SIGPIPE disposition is left
 //! alone.
-//! Without BLADE_ROOT every test prints "skipped: BLADE_ROOT not set" and
-//! passes.
+//! Without Blade every test skips, or fails where runtimes are required
+//! (common::missing_runtime).
 
 mod common;
 
@@ -32,16 +34,18 @@ struct Blade {
     tmp: PathBuf,
 }
 
-/// Builds and installs the shim once for all tests; None without BLADE_ROOT.
+/// Builds and installs the shim once for all tests; None without Blade.
 fn blade() -> Option<&'static Blade> {
     static SETUP: OnceLock<Option<Blade>> = OnceLock::new();
     SETUP
         .get_or_init(|| {
-            let root = PathBuf::from(std::env::var_os("BLADE_ROOT")?);
+            let root = std::env::var_os("BLADE_ROOT")
+                .map(PathBuf::from)
+                .or_else(|| common::built_vm("blade", "blade/build/blade"))?;
             let header = root.join("includes/blade.h");
             assert!(
                 header.is_file(),
-                "BLADE_ROOT={} is not a Blade build directory: {} is missing",
+                "{} (BLADE_ROOT, or target/vms) is not a Blade build directory: {} is missing",
                 root.display(),
                 header.display()
             );
@@ -63,7 +67,11 @@ macro_rules! need_blade {
         match blade() {
             Some(b) => b,
             None => {
-                common::skip("BLADE_ROOT not set");
+                common::missing_runtime(
+                    "Blade",
+                    "BLADE_ROOT not set and no Blade built in target/vms",
+                    common::BUILD_VMS_HOW,
+                );
                 return;
             }
         }
@@ -298,7 +306,11 @@ fn blade_tls_socket_echo() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !ssl_built || !openssl {
-        common::skip("needs the openssl command and Blade's ssl package ($BLADE_ROOT/dist/ssl.so)");
+        common::missing_runtime(
+            "Blade's ssl package and the openssl command",
+            "needs the openssl command and Blade's ssl package ($BLADE_ROOT/dist/ssl.so)",
+            "install openssl and libssl-dev, then build Blade with its ssl package (bindings/build-vms.sh does)",
+        );
         return;
     }
     let cert = b.tmp.join("cert.pem");

@@ -1,10 +1,11 @@
-//! The Dictu binding (bindings/dictu). With DICTU_SRC pointing at a Dictu
-//! checkout that has a built `dictu` ($DICTU_SRC/dictu, or DICTU_BIN), this
-//! builds the shim with its Makefile against the static library this
+//! The Dictu binding (bindings/dictu). Dictu is found as DICTU_SRC (a
+//! checkout with a built `dictu`: $DICTU_SRC/dictu, or DICTU_BIN) when that
+//! is set, else as target/vms/dictu, where bindings/build-vms.sh builds it.
+//! This builds the shim with its Makefile against the static library this
 //! `cargo test` just built, then runs bindings/dictu/tests/run.sh: the
 //! shim's own Dictu tests, and Dictu's tests/sockets/*.du with only their
-//! import line changed. Without DICTU_SRC it prints
-//! "skipped: DICTU_SRC not set" and passes.
+//! import line changed. Without Dictu the test skips, or fails where
+//! runtimes are required (common::missing_runtime).
 
 mod common;
 
@@ -14,14 +15,21 @@ use std::time::Duration;
 
 #[test]
 fn dictu_shim_and_dictus_socket_tests() {
-    let Some(src) = std::env::var_os("DICTU_SRC").map(PathBuf::from) else {
-        common::skip("DICTU_SRC not set");
+    let Some(src) = std::env::var_os("DICTU_SRC")
+        .map(PathBuf::from)
+        .or_else(|| common::built_vm("dictu", "dictu"))
+    else {
+        common::missing_runtime(
+            "Dictu",
+            "DICTU_SRC not set and no Dictu built in target/vms",
+            common::BUILD_VMS_HOW,
+        );
         return;
     };
     let header = src.join("src/include/dictu_ffi_include.h");
     assert!(
         header.is_file(),
-        "DICTU_SRC={} is not a Dictu checkout: {} is missing",
+        "{} (DICTU_SRC, or target/vms) is not a Dictu checkout: {} is missing",
         src.display(),
         header.display()
     );

@@ -199,10 +199,24 @@ pub fn missing_runtime(runtime: &str, reason: &str, how: &str) {
     let _ = writeln!(std::io::stderr(), "skipped: {reason}");
 }
 
-/// The silent skip the Dictu and Blade tests still use until
-/// bindings/build-vms.sh builds their VMs in CI; replaced there by
-/// `missing_runtime`.
-pub fn skip(reason: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "skipped: {reason}");
+/// Where bindings/build-vms.sh builds the runtimes: target/vms (the
+/// parent of CARGO_TARGET_TMPDIR is the target directory).
+pub fn vms_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("vms")
 }
+
+/// `rel` under target/vms when build-vms.sh has finished building
+/// runtime `name` there (its stamp is written last), else None.
+pub fn built_vm(name: &str, rel: &str) -> Option<PathBuf> {
+    let vms = vms_dir();
+    vms.join(format!("{name}.stamp"))
+        .is_file()
+        .then(|| vms.join(rel))
+}
+
+/// How to get a runtime that build-vms.sh builds, for `missing_runtime`.
+pub const BUILD_VMS_HOW: &str = "run bindings/build-vms.sh (it builds the snapshots of ../shared/vms into target/vms and names \
+     the Debian packages it needs; .ci/run does this)";

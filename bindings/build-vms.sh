@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# Builds the language runtimes the binding tests run on, from the source
+# snapshots in ../shared/vms (beside the repository), offline, under
+# target/vms/ (outside the tracked tree; nothing of them is committed):
+#
+#   target/vms/dictu/dictu               Dictu (DICTU_SRC=target/vms/dictu)
+#   target/vms/blade/build/blade/blade   Blade (BLADE_ROOT=target/vms/blade/build/blade)
+#   target/vms/micropython/...           MicroPython's unix port, only when
+#                                        ../shared/vms/micropython.tar.gz exists
+#
+# `cargo test` finds them there with no variable set (DICTU_SRC, DICTU_BIN,
+# BLADE_ROOT and BLADE_BIN, when set, come first). A runtime is rebuilt
+# only when its stamp (target/vms/<name>.stamp: the checksums of its
+# snapshots and of this script) no longer matches.
+#
+#   bindings/build-vms.sh                     build what is missing or stale
+#   bindings/build-vms.sh --missing-packages  print the Debian packages the
+#                                             builds and their tests need and
+#                                             this machine lacks (.ci/run
+#                                             installs them)
+#
+# Environment: POLYSOCK_VMS_SRC (default ../shared/vms), CARGO_TARGET_DIR
+# (default target), JOBS (default 2).
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+snapshots=${POLYSOCK_VMS_SRC:-$repo/../shared/vms}
+vms=${CARGO_TARGET_DIR:-$repo/target}/vms
+case $vms in /*) ;; *) vms=$repo/$vms ;; esac
+jobs=${JOBS:-2}
+
+# What the builds need: "Debian package: how to tell it is here".
+requirements=(
+    "cmake:command cmake"
+    "make:command make"
+    "gcc:command gcc"
+    "libsqlite3-dev:header sqlite3.h"      # Dictu's Sqlite module
+    "libpcre2-dev:header pcre2.h"          # Blade's regular expressions
+    "libssl-dev:header openssl/ssl.h"      # Blade's hash and ssl (TLSSocket)
+    "zlib1g-dev:header zlib.h"             # Blade's zlib (libs/http imports it)
+    "openssl:command openssl"              # the TLSSocket test makes its certificate
+)
+
+missing_packages() {
+    local r pkg kind what
+    for r in "${requirements[@]}"; do
+        pkg=${r%%:*}
+        read -r kind what <<<"${r#*:}"
+        case $kind in
+        command) command -v "$what" >/dev/null 2>&1 || echo "$pkg" ;;
+        header)
+            command -v gcc >/dev/null 2>&1 &&
+                printf '#include <%s>\n' "$what" |
+                gcc -E -x c -DPCRE2_CODE_UNIT_WIDTH=8 - >/dev/null 2>&1 ||
+                echo "$pkg"
+            ;;
+        esac
+    done
+}
+
+if [ "${1:-}" = --missing-packages ]; then
+    missing_packages
+    exit 0
+elif [ $# -gt 0 ]; then
+    echo "usage: $0 [--missing-packages]" >&2
+    exit 2
+fi
+
+missing=$(missing_packages | tr '\n' ' ')
+if [ -n "$missing" ]; then
+    echo "build-vms.sh: missing build dependencies; on Debian/Ubuntu:" >&2
+    echo "    apt-get install $missing" >&2
+    exit 1
+fi
+for f in dictu.tar.gz blade.tar.gz linenoise.tar.gz; do
+    if [ ! -f "$snapshots/$f" ]; then
+        echo "build-vms.sh: $snapshots/$f not found (set POLYSOCK_VMS_SRC to the folder of the runtime snapshots)" >&2
+        exit 1
+    fi
+done
+mkdir -p "$vms"
+
+# stamp_of FILE...: the checksums that decide whether a build is current.
+stamp_of() {
+    sha256sum "$@" "$repo/bindings/build-vms.sh" | awk '{print $1}'
+}
+
+# fresh NAME SNAPSHOT...: true when NAME is built from exactly these inputs.
+fresh() {
+    local name=$1
+    shift
+    [ -f "$vms/$name.stamp" ] && [ "$(cat "$vms/$name.stamp")" = "$(stamp_of "$@")" ]
+}
+
+# unpack NAME TARBALL: a clean copy of the snapshot in $vms/NAME.
+unpack() {
+    rm -rf "${vms:?}/$1" "$vms/$1.stamp"
+    tar -xzf "$2" -C "$vms"
+    [ -d "$vms/$1" ] || { echo "build-vms.sh: $2 did not unpack into $1/" >&2; exit 1; }
+}
+
+# built NAME SECONDS: report and stamp.
+built() {
+    local name=$1 start=$2
+    shift 2
+    stamp_of "$@" >"$vms/$name.stamp"
+    echo "build-vms.sh: $name built in $((SECONDS - start)) s"
+}
+
+# run LOG CMD...: runs a build step, its output in LOG, shown on failure.
+run() {
+    local log=$1
+    shift
+    if ! "$@" >>"$log" 2>&1; then
+        echo "build-vms.sh: failed: $*" >&2
+        tail -n 40 "$log" >&2
+        exit 1
+    fi
+}
+
+# ---- Dictu: the CLI only; HTTP (libcurl) and UUID (libuuid) are not used
+# by the tests; Sqlite against Debian's library (the snapshot lacks the
+# bundled amalgamation).
+dictu_inputs=("$snapshots/dictu.tar.gz")
+if [ -x "$vms/dictu/dictu" ] && fresh dictu "${dictu_inputs[@]}"; then
+    echo "build-vms.sh: dictu is up to date ($vms/dictu/dictu)"
+else
+    start=$SECONDS
+    log=$vms/dictu.log
+    : >"$log"
+    unpack dictu "$snapshots/dictu.tar.gz"
+    run "$log" cmake -S "$vms/dictu" -B "$vms/dictu/build" -DCMAKE_BUILD_TYPE=Release \
+        -DDISABLE_HTTP=ON -DDISABLE_UUID=ON \
+        -DSQLITE_LIB="$(gcc -print-file-name=libsqlite3.so)"
+    run "$log" cmake --build "$vms/dictu/build" --target dictu -j"$jobs"
+    run "$log" "$vms/dictu/dictu" -v
+    built dictu "$start" "${dictu_inputs[@]}"
+fi
+
+# ---- Blade: its FetchContent dependencies from local copies (pcre2 from
+# Debian, linenoise from its snapshot), and of its native packages only
+# those the tests import: json, hash and zlib (libs/http), ssl (TLSSocket).
+blade_inputs=("$snapshots/blade.tar.gz" "$snapshots/linenoise.tar.gz")
+if [ -x "$vms/blade/build/blade/blade" ] && fresh blade "${blade_inputs[@]}"; then
+    echo "build-vms.sh: blade is up to date ($vms/blade/build/blade/blade)"
+else
+    start=$SECONDS
+    log=$vms/blade.log
+    : >"$log"
+    unpack blade "$snapshots/blade.tar.gz"
+    rm -rf "$vms/linenoise"
+    tar -xzf "$snapshots/linenoise.tar.gz" -C "$vms"
+    # Stands in for pcre2's source tree: the target Blade links, made of
+    # Debian's libpcre2-8.
+    mkdir -p "$vms/blade/pcre2-debian"
+    cat >"$vms/blade/pcre2-debian/CMakeLists.txt" <<'EOF'
+cmake_minimum_required(VERSION 3.18)
+project(pcre2_debian C)
+add_library(pcre2-8-static INTERFACE)
+target_link_libraries(pcre2-8-static INTERFACE pcre2-8)
+EOF
+    cat >"$vms/blade/packages/CMakeLists.txt" <<'EOF'
+set(CMAKE_RUNTIME_OUTPUT_DIRECTORY ${CMAKE_RUNTIME_OUTPUT_DIRECTORY}/..)
+add_subdirectory(json)
+add_subdirectory(hash)
+add_subdirectory(ssl)
+add_subdirectory(zlib)
+EOF
+    run "$log" cmake -S "$vms/blade" -B "$vms/blade/build" -DCMAKE_BUILD_TYPE=Release \
+        -DFETCHCONTENT_FULLY_DISCONNECTED=ON \
+        -DFETCHCONTENT_SOURCE_DIR_PCRE2="$vms/blade/pcre2-debian" \
+        -DFETCHCONTENT_SOURCE_DIR_LINENOISESRC="$vms/linenoise"
+    run "$log" cmake --build "$vms/blade/build" -j"$jobs"
+    for f in blade includes/blade.h dist/ssl.so dist/hash.so dist/json.so dist/zlib2.so; do
+        [ -e "$vms/blade/build/blade/$f" ] || { echo "build-vms.sh: Blade built no $f" >&2; exit 1; }
+    done
+    built blade "$start" "${blade_inputs[@]}"
+fi
+
+# ---- MicroPython (issue 10 item 5; its helper extends this block): the
+# unix port, only when a snapshot is there.
+if [ -f "$snapshots/micropython.tar.gz" ]; then
+    mpy_inputs=("$snapshots/micropython.tar.gz")
+    if fresh micropython "${mpy_inputs[@]}"; then
+        echo "build-vms.sh: micropython is up to date"
+    else
+        start=$SECONDS
+        log=$vms/micropython.log
+        : >"$log"
+        unpack micropython "$snapshots/micropython.tar.gz"
+        run "$log" make -C "$vms/micropython/mpy-cross" -j"$jobs"
+        run "$log" make -C "$vms/micropython/ports/unix" -j"$jobs"
+        built micropython "$start" "${mpy_inputs[@]}"
+    fi
+else
+    echo "build-vms.sh: no micropython.tar.gz in $snapshots: MicroPython not built"
+fi
