@@ -85,15 +85,22 @@ stamp_of() {
     sha256sum "$@" "$repo/bindings/build-vms.sh" | awk '{print $1}'
 }
 
-# fresh NAME SNAPSHOT...: true when NAME is built from exactly these inputs.
-fresh() {
-    local name=$1
-    shift
-    [ -f "$vms/$name.stamp" ] && [ "$(cat "$vms/$name.stamp")" = "$(stamp_of "$@")" ]
+# current NAME RESULT INPUT...: true (and says so) when RESULT exists and
+# NAME was built from exactly these inputs.
+current() {
+    local name=$1 result=$2
+    shift 2
+    [ -e "$result" ] && [ -f "$vms/$name.stamp" ] &&
+        [ "$(cat "$vms/$name.stamp")" = "$(stamp_of "$@")" ] &&
+        echo "build-vms.sh: $name is up to date ($result)"
 }
 
-# unpack NAME TARBALL: a clean copy of the snapshot in $vms/NAME.
+# unpack NAME TARBALL: a clean copy of the snapshot in $vms/NAME; starts
+# NAME's build log ($log) and clock ($start).
 unpack() {
+    start=$SECONDS
+    log=$vms/$1.log
+    : >"$log"
     rm -rf "${vms:?}/$1" "$vms/$1.stamp"
     tar -xzf "$2" -C "$vms"
     [ -d "$vms/$1" ] || { echo "build-vms.sh: $2 did not unpack into $1/" >&2; exit 1; }
@@ -122,12 +129,7 @@ run() {
 # by the tests; Sqlite against Debian's library (the snapshot lacks the
 # bundled amalgamation).
 dictu_inputs=("$snapshots/dictu.tar.gz")
-if [ -x "$vms/dictu/dictu" ] && fresh dictu "${dictu_inputs[@]}"; then
-    echo "build-vms.sh: dictu is up to date ($vms/dictu/dictu)"
-else
-    start=$SECONDS
-    log=$vms/dictu.log
-    : >"$log"
+if ! current dictu "$vms/dictu/dictu" "${dictu_inputs[@]}"; then
     unpack dictu "$snapshots/dictu.tar.gz"
     run "$log" cmake -S "$vms/dictu" -B "$vms/dictu/build" -DCMAKE_BUILD_TYPE=Release \
         -DDISABLE_HTTP=ON -DDISABLE_UUID=ON \
@@ -141,12 +143,7 @@ fi
 # Debian, linenoise from its snapshot), and of its native packages only
 # those the tests import: json, hash and zlib (libs/http), ssl (TLSSocket).
 blade_inputs=("$snapshots/blade.tar.gz" "$snapshots/linenoise.tar.gz")
-if [ -x "$vms/blade/build/blade/blade" ] && fresh blade "${blade_inputs[@]}"; then
-    echo "build-vms.sh: blade is up to date ($vms/blade/build/blade/blade)"
-else
-    start=$SECONDS
-    log=$vms/blade.log
-    : >"$log"
+if ! current blade "$vms/blade/build/blade/blade" "${blade_inputs[@]}"; then
     unpack blade "$snapshots/blade.tar.gz"
     rm -rf "$vms/linenoise"
     tar -xzf "$snapshots/linenoise.tar.gz" -C "$vms"
@@ -181,12 +178,7 @@ fi
 # unix port, only when a snapshot is there.
 if [ -f "$snapshots/micropython.tar.gz" ]; then
     mpy_inputs=("$snapshots/micropython.tar.gz")
-    if fresh micropython "${mpy_inputs[@]}"; then
-        echo "build-vms.sh: micropython is up to date"
-    else
-        start=$SECONDS
-        log=$vms/micropython.log
-        : >"$log"
+    if ! current micropython "$vms/micropython/ports/unix/build-standard/micropython" "${mpy_inputs[@]}"; then
         unpack micropython "$snapshots/micropython.tar.gz"
         run "$log" make -C "$vms/micropython/mpy-cross" -j"$jobs"
         run "$log" make -C "$vms/micropython/ports/unix" -j"$jobs"
