@@ -392,6 +392,43 @@ DECLARE_MODULE_METHOD(socket__recv) {
   return do_recv(vm, arg_count, args, 0);
 }
 
+/* Receives up to `len` bytes into b (exactly len unless the stream ends,
+ * the wait runs out or an error comes) as Blade's read does: a blocking
+ * socket waits as the kernel's SO_RCVTIMEO says; a non-blocking one (as a
+ * timed connect leaves it, for TLSSocket) waits here up to SO_RCVTIMEO
+ * each time it runs dry (the kernel ignores SO_RCVTIMEO there), or
+ * returns what there is when that is unset. What came is the result when
+ * that wait runs out, as with the built-in; the socket's own timeout
+ * (settimeout) and other errors fail the call when nothing came. Returns
+ * the byte count or -1. */
+static int64_t read_up_to(polysock_t h, rbuf *b, size_t len, int32_t flags) {
+  int64_t rcvtimeo = -1, mode = -1;
+  for (;;) {
+    size_t part = 0;
+    int64_t r = polysock_recv_exact(h, b->p + b->len, len - b->len, flags, &part);
+    b->len += part;
+    if (r >= 0) return (int64_t)b->len;
+    int code = polysock_errno();
+    if (code == POLYSOCK_EEOF) return (int64_t)b->len;
+    int sockets_own = polysock_gettimeout(h, &mode) == 0 && mode > 0;
+    if (code == ETIMEDOUT && !sockets_own) { /* SO_RCVTIMEO on a blocking socket */
+      fail();
+      return (int64_t)b->len;
+    }
+    if (!would_block(code) || (flags & MSG_DONTWAIT)) {
+      if (b->len > 0) return (int64_t)b->len; /* reported only when no data came */
+      return would_block(code) ? (int64_t)0 : fail();
+    }
+    if (rcvtimeo < 0 && (polysock_getopt(h, POLYSOCK_OPT_RCVTIMEO_MS, &rcvtimeo) != 0 || rcvtimeo < 0)) {
+      rcvtimeo = 0;
+    }
+    if (rcvtimeo == 0) return (int64_t)b->len;
+    if (wait_for(h, POLYSOCK_POLLIN, rcvtimeo, "read") < 0) {
+      return last.code == ETIMEDOUT || b->len > 0 ? (int64_t)b->len : -1;
+    }
+  }
+}
+
 static bool do_read(b_vm *vm, int arg_count, b_value *args, int as_bytes) {
   polysock_t h = handle_of(args[0]);
   if (h < 0) RETURN_NUMBER(-1);
@@ -401,25 +438,19 @@ static bool do_read(b_vm *vm, int arg_count, b_value *args, int as_bytes) {
   rbuf b;
   rbuf_init(&b, (size_t)len);
   if (b.cap < (size_t)len) RETURN_NUMBER(fail_own(ENOMEM, "read of %lld bytes", (long long)len));
-  size_t got = 0;
-  if (polysock_recv_exact(h, b.p, (size_t)len, to_i32(args[2]), &got) < 0) {
-    /* The stream ended, or a non-blocking socket ran dry: what came is
-     * the result. A real error loses nothing either: it is reported only
-     * when no data came. */
-    int code = polysock_errno();
-    if (got == 0 && code != POLYSOCK_EEOF && !would_block(code)) {
-      rbuf_free(&b);
-      RETURN_NUMBER(fail());
-    }
+  if (read_up_to(h, &b, (size_t)len, to_i32(args[2])) < 0) {
+    rbuf_free(&b);
+    RETURN_NUMBER(-1);
   }
-  b_value v = received(vm, b.p, got, as_bytes);
+  b_value v = received(vm, b.p, b.len, as_bytes);
   rbuf_free(&b);
   RETURN_VALUE(v);
 }
 
 /* read(fd, length, flags): a string of exactly length bytes (<= 0: 1024),
- * or fewer if the stream ended first (or the non-blocking socket had no
- * more); -1 if an error came before any data. */
+ * or fewer if the stream ended first, SO_RCVTIMEO ran out, or the
+ * non-blocking socket without SO_RCVTIMEO had no more; -1 if an error
+ * came before any data (see read_up_to). */
 DECLARE_MODULE_METHOD(socket__read) {
   ENFORCE_ARG_COUNT(read, 3);
   ENFORCE_ARG_TYPE(read, 0, IS_NUMBER);

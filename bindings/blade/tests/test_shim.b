@@ -7,6 +7,7 @@
 # Loopback (127.0.0.1, ::1) and Unix paths only; every wait is bounded.
 
 import os
+import thread
 import _socket
 import socket as so
 
@@ -318,6 +319,96 @@ test('settimeout(ms) bounds recv, read and accept', @() {
   close_all(t)
 })
 
+# A peer on a Blade thread: accepts one connection on the listening fd,
+# waits `delay` ms (a poll that nothing ends) and sends `reply` unless it
+# is nil, then holds the connection until the client closes it (at most 5
+# s). Returns the thread.
+def late_peer(listen_fd, delay, reply) {
+  return thread.start(@(t, fd, delay, reply) {
+    var c = _socket.accept(fd)[0]
+    _socket.poll([c], _socket.POLLIN, delay)
+    if reply _socket.send(c, reply, 0)
+    _socket.poll([c], _socket.POLLIN, 5000)
+    _socket.close(c)
+  }, [listen_fd, delay, reply])
+}
+
+# A client that sets SO_RCVTIMEO (ms), then connects with a timeout, as
+# socket.b users do; blocking: set_blocking(true) first.
+def timed_client(port, rcvtimeo, blocking) {
+  var c = so.Socket(so.AF_INET, so.SOCK_STREAM, 0)
+  if blocking c.set_blocking(true)
+  c.set_option(so.SO_RCVTIMEO, rcvtimeo)
+  c.connect('127.0.0.1', port, 3000)
+  return c
+}
+
+def listener() {
+  var srv = so.Socket(so.AF_INET, so.SOCK_STREAM, 0)
+  srv.bind(0, '127.0.0.1')
+  srv.listen()
+  return srv
+}
+
+test('read after a timed connect waits SO_RCVTIMEO for a late reply', @() {
+  var srv = listener()
+  var peer = late_peer(srv.id, 200, 'late reply')
+  var c = timed_client(srv.info().port, 400, false)
+  expect_eq(_socket.gettimeout(c.id), 0, 'connect left it non-blocking (for TLSSocket)')
+  var start = microtime()
+  var got = c.read(10)
+  var ms = ms_since(start)
+  expect_eq(got, 'late reply', 'the reply')
+  expect(ms >= 150 and ms < 400, 'waited ${ms} ms')
+  expect_eq(_socket.gettimeout(c.id), 0, 'the mode is unchanged')
+  c.close()
+  peer.await()
+  srv.close()
+})
+
+test('read after a timed connect: no reply within SO_RCVTIMEO gives what came (\'\'), as Blade', @() {
+  var srv = listener()
+  var peer = late_peer(srv.id, 0, nil)
+  var c = timed_client(srv.info().port, 400, false)
+  var start = microtime()
+  var got = c.read(10)
+  var ms = ms_since(start)
+  expect_eq(got, '', 'nothing came')
+  expect(ms >= 350 and ms < 5000, 'waited ${ms} ms')
+  expect_eq(last_name(), 'ETIMEDOUT', 'the timeout is the last failure')
+  c.close()
+  peer.await()
+  srv.close()
+})
+
+test('read on a blocking socket: SO_RCVTIMEO gives what came, as the built-in read', @() {
+  var srv = listener()
+  var peer = late_peer(srv.id, 0, 'abc')
+  var c = timed_client(srv.info().port, 400, true)
+  expect_eq(_socket.gettimeout(c.id), -1, 'blocking')
+  var start = microtime()
+  var got = c.read(10)
+  var ms = ms_since(start)
+  expect_eq(got, 'abc', 'the three bytes that came')
+  expect(ms >= 350 and ms < 5000, 'waited ${ms} ms for the rest')
+  expect_eq(c.read(10), '', 'then nothing came: \'\', not an exception')
+  c.close()
+  peer.await()
+  srv.close()
+})
+
+test('read on a non-blocking socket without SO_RCVTIMEO returns what there is at once', @() {
+  var srv = listener()
+  var peer = late_peer(srv.id, 0, nil)
+  var c = timed_client(srv.info().port, 0, false)
+  var start = microtime()
+  expect_eq(c.read(10), '', 'nothing yet')
+  expect(ms_since(start) < 100, 'no wait')
+  c.close()
+  peer.await()
+  srv.close()
+})
+
 test('connect leaves the socket in the mode is_blocking asks for', @() {
   var srv = so.Socket(so.AF_INET, so.SOCK_STREAM, 0)
   srv.bind(0, '127.0.0.1')
@@ -451,6 +542,7 @@ test('would-block is not an error: error(-1) gives nil', @() {
 test('a read that succeeds leaves the last failure alone', @() {
   var t = tcp_trio(so.AF_INET, '127.0.0.1')
   _socket.setblocking(t[2].id, false)
+  _socket.setsockopt(t[2].id, so.SO_RCVTIMEO, 0) # so read does not wait
   expect_eq(_socket.listen(999996, 1), -1, 'a failure')
   expect_eq(_socket.read(t[2].id, 10, 0), '', 'nothing to read yet')
   t[1].send('abc')
