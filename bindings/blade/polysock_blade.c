@@ -633,13 +633,22 @@ static bool do_recvfrom(b_vm *vm, int arg_count, b_value *args, int as_bytes) {
   polysock_t h = handle_of(args[0]);
   if (h < 0) RETURN_NUMBER(-1);
   int64_t len = to_i64(args[1]);
-  if (len <= 0) len = 8192;
+  int32_t flags = to_i32(args[2]);
+  if (len <= 0) {
+    /* The whole next datagram: its length first, leaving it in place
+     * (MSG_PEEK). With MSG_TRUNC a datagram socket gives the real length
+     * whatever the buffer's size; a stream socket gives what is waiting,
+     * up to SCRATCH. */
+    len = polysock_recvfrom(h, scratch, SCRATCH, flags | MSG_PEEK | MSG_TRUNC, NULL);
+    if (len < 0) RETURN_NUMBER(fail());
+    if (len == 0) len = 1; /* an empty datagram, or the end of a stream */
+  }
   if (len > INT32_MAX - 1) len = INT32_MAX - 1;
   rbuf b;
   rbuf_init(&b, (size_t)len);
   if (b.cap < (size_t)len) RETURN_NUMBER(fail_own(ENOMEM, "recvfrom of %lld bytes", (long long)len));
   polysock_addr from;
-  int64_t n = polysock_recvfrom(h, b.p, (size_t)len, to_i32(args[2]), &from);
+  int64_t n = polysock_recvfrom(h, b.p, (size_t)len, flags, &from);
   if (n < 0) {
     rbuf_free(&b);
     RETURN_NUMBER(fail());
@@ -654,7 +663,8 @@ static bool do_recvfrom(b_vm *vm, int arg_count, b_value *args, int as_bytes) {
 
 /* recvfrom(fd, length, flags): [data string (its full length, NUL bytes
  * included), sender ip (the path for AF_UNIX), sender port], or -1.
- * length <= 0 means 8192. */
+ * length <= 0: the whole datagram, whatever its size (the built-in cuts it
+ * to 8192 bytes and drops the rest). */
 DECLARE_MODULE_METHOD(socket__recvfrom) {
   ENFORCE_ARG_COUNT(recvfrom, 3);
   ENFORCE_ARG_TYPE(recvfrom, 0, IS_NUMBER);

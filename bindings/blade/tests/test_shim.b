@@ -632,6 +632,71 @@ test('recvfrom keeps NUL bytes (the built-in truncates at the first)', @() {
   _socket.close(b)
 })
 
+# n bytes of a repeating pattern (a..z), so a cut or reordered datagram shows.
+def pattern(n) {
+  var d = bytes(n)
+  for i in 0..n d[i] = 97 + i % 26
+  return d
+}
+
+test('receive_from() with no length returns each datagram whole (1 B to 65,507 B)', @() {
+  var a = so.Socket(so.AF_INET, so.SOCK_DGRAM, 0)
+  var b = so.Socket(so.AF_INET, so.SOCK_DGRAM, 0)
+  a.bind(0, '127.0.0.1')
+  a.set_option(so.SO_RCVTIMEO, 5000)
+  a.set_option(so.SO_RCVBUF, 1024 * 1024)
+  var port = a.info().port
+  for n in [1, 8192, 8193, 16384, 65507] {
+    var d = pattern(n)
+    expect_eq(b.send_to('127.0.0.1', port, so.AF_INET, d), n, 'sent ${n}')
+    var r = a.receive_from()
+    expect_eq(r.data.length(), n, 'length of the ${n}-byte datagram')
+    expect(r.data.to_bytes() == d, 'content of the ${n}-byte datagram')
+    expect_eq(r.port, b.info().port, 'sender port')
+  }
+  # Two queued datagrams come one at a time, each whole.
+  b.send_to('127.0.0.1', port, so.AF_INET, pattern(9000))
+  b.send_to('127.0.0.1', port, so.AF_INET, 'next')
+  expect_eq(a.receive_from().data.length(), 9000, 'the first')
+  expect_eq(a.receive_from().data, 'next', 'then the second')
+  # An empty datagram is an empty string; a given length still cuts.
+  b.send_to('127.0.0.1', port, so.AF_INET, bytes(0))
+  expect_eq(_socket.recvfrom(a.id, -1, 0)[0], '', 'empty datagram')
+  b.send_to('127.0.0.1', port, so.AF_INET, pattern(100))
+  expect_eq(a.receive_from(10).data, 'abcdefghij', 'cut to the length asked')
+  # Nothing waiting on a non-blocking socket: would-block, as before.
+  _socket.setblocking(a.id, false)
+  expect_eq(_socket.recvfrom(a.id, -1, 0), -1, 'nothing waiting')
+  expect_eq(last_name(), 'EAGAIN', 'would block')
+  a.close()
+  b.close()
+})
+
+test('recvfrom with no length: a 100,000-byte Unix datagram whole; a stream gives what waits', @() {
+  var pa = unix_path('big'), pb = unix_path('bigb')
+  var a = _socket.create(so.AF_UNIX, so.SOCK_DGRAM, 0)
+  var b = _socket.create(so.AF_UNIX, so.SOCK_DGRAM, 0)
+  _socket.bind(a, pa, 0, so.AF_UNIX)
+  _socket.bind(b, pb, 0, so.AF_UNIX)
+  _socket.setsockopt(b, so.SO_SNDBUF, 1024 * 1024)
+  _socket.setsockopt(a, so.SO_RCVBUF, 1024 * 1024)
+  _socket.settimeout(a, 5000)
+  var d = pattern(100000)
+  expect_eq(_socket.sendto(b, d, 0, pa, 0, so.AF_UNIX), 100000, 'sent')
+  var r = _socket.recvfrom_bytes(a, -1, 0)
+  expect(r != -1, 'received: ${_socket.error(-1)}')
+  expect_eq(r[0].length(), 100000, 'length')
+  expect(r[0] == d, 'content')
+  _socket.close(a)
+  _socket.close(b)
+  os.exec('rm -f ${pa} ${pb}')
+  var t = tcp_trio(so.AF_INET, '127.0.0.1')
+  t[1].send('stream bytes')
+  var s = _socket.recvfrom(t[2].id, -1, 0)
+  expect_eq(s[0], 'stream bytes', 'what was waiting')
+  close_all(t)
+})
+
 # ---------------------------------------------------------------------
 # poll, sendfile, resolver
 
