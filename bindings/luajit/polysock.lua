@@ -986,13 +986,25 @@ function Socket:buffered()
     return tonumber(n)
 end
 
--- receivefrom([size]): one datagram (up to `size` bytes, default 65536)
--- and its sender: data, host, port.
+-- receivefrom([size]): one datagram (up to `size` bytes; without a size,
+-- the whole datagram whatever its length) and its sender: data, host, port.
 function Socket:receivefrom(size)
     local h = h_of(self, "receivefrom")
-    size = check_int(size, 1, "receivefrom", RECV_CHUNK)
-    if size <= 0 then
-        argerror(1, "receivefrom", "size must be positive")
+    if size == nil then
+        -- Its length first, leaving it in place (MSG_PEEK): with MSG_TRUNC
+        -- a datagram socket gives the real length whatever the buffer's
+        -- size; a stream socket gives what is waiting, up to RECV_CHUNK.
+        local n = C.polysock_recvfrom(h, scratch(self, RECV_CHUNK), RECV_CHUNK,
+            bit.bor(K.MSG_PEEK, K.MSG_TRUNC), nil)
+        if n < 0 then
+            return failure()
+        end
+        size = math.max(tonumber(n), 1) -- 0: an empty datagram
+    else
+        size = check_int(size, 1, "receivefrom")
+        if size <= 0 then
+            argerror(1, "receivefrom", "size must be positive")
+        end
     end
     local buf = scratch(self, size)
     local from = ffi.new("polysock_addr")

@@ -293,6 +293,59 @@ test("udp datagrams, unconnected and connected", function()
     b:close()
 end)
 
+-- n bytes of a repeating pattern, so a cut or reordered datagram shows.
+local function pattern(n)
+    local t = {}
+    for i = 0, n - 1 do
+        t[#t + 1] = string.char(97 + i % 26)
+    end
+    return table.concat(t)
+end
+
+test("receivefrom() without a size returns each datagram whole", function()
+    local a = bounded(ok(ps.udp4()))
+    local b = bounded(ok(ps.udp4()))
+    ok(a:bind("127.0.0.1", 0))
+    ok(b:bind("127.0.0.1", 0))
+    ok(a:setoption("recv-buffer-size", 1024 * 1024))
+    local _, pa = a:getsockname()
+    for _, n in ipairs({ 1, 8192, 8193, 16384, 65507 }) do
+        local d = pattern(n)
+        eq(ok(b:sendto(d, "127.0.0.1", pa)), n, "sendto " .. n)
+        local got = ok(a:receivefrom())
+        eq(#got, n, "length of the " .. n .. "-byte datagram")
+        check(got == d, "content of the " .. n .. "-byte datagram")
+    end
+    -- Two queued datagrams come one at a time.
+    ok(b:sendto(pattern(9000), "127.0.0.1", pa))
+    ok(b:sendto("next", "127.0.0.1", pa))
+    eq(#ok(a:receivefrom()), 9000, "the first")
+    eq(ok(a:receivefrom()), "next", "then the second")
+    -- Nothing waiting on a non-blocking socket: would-block.
+    ok(a:settimeout(0))
+    fails("EAGAIN", a:receivefrom())
+    a:close()
+    b:close()
+    -- A Unix datagram above 64 KiB, whole.
+    local pu, pv = unix_path(), unix_path()
+    local u = bounded(ok(ps.unix("dgram")))
+    local v = bounded(ok(ps.unix("dgram")))
+    ok(u:bind(pu))
+    ok(v:bind(pv))
+    ok(u:setoption("recv-buffer-size", 1024 * 1024))
+    ok(v:setoption("send-buffer-size", 1024 * 1024))
+    local big = pattern(100000)
+    eq(ok(v:sendto(big, pu)), 100000, "sendto a Unix path")
+    local got, host = ok(u:receivefrom())
+    eq(#got, 100000, "length of the Unix datagram")
+    check(got == big, "content of the Unix datagram")
+    eq(host, pv, "sender path")
+    u:close()
+    v:close()
+    os.remove(pu)
+    os.remove(pv)
+end)
+
 test("udp over IPv6", function()
     local a = ps.udp6()
     if not a or not a:bind("::1", 0) then
