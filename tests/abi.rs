@@ -24,33 +24,6 @@ fn committed_header_is_fresh() {
     );
 }
 
-/// Names of the functions the header declares.
-fn declared_functions(header: &str) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    for line in header.lines() {
-        let line = line.trim();
-        if line.starts_with('#')
-            || line.starts_with("//")
-            || line.starts_with('*')
-            || line.starts_with("/*")
-        {
-            continue;
-        }
-        if let Some(paren) = line.find('(') {
-            let before = &line[..paren];
-            if let Some(name) = before
-                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-                .next_back()
-            {
-                if name.starts_with("polysock_") {
-                    names.insert(name.to_string());
-                }
-            }
-        }
-    }
-    names
-}
-
 fn exported_symbols() -> BTreeSet<String> {
     let lib = common::lib_dir().join("libpolysock.so");
     let out = Command::new("nm")
@@ -74,7 +47,7 @@ fn exported_symbols() -> BTreeSet<String> {
 #[cfg(target_os = "linux")]
 fn every_export_is_prefixed_and_declared() {
     let exports = exported_symbols();
-    let declared = declared_functions(&committed_header());
+    let declared = common::declared_functions(&committed_header());
     assert!(exports.len() > 20, "suspiciously few exports: {exports:?}");
     for sym in &exports {
         assert!(
@@ -99,7 +72,7 @@ fn every_export_is_prefixed_and_declared() {
 #[test]
 fn declaration_parser_finds_functions_and_only_them() {
     let header = "int32_t polysock_close(polysock_t h);\n#define POLYSOCK_X 1\n/* polysock_nope(1) */\nconst char *polysock_strerror(int32_t code);\n";
-    let found = declared_functions(header);
+    let found = common::declared_functions(header);
     assert_eq!(
         found.into_iter().collect::<Vec<_>>(),
         ["polysock_close", "polysock_strerror"]
@@ -146,7 +119,7 @@ fn version_macros_match_cargo() {
 fn every_declared_function_is_documented() {
     let header = committed_header();
     let lines: Vec<&str> = header.lines().collect();
-    let declared = declared_functions(&header);
+    let declared = common::declared_functions(&header);
     let mut undocumented = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         let Some(name) = declared.iter().find(|f| line.contains(&format!("{f}("))) else {

@@ -3,9 +3,37 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+/// Names of the functions the header declares.
+pub fn declared_functions(header: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for line in header.lines() {
+        let line = line.trim();
+        if line.starts_with('#')
+            || line.starts_with("//")
+            || line.starts_with('*')
+            || line.starts_with("/*")
+        {
+            continue;
+        }
+        if let Some(paren) = line.find('(') {
+            let before = &line[..paren];
+            if let Some(name) = before
+                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .next_back()
+            {
+                if name.starts_with("polysock_") {
+                    names.insert(name.to_string());
+                }
+            }
+        }
+    }
+    names
+}
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
