@@ -45,7 +45,11 @@ fn readme() -> PathBuf {
 #[test]
 fn reference_builds_clean_with_every_function() {
     if !have_python() {
-        return common::missing_runtime("python3", "python3 not found: the API reference is not built", "apt-get install python3");
+        return common::missing_runtime(
+            "python3",
+            "python3 not found: the API reference is not built",
+            "apt-get install python3",
+        );
     }
     let (ok, log, page) = apiref("clean", &header(), &readme());
     assert!(ok, "docs/apiref.py failed:\n{log}");
@@ -86,7 +90,11 @@ fn header_with_extra_function() -> PathBuf {
 #[test]
 fn an_ungrouped_function_fails_but_is_shown_under_other() {
     if !have_python() {
-        return common::missing_runtime("python3", "python3 not found: the API reference is not built", "apt-get install python3");
+        return common::missing_runtime(
+            "python3",
+            "python3 not found: the API reference is not built",
+            "apt-get install python3",
+        );
     }
     let (ok, log, page) = apiref("ungrouped", &header_with_extra_function(), &readme());
     assert!(!ok, "an ungrouped function passed:\n{log}");
@@ -101,7 +109,11 @@ fn an_ungrouped_function_fails_but_is_shown_under_other() {
 #[test]
 fn a_readme_name_the_header_lacks_fails() {
     if !have_python() {
-        return common::missing_runtime("python3", "python3 not found: the API reference is not built", "apt-get install python3");
+        return common::missing_runtime(
+            "python3",
+            "python3 not found: the API reference is not built",
+            "apt-get install python3",
+        );
     }
     let text = std::fs::read_to_string(readme()).unwrap();
     let old = "- **Lifecycle:** `polysock_socket`,";
@@ -120,7 +132,11 @@ fn a_readme_name_the_header_lacks_fails() {
 #[test]
 fn an_undocumented_function_fails() {
     if !have_python() {
-        return common::missing_runtime("python3", "python3 not found: the API reference is not built", "apt-get install python3");
+        return common::missing_runtime(
+            "python3",
+            "python3 not found: the API reference is not built",
+            "apt-get install python3",
+        );
     }
     let text = std::fs::read_to_string(header()).unwrap();
     let doc_start = text
@@ -137,7 +153,11 @@ fn an_undocumented_function_fails() {
 #[test]
 fn an_error_code_missing_from_the_readme_table_fails() {
     if !have_python() {
-        return common::missing_runtime("python3", "python3 not found: the API reference is not built", "apt-get install python3");
+        return common::missing_runtime(
+            "python3",
+            "python3 not found: the API reference is not built",
+            "apt-get install python3",
+        );
     }
     let text = std::fs::read_to_string(header()).unwrap();
     let at = text.find("#define POLYSOCK_EEOF").unwrap();
