@@ -1,7 +1,8 @@
 //! The C API reference (docs/apiref.py, `make docs`): it builds without a
-//! warning, every function the header declares has its entry, and a
-//! function no README group names, or a README name the header lacks,
-//! fails the build instead of vanishing.
+//! warning and every function the header declares has its entry; a
+//! function no README group names, a README name the header lacks, an
+//! undocumented function or an error code outside README's table fails
+//! the build instead of vanishing.
 
 mod common;
 
@@ -9,11 +10,20 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-fn have_python() -> bool {
-    Command::new("python3")
+/// Whether python3 runs here; says why not (and fails in CI) otherwise.
+fn python() -> bool {
+    let ok = Command::new("python3")
         .arg("--version")
         .output()
-        .is_ok_and(|o| o.status.success())
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        common::missing_runtime(
+            "python3",
+            "python3 not found: the API reference is not built",
+            "apt-get install python3",
+        );
+    }
+    ok
 }
 
 /// Runs the generator; returns (success, its output, the page).
@@ -42,14 +52,34 @@ fn readme() -> PathBuf {
     common::root().join("README.md")
 }
 
+/// A copy of `original` in the test's temp dir, with `edit` applied.
+fn edited(original: &Path, name: &str, edit: impl FnOnce(String) -> String) -> PathBuf {
+    let text = std::fs::read_to_string(original).unwrap();
+    let path = common::tmp_dir("apiref").join(name);
+    std::fs::write(&path, edit(text)).unwrap();
+    path
+}
+
+/// `text` with `insert` placed before the first occurrence of `before`.
+fn insert_before(text: &str, before: &str, insert: &str) -> String {
+    let at = text
+        .find(before)
+        .unwrap_or_else(|| panic!("{before:?} not found"));
+    format!("{}{insert}{}", &text[..at], &text[at..])
+}
+
+/// Runs the generator on a broken input; asserts it fails, naming `why`.
+fn fails_with(name: &str, header: &Path, readme: &Path, why: &str) -> String {
+    let (ok, log, page) = apiref(name, header, readme);
+    assert!(!ok, "{name}: passed:\n{log}");
+    assert!(log.contains(why), "{name}: no warning says {why:?}:\n{log}");
+    page
+}
+
 #[test]
 fn reference_builds_clean_with_every_function() {
-    if !have_python() {
-        return common::missing_runtime(
-            "python3",
-            "python3 not found: the API reference is not built",
-            "apt-get install python3",
-        );
+    if !python() {
+        return;
     }
     let (ok, log, page) = apiref("clean", &header(), &readme());
     assert!(ok, "docs/apiref.py failed:\n{log}");
@@ -76,31 +106,20 @@ fn reference_builds_clean_with_every_function() {
     }
 }
 
-/// A copy of the header with one more documented function, at the end.
-fn header_with_extra_function() -> PathBuf {
-    let text = std::fs::read_to_string(header()).unwrap();
-    let at = text.rfind("#ifdef __cplusplus").unwrap();
-    let extra =
-        "/**\n * A function no README group names.\n */\nint32_t polysock_zz_ungrouped(void);\n\n";
-    let path = common::tmp_dir("apiref").join("extra.h");
-    std::fs::write(&path, format!("{}{extra}{}", &text[..at], &text[at..])).unwrap();
-    path
-}
-
 #[test]
 fn an_ungrouped_function_fails_but_is_shown_under_other() {
-    if !have_python() {
-        return common::missing_runtime(
-            "python3",
-            "python3 not found: the API reference is not built",
-            "apt-get install python3",
-        );
+    if !python() {
+        return;
     }
-    let (ok, log, page) = apiref("ungrouped", &header_with_extra_function(), &readme());
-    assert!(!ok, "an ungrouped function passed:\n{log}");
-    assert!(
-        log.contains("polysock_zz_ungrouped is in no group"),
-        "no warning names it:\n{log}"
+    let h = edited(&header(), "extra.h", |t| {
+        let f = "/**\n * In no README group.\n */\nint32_t polysock_zz_ungrouped(void);\n\n";
+        insert_before(&t, "#ifdef __cplusplus\n}", f)
+    });
+    let page = fails_with(
+        "ungrouped",
+        &h,
+        &readme(),
+        "polysock_zz_ungrouped is in no group",
     );
     let other = page.find("class=\"other\"").expect("no Other group");
     assert!(page[other..].contains("<h3 id=\"polysock_zz_ungrouped\">"));
@@ -108,76 +127,51 @@ fn an_ungrouped_function_fails_but_is_shown_under_other() {
 
 #[test]
 fn a_readme_name_the_header_lacks_fails() {
-    if !have_python() {
-        return common::missing_runtime(
-            "python3",
-            "python3 not found: the API reference is not built",
-            "apt-get install python3",
-        );
+    if !python() {
+        return;
     }
-    let text = std::fs::read_to_string(readme()).unwrap();
-    let old = "- **Lifecycle:** `polysock_socket`,";
-    assert!(text.contains(old), "README's Lifecycle group moved");
-    let readme = common::tmp_dir("apiref").join("README.md");
-    std::fs::write(
-        &readme,
-        text.replace(old, "- **Lifecycle:** `polysock_gone`, `polysock_socket`,"),
-    )
-    .unwrap();
-    let (ok, log, _) = apiref("stale", &header(), &readme);
-    assert!(!ok, "a stale README name passed:\n{log}");
-    assert!(log.contains("names polysock_gone"), "{log}");
+    let r = edited(&readme(), "README.md", |t| {
+        insert_before(&t, "`polysock_socket`,", "`polysock_gone`, ")
+    });
+    fails_with("stale", &header(), &r, "names polysock_gone");
 }
 
 #[test]
 fn an_undocumented_function_fails() {
-    if !have_python() {
-        return common::missing_runtime(
-            "python3",
-            "python3 not found: the API reference is not built",
-            "apt-get install python3",
-        );
+    if !python() {
+        return;
     }
-    let text = std::fs::read_to_string(header()).unwrap();
-    let doc_start = text
-        .find("/**\n * Closes a socket.")
-        .expect("polysock_close's doc");
-    let doc_end = doc_start + text[doc_start..].find("*/\n").unwrap() + 3;
-    let path = common::tmp_dir("apiref").join("undocumented.h");
-    std::fs::write(&path, format!("{}{}", &text[..doc_start], &text[doc_end..])).unwrap();
-    let (ok, log, _) = apiref("undocumented", &path, &readme());
-    assert!(!ok, "an undocumented function passed:\n{log}");
-    assert!(log.contains("polysock_close has no doc comment"), "{log}");
+    let h = edited(&header(), "undocumented.h", |t| {
+        let start = t
+            .find("/**\n * Closes a socket.")
+            .expect("polysock_close's doc");
+        let end = start + t[start..].find("*/\n").unwrap() + 3;
+        format!("{}{}", &t[..start], &t[end..])
+    });
+    fails_with(
+        "undocumented",
+        &h,
+        &readme(),
+        "polysock_close has no doc comment",
+    );
 }
 
 #[test]
 fn an_error_code_missing_from_the_readme_table_fails() {
-    if !have_python() {
-        return common::missing_runtime(
-            "python3",
-            "python3 not found: the API reference is not built",
-            "apt-get install python3",
-        );
+    if !python() {
+        return;
     }
-    let text = std::fs::read_to_string(header()).unwrap();
-    let at = text.find("#define POLYSOCK_EEOF").unwrap();
-    let path = common::tmp_dir("apiref").join("newcode.h");
-    std::fs::write(
-        &path,
-        format!(
-            "{}#define POLYSOCK_ENEWCODE 20199\n\n{}",
-            &text[..at],
-            &text[at..]
-        ),
-    )
-    .unwrap();
-    let (ok, log, _) = apiref("newcode", &path, &readme());
-    assert!(
-        !ok,
-        "an error code outside the README's table passed:\n{log}"
-    );
-    assert!(
-        log.contains("POLYSOCK_ENEWCODE (20199) is not in README"),
-        "{log}"
+    let h = edited(&header(), "newcode.h", |t| {
+        insert_before(
+            &t,
+            "#define POLYSOCK_EEOF",
+            "#define POLYSOCK_ENEWCODE 20199\n\n",
+        )
+    });
+    fails_with(
+        "newcode",
+        &h,
+        &readme(),
+        "POLYSOCK_ENEWCODE (20199) is not in README",
     );
 }
