@@ -670,6 +670,68 @@
 #define POLYSOCK_POLLER_MAX_BATCH 1024
 
 /**
+ * polysock_ring_create flag: use the epoll emulation even where io_uring
+ * works (tests; a seccomp policy that lets io_uring_setup through but not
+ * its operations). The environment variable POLYSOCK_RING=epoll does the
+ * same for every ring.
+ */
+#define POLYSOCK_RING_EMULATE 1
+
+/**
+ * polysock_ring_create flag: only the creating thread will call this
+ * ring's functions. io_uring may then run the kernel's share of the work
+ * only when that thread reaps (IORING_SETUP_SINGLE_ISSUER |
+ * IORING_SETUP_DEFER_TASKRUN): fewer interruptions, larger batches.
+ * Calls from another thread fail with EPERM.
+ */
+#define POLYSOCK_RING_SINGLE_THREAD 2
+
+/**
+ * polysock_ring_backend: the kernel's io_uring does the operations.
+ */
+#define POLYSOCK_RING_IO_URING 1
+
+/**
+ * polysock_ring_backend: the epoll poller and user-space system calls.
+ */
+#define POLYSOCK_RING_EPOLL 2
+
+/**
+ * Completion flag: more completions will follow for this operation (a
+ * multishot accept or receive goes on).
+ */
+#define POLYSOCK_RING_MORE 1
+
+/**
+ * Completion flag: `group`/`buffer`/`data` name a provided buffer that
+ * now holds the received bytes; give it back with
+ * polysock_ring_buffer_return.
+ */
+#define POLYSOCK_RING_BUFFER 2
+
+/**
+ * polysock_ring_accept flag: keep accepting (one completion per
+ * connection, each with POLYSOCK_RING_MORE, until an error or a cancel).
+ */
+#define POLYSOCK_RING_MULTISHOT 1
+
+/**
+ * The most operations one ring keeps in flight (polysock_ring_create's
+ * `entries` is clamped to it).
+ */
+#define POLYSOCK_RING_MAX_ENTRIES (1 << 18)
+
+/**
+ * The most buffer groups a ring has (ids 0..POLYSOCK_RING_MAX_GROUPS-1).
+ */
+#define POLYSOCK_RING_MAX_GROUPS 256
+
+/**
+ * The most buffers in one group (io_uring's limit for a buffer ring).
+ */
+#define POLYSOCK_RING_MAX_BUFFERS 32768
+
+/**
  * Room for a canonical name in `polysock_addrinfo`, NUL included. DNS
  * names are at most 253 bytes; a longer name (only possible from a hosts
  * file) is cut.
@@ -844,6 +906,47 @@ typedef struct polysock_interface {
    */
   char name[POLYSOCK_IFNAME_LEN];
 } polysock_interface;
+
+/**
+ * A ring id: a positive integer below 2^53 (exact in a double), never
+ * equal to a socket handle or a poller id. Functions that create one
+ * return -1 on failure; a destroyed id is EBADF.
+ */
+typedef int64_t polysock_ring_t;
+
+/**
+ * One completion, as polysock_ring_reap reports it. In C:
+ * `polysock_ring_completion`.
+ */
+typedef struct polysock_ring_completion {
+  /**
+   * The value given when the operation was submitted.
+   */
+  uint64_t user;
+  /**
+   * >= 0: the operation's result (bytes, a new handle, a count: see each
+   * polysock_ring_* submission). < 0: minus a polysock error code, as
+   * polysock_errno() would give it (-ECONNRESET...; polysock_strerror
+   * and polysock_errname describe it). -ECANCELED: the operation was
+   * cancelled, or its socket closed.
+   */
+  int64_t result;
+  /**
+   * POLYSOCK_RING_MORE, POLYSOCK_RING_BUFFER.
+   */
+  uint32_t flags;
+  /**
+   * With POLYSOCK_RING_BUFFER: the buffer's group and id.
+   */
+  uint16_t group;
+  uint16_t buffer;
+  /**
+   * With POLYSOCK_RING_BUFFER: the buffer's first byte (`result` bytes
+   * hold data); valid until the buffer is returned or the ring
+   * destroyed. NULL otherwise.
+   */
+  uint8_t *data;
+} polysock_ring_completion;
 
 /**
  * A snapshot of a socket, as plain data. In C: `polysock_socket_info`.
@@ -1563,6 +1666,254 @@ int64_t polysock_if_nametoindex(const char *name);
  * (`out` too small).
  */
 int32_t polysock_if_indextoname(uint32_t index, char *out, size_t len);
+
+/**
+ * Creates a ring for up to `entries` operations in flight at once (a
+ * multishot operation counts once however many completions it makes;
+ * clamped to POLYSOCK_RING_MAX_ENTRIES). `flags`: 0, or-ed
+ * POLYSOCK_RING_EMULATE (the epoll emulation even where io_uring works)
+ * and POLYSOCK_RING_SINGLE_THREAD (only this thread will use the ring:
+ * lets io_uring batch more; other threads get EPERM).
+ *
+ * The backend is io_uring where the kernel has it (Linux 6.0 or later, not
+ * disabled by /proc/sys/kernel/io_uring_disabled, not refused by seccomp),
+ * else the epoll poller with the operations done in user space; the
+ * environment variable POLYSOCK_RING=epoll forces the emulation.
+ * polysock_ring_backend tells which. Both behave alike: a runtime writes
+ * one event loop.
+ *
+ * Returns the ring id, or -1: EINVAL (`entries` 0, unknown flags), EMFILE
+ * (out of fds, or 1024 rings open), ENOMEM.
+ */
+polysock_ring_t polysock_ring_create(uint32_t entries, uint32_t flags);
+
+/**
+ * Destroys a ring: cancels its operations and waits (up to 2 s) for the
+ * kernel to let go of them, closes the connections its accepts made that
+ * were never reaped, and frees its buffers (pointers from its completions
+ * become invalid). Sockets stay open, apart from those whose close was
+ * waiting on the ring. Waits in progress in other threads return -1 with
+ * EBADF. Destroying a destroyed or never-created id does nothing.
+ *
+ * Returns 0 always.
+ */
+int32_t polysock_ring_destroy(polysock_ring_t r);
+
+/**
+ * Which backend runs the ring: POLYSOCK_RING_IO_URING or
+ * POLYSOCK_RING_EPOLL.
+ *
+ * Returns the backend, or -1: EBADF.
+ */
+int32_t polysock_ring_backend(polysock_ring_t r);
+
+/**
+ * An fd for a runtime's own event loop (poll, epoll, select, a VM's
+ * loop): it becomes readable when polysock_ring_reap has completions to
+ * give. Only completions the kernel produced make it readable, so the
+ * rule is: submit, call polysock_ring_reap with timeout 0 until it
+ * returns fewer than `max` (it also hands queued submissions to the
+ * kernel), and only then wait on the fd. Owned by the ring: do not close
+ * it.
+ *
+ * Returns the fd, or -1: EBADF, EOPNOTSUPP (the emulation on a platform
+ * without epoll: reap with a timeout instead).
+ */
+int32_t polysock_ring_fd(polysock_ring_t r);
+
+/**
+ * Accepts connections on listening socket `h`. `flags`: 0 (one
+ * connection) or POLYSOCK_RING_MULTISHOT (one completion per connection,
+ * with POLYSOCK_RING_MORE, until an error or a cancel ends it).
+ *
+ * Completion result: the new socket's handle (close-on-exec,
+ * non-blocking: timeout 0), or -code (-ECANCELED, -EMFILE, ...).
+ *
+ * Like every ring submission, this switches `h` to non-blocking (timeout
+ * 0) if it was not, and takes effect at the next polysock_ring_submit or
+ * polysock_ring_reap. Returns 0, or -1: EBADF (`r` or `h` not open),
+ * EINVAL (unknown flags), EBUSY (`entries` operations are in flight: reap
+ * first).
+ */
+int32_t polysock_ring_accept(polysock_ring_t r, polysock_t h, uint32_t flags, uint64_t user);
+
+/**
+ * Connects socket `h` to `host` (a numeric IPv4 or IPv6 address, or an
+ * AF_UNIX path: a ring never waits for the resolver) and `port`.
+ *
+ * Completion result: 0 when connected, or -code (-ECONNREFUSED,
+ * -ETIMEDOUT, -ECANCELED...).
+ *
+ * Returns 0, or -1: EBADF, EINVAL (`host` NULL or not numeric, port out of
+ * range), EAFNOSUPPORT, EBUSY.
+ */
+int32_t polysock_ring_connect(polysock_ring_t r, polysock_t h, const char *host, int32_t port, uint64_t user);
+
+/**
+ * Sends `len` bytes from `buf` on socket `h` (MSG_NOSIGNAL is always
+ * added; MSG_WAITALL sends them all on a stream socket unless an error
+ * comes first). `buf` must stay valid and unchanged until the completion.
+ *
+ * Completion result: the bytes sent (on a stream socket without
+ * MSG_WAITALL possibly fewer than `len`), or -code (-EPIPE,
+ * -ECONNRESET, -ECANCELED...).
+ *
+ * Returns 0, or -1: EBADF, EINVAL (`buf` NULL with `len` > 0, `len` >
+ * SSIZE_MAX), EBUSY.
+ */
+int32_t polysock_ring_send(polysock_ring_t r, polysock_t h, const void *buf, size_t len, int32_t flags, uint64_t user);
+
+/**
+ * Receives up to `len` bytes into `buf` from socket `h`, once. `buf` must
+ * stay valid until the completion. (Bytes buffered by polysock_readline
+ * are not seen by ring receives.)
+ *
+ * Completion result: the bytes received (0 at end of stream), or -code.
+ *
+ * Returns 0, or -1: EBADF, EINVAL (`buf` NULL, `len` 0 or > SSIZE_MAX),
+ * EBUSY.
+ */
+int32_t polysock_ring_recv(polysock_ring_t r, polysock_t h, void *buf, size_t len, int32_t flags, uint64_t user);
+
+/**
+ * Receives from socket `h` again and again into buffers of `group` (made
+ * with polysock_ring_buffers): one completion per arrival, each with
+ * POLYSOCK_RING_MORE and POLYSOCK_RING_BUFFER, its `data` pointing at the
+ * bytes; return each buffer with polysock_ring_buffer_return when done
+ * with it. It ends (a completion without POLYSOCK_RING_MORE) at end of
+ * stream (result 0), on an error, on a cancel, or with -ENOBUFS when data
+ * came and the group had no free buffer: return buffers, then submit it
+ * again (the data waits in the socket).
+ *
+ * Returns 0, or -1: EBADF, EINVAL (`group` out of range), ENOENT (no such
+ * group), EBUSY.
+ */
+int32_t polysock_ring_recv_multishot(polysock_ring_t r, polysock_t h, uint32_t group, int32_t flags, uint64_t user);
+
+/**
+ * Makes buffer group `group` of ring `r`: `count` buffers (a power of two,
+ * at most POLYSOCK_RING_MAX_BUFFERS) of `size` bytes each, owned by the
+ * ring, for polysock_ring_recv_multishot.
+ *
+ * Returns 0, or -1: EBADF, EINVAL (`group` >= POLYSOCK_RING_MAX_GROUPS,
+ * `count` not a power of two or too large, `size` 0 or over 1 GiB),
+ * EEXIST (the group exists), ENOMEM.
+ */
+int32_t polysock_ring_buffers(polysock_ring_t r, uint32_t group, uint32_t count, uint32_t size);
+
+/**
+ * Gives buffer `buffer` of `group` back to the ring (after a completion
+ * with POLYSOCK_RING_BUFFER lent it); its `data` pointer must not be used
+ * after.
+ *
+ * Returns 0, or -1: EBADF, EINVAL (`group` out of range, no such buffer,
+ * or the buffer is not lent out: returned twice), ENOENT (no such group).
+ */
+int32_t polysock_ring_buffer_return(polysock_ring_t r, uint32_t group, uint32_t buffer);
+
+/**
+ * Sends one message (one datagram) from the buffers of `msg` to
+ * `msg->addr` (family 0: the connected peer; else a numeric host and
+ * port, as for polysock_ring_connect). `msg`, its iov array and its
+ * buffers must stay valid until the completion, which also writes
+ * `msg->len`.
+ *
+ * Completion result: the bytes sent, or -code (-EMSGSIZE, ...).
+ *
+ * Returns 0, or -1: EBADF, EINVAL (`msg` NULL, its buffers as for
+ * polysock_sendmsg, a host not numeric), EBUSY.
+ */
+int32_t polysock_ring_sendmsg(polysock_ring_t r, polysock_t h, struct polysock_mmsg *msg, int32_t flags, uint64_t user);
+
+/**
+ * Receives one message into the buffers of `msg`. `msg`, its iov array
+ * and its buffers must stay valid until the completion, which writes
+ * `msg->len`, `msg->flags` (MSG_TRUNC: the datagram was cut) and
+ * `msg->addr` (the sender).
+ *
+ * Completion result: the bytes received, or -code.
+ *
+ * Returns 0, or -1: EBADF, EINVAL (`msg` NULL, its buffers as for
+ * polysock_recvmsg, buffers holding 0 bytes), EBUSY.
+ */
+int32_t polysock_ring_recvmsg(polysock_ring_t r, polysock_t h, struct polysock_mmsg *msg, int32_t flags, uint64_t user);
+
+/**
+ * Sends `count` bytes of the file open at `file_fd`, from `offset` (the
+ * file's own position is not used or moved), on socket `h`: by splice
+ * through a pipe on io_uring, by sendfile(2) in the emulation. `file_fd`
+ * must stay open until the completion.
+ *
+ * Completion result: the bytes sent: `count`, or fewer if the file ended
+ * first or an error stopped it after some bytes; -code if none were sent.
+ *
+ * Returns 0, or -1: EBADF (also `file_fd` not open), EINVAL (`offset` < 0,
+ * `count` 0), EMFILE (no fd for the pipe), EBUSY.
+ */
+int32_t polysock_ring_sendfile(polysock_ring_t r, polysock_t h, int32_t file_fd, int64_t offset, size_t count, uint64_t user);
+
+/**
+ * Closes socket `h` through the ring. The handle is closed at once (any
+ * later use of it is EBADF); every operation of this ring on it is
+ * cancelled, and each completion of theirs not yet reaped reports
+ * -ECANCELED (so does any completion for a handle closed with plain
+ * polysock_close); the close's own completion (result 0) comes after
+ * them, when the fd has been closed (or, if another thread's call still
+ * uses the socket, will close as that call returns). No completion ever
+ * refers to a reused fd: operations hold the fd until they are reaped.
+ *
+ * Returns 0, or -1: EBADF (`h` not open), EBUSY.
+ */
+int32_t polysock_ring_close(polysock_ring_t r, polysock_t h, uint64_t user);
+
+/**
+ * A timer: completes after `ms` milliseconds.
+ *
+ * Completion result: 0 when it expired, -ECANCELED when cancelled.
+ *
+ * Returns 0, or -1: EBADF, EINVAL (`ms` < 0), EBUSY.
+ */
+int32_t polysock_ring_timeout(polysock_ring_t r, int64_t ms, uint64_t user);
+
+/**
+ * Cancels every operation in flight (submitted and not yet ended) whose
+ * user value is `target`. Each then completes with -ECANCELED, unless it
+ * completed first.
+ *
+ * Completion result: the number of operations the cancel reached, or
+ * -ENOENT when none.
+ *
+ * Returns 0, or -1: EBADF, EBUSY.
+ */
+int32_t polysock_ring_cancel(polysock_ring_t r, uint64_t target, uint64_t user);
+
+/**
+ * Hands the queued submissions to the kernel now (io_uring), or wakes a
+ * thread waiting in polysock_ring_reap to run them (the emulation).
+ * polysock_ring_reap does this by itself; call this when another thread
+ * is the one waiting.
+ *
+ * Returns 0, or -1: EBADF, EBUSY (the kernel's completion queue is full:
+ * reap).
+ */
+int32_t polysock_ring_submit(polysock_ring_t r);
+
+/**
+ * Submits what is queued, then writes up to `max` completions to `out`,
+ * waiting up to `timeout_ms` (-1 forever, 0 not at all: a non-blocking
+ * reap; signals never end the wait early) for the first. Each completion:
+ * the operation's user value, its result (>= 0, or minus a polysock error
+ * code), POLYSOCK_RING_MORE when more will follow for it, and with
+ * POLYSOCK_RING_BUFFER the provided buffer holding the data. Several
+ * threads may reap one ring (unless it is POLYSOCK_RING_SINGLE_THREAD).
+ * Never allocates.
+ *
+ * Returns the number of completions written (0: timed out), or -1: EBADF
+ * (`r` not open, or destroyed during the wait), EINVAL (`out` NULL, `max`
+ * 0, `timeout_ms` < -1), EPERM (a POLYSOCK_RING_SINGLE_THREAD ring from
+ * another thread).
+ */
+int64_t polysock_ring_reap(polysock_ring_t r, struct polysock_ring_completion *out, size_t max, int64_t timeout_ms);
 
 /**
  * Sends `count` bytes of the open file `file_fd`, starting at `offset`,

@@ -29,6 +29,7 @@ c_tests! {
     test_reader,
     test_resolver,
     test_connection,
+    test_ring,
 }
 
 /// The header is plain C11 and C++11, warning-free at the strictest levels.

@@ -166,6 +166,9 @@ pub fn check_port(op: &str, port: i32) -> Result<u16> {
 pub enum Purpose {
     Bind,
     Connect,
+    /// A destination that must be numeric (never waits for the resolver:
+    /// a ring's operations).
+    Numeric,
 }
 
 /// The one conversion from (host, port) to a kernel address for a socket of
@@ -213,6 +216,12 @@ pub fn to_sockaddr(
                 "{op} {host}: an IPv6 address for an AF_INET socket"
             )
         };
+    }
+    if purpose == Purpose::Numeric {
+        return fail!(
+            libc::EINVAL,
+            "{op} {host}: not a numeric address (a ring never waits for the resolver: resolve it first with polysock_getaddrinfo)"
+        );
     }
     super::resolve::first_address(op, family, socktype, host, port, purpose)
 }

@@ -14,6 +14,7 @@ pub mod poll;
 pub mod poller;
 mod reader;
 pub mod resolve;
+pub mod ring;
 pub mod sendfile;
 pub mod socket;
 pub mod wait;

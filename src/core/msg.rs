@@ -106,6 +106,13 @@ impl<'a> Bufs<'a> {
         msg.msg_iov = self.iov.as_ptr().cast_mut();
         msg.msg_iovlen = self.iov.len() as _;
     }
+
+    /// A msghdr over these buffers, with no address and no control data.
+    pub(crate) fn msghdr(&self) -> libc::msghdr {
+        let mut m = msghdr();
+        self.set_on(&mut m);
+        m
+    }
 }
 
 /// An all-zero msghdr (plain C data, so zero is valid; it also clears the
@@ -116,7 +123,7 @@ fn msghdr() -> libc::msghdr {
 }
 
 /// The address bytes a receive stored, as text (empty when none).
-fn addr_of(storage: &libc::sockaddr_storage, len: libc::socklen_t) -> Addr {
+pub(crate) fn addr_of(storage: &libc::sockaddr_storage, len: libc::socklen_t) -> Addr {
     if len == 0 {
         return Addr::empty();
     }

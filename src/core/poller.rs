@@ -108,6 +108,10 @@ pub struct Poller {
     /// A caller asked for a wake that no wait has reported yet.
     woken: AtomicBool,
     destroyed: AtomicBool,
+    /// Report events of sockets closed while still in use (a ring's
+    /// emulation holds them: it must see their hang-up to end its
+    /// operations).
+    report_closed: bool,
     regs: Mutex<Regs>,
 }
 
@@ -178,8 +182,27 @@ impl Poller {
             waker,
             woken: AtomicBool::new(false),
             destroyed: AtomicBool::new(false),
+            report_closed: false,
             regs: Mutex::new(Regs::default()),
         })
+    }
+
+    /// A poller that also reports sockets closed while in use (see
+    /// `report_closed`), for the ring's epoll emulation.
+    pub(crate) fn reporting_closed() -> Result<Poller> {
+        Ok(Poller {
+            report_closed: true,
+            ..Poller::new()?
+        })
+    }
+
+    /// The epoll fd, readable when a wait would report something.
+    pub(crate) fn wait_fd(&self) -> Option<RawFd> {
+        match &self.backend {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Backend::Epoll(ep) => Some(ep.as_raw_fd()),
+            Backend::Poll => None,
+        }
     }
 
     fn lock_regs(&self) -> MutexGuard<'_, Regs> {
@@ -331,7 +354,7 @@ impl Poller {
         for i in 0..out.len() {
             // SAFETY: the caller passes initialised entries only.
             let ev = unsafe { out[i].assume_init() };
-            if handles::get(ev.handle).is_ok() {
+            if self.report_closed || handles::get(ev.handle).is_ok() {
                 out[k] = MaybeUninit::new(ev);
                 k += 1;
                 continue;

@@ -183,8 +183,10 @@ impl Socket {
             reader: Reader::new(),
             watchers: Watchers::new(),
         };
-        if timeout < 0 && fresh == Fresh::Blocking {
-            // Already in blocking mode: spare the two fcntl calls (this is
+        if (timeout < 0 && fresh == Fresh::Blocking)
+            || (timeout == 0 && fresh == Fresh::NonBlocking)
+        {
+            // Already in that mode: spare the two fcntl calls (this is
             // every accept() with the default timeout).
             s.timeout_ms.store(timeout, Ordering::Relaxed);
         } else {
@@ -484,6 +486,23 @@ impl Socket {
         Ok((s, peer))
     }
 
+    /// The socket for `fd`, a connection the kernel accepted on this
+    /// listener with SOCK_NONBLOCK | SOCK_CLOEXEC (a ring's accept): timeout
+    /// 0, no system call.
+    pub(crate) fn accepted_nonblocking(&self, fd: RawFd) -> Result<Socket> {
+        // SAFETY: the caller hands over a new fd that nothing else owns.
+        let sock = unsafe { socket2::Socket::from_raw_fd(fd) };
+        Socket::wrap(
+            sock,
+            self.family,
+            self.socktype,
+            self.protocol,
+            0,
+            CONNECTED | BOUND,
+            Fresh::NonBlocking,
+        )
+    }
+
     /// how: SHUT_RD, SHUT_WR or SHUT_RDWR.
     pub fn shutdown(&self, how: i32) -> Result<()> {
         let flags = match how {
@@ -578,6 +597,8 @@ fn accept_once(
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Fresh {
     Blocking,
+    /// Made with SOCK_NONBLOCK (a ring's accept).
+    NonBlocking,
     Unknown,
 }
 

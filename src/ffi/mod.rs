@@ -20,6 +20,7 @@ pub mod poll;
 pub mod poller;
 pub mod reader;
 pub mod resolve;
+pub mod ring;
 pub mod sendfile;
 pub mod socket;
 

@@ -50,7 +50,7 @@ pub struct polysock_mmsg {
 }
 
 /// The caller's buffer array, checked.
-fn bufs<'a>(op: &str, iov: *const polysock_iovec, iovcnt: usize) -> Result<Bufs<'a>> {
+pub(crate) fn bufs<'a>(op: &str, iov: *const polysock_iovec, iovcnt: usize) -> Result<Bufs<'a>> {
     if iovcnt == 0 {
         return Ok(Bufs::empty());
     }
@@ -215,7 +215,7 @@ fn mmsgs(op: &str, msgs: *mut polysock_mmsg, n: usize) -> Result<(*mut polysock_
 }
 
 /// The destination of a message: None for family 0, else its host text.
-fn dest<'a>(op: &str, a: &'a Addr) -> Result<Option<(&'a str, i32)>> {
+pub(crate) fn dest<'a>(op: &str, a: &'a Addr) -> Result<Option<(&'a str, i32)>> {
     if a.family == 0 {
         return Ok(None);
     }
