@@ -113,6 +113,18 @@ static polysock_t listen_tcp(int family, const char *host, int *port) {
     return s;
 }
 
+/* A connected TCP pair over 127.0.0.1: client and accepted server side. */
+static void connected_tcp(polysock_t *client, polysock_t *server) {
+    int port;
+    polysock_t l = listen_tcp(POLYSOCK_AF_INET, "127.0.0.1", &port);
+    *client = polysock_socket(POLYSOCK_AF_INET, POLYSOCK_SOCK_STREAM, 0);
+    CHECK_OK(*client);
+    CHECK_OK(polysock_connect(*client, "127.0.0.1", port));
+    *server = polysock_accept(l, NULL);
+    CHECK_OK(*server);
+    polysock_close(l);
+}
+
 /* A fresh path for a Unix socket in a private temp dir. */
 static const char *temp_socket_path(const char *name) {
     static char dir[64];

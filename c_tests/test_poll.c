@@ -8,18 +8,6 @@
 #include <sys/resource.h>
 #include <time.h>
 
-/* A connected TCP pair over 127.0.0.1: client and accepted server side. */
-static void tcp_pair(polysock_t *client, polysock_t *server) {
-    int port;
-    polysock_t l = listen_tcp(POLYSOCK_AF_INET, "127.0.0.1", &port);
-    *client = polysock_socket(POLYSOCK_AF_INET, POLYSOCK_SOCK_STREAM, 0);
-    CHECK_OK(*client);
-    CHECK_OK(polysock_connect(*client, "127.0.0.1", port));
-    *server = polysock_accept(l, NULL);
-    CHECK_OK(*server);
-    polysock_close(l);
-}
-
 /* A UDP socket bound to 127.0.0.1 on a free port. */
 static polysock_t udp_bound(int *port) {
     polysock_t s = polysock_socket(POLYSOCK_AF_INET, POLYSOCK_SOCK_DGRAM, 0);
@@ -265,7 +253,7 @@ static void expect_events(polysock_poller_t p, polysock_poller_event *ev, int ma
 
 TEST(poller_level_triggered_over_tcp) {
     polysock_t c, s;
-    tcp_pair(&c, &s);
+    connected_tcp(&c, &s);
     polysock_poller_t p = poller();
     CHECK_OK(polysock_poller_add(p, s, POLYSOCK_POLLIN, 0, 0xfeedbeefcafeULL));
     polysock_poller_event ev[8];
@@ -300,7 +288,7 @@ TEST(poller_level_triggered_over_tcp) {
 
 TEST(poller_reports_hangup) {
     polysock_t c, s;
-    tcp_pair(&c, &s);
+    connected_tcp(&c, &s);
     polysock_poller_t p = poller();
     CHECK_OK(polysock_poller_add(p, s, 0, 0, 9)); /* no events asked */
     polysock_poller_event ev[2];
@@ -356,7 +344,7 @@ TEST(poller_udp_and_unix_sockets_together) {
 
 TEST(poller_edge_triggered_reports_changes_once) {
     polysock_t c, s;
-    tcp_pair(&c, &s);
+    connected_tcp(&c, &s);
     polysock_poller_t p = poller();
     CHECK_OK(polysock_poller_add(p, s, POLYSOCK_POLLIN, POLYSOCK_POLLER_EDGE, 1));
     polysock_poller_event ev[4];
@@ -375,7 +363,7 @@ TEST(poller_edge_triggered_reports_changes_once) {
 
 TEST(poller_one_shot_needs_rearming) {
     polysock_t c, s;
-    tcp_pair(&c, &s);
+    connected_tcp(&c, &s);
     polysock_poller_t p = poller();
     CHECK_OK(polysock_poller_add(p, s, POLYSOCK_POLLIN, POLYSOCK_POLLER_ONESHOT, 1));
     polysock_poller_event ev[4];

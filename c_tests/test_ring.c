@@ -60,17 +60,6 @@ static int64_t timeout_of(polysock_t h) {
     return ms;
 }
 
-static void tcp_pair(polysock_t *client, polysock_t *server) {
-    int port;
-    polysock_t l = listen_tcp(POLYSOCK_AF_INET, "127.0.0.1", &port);
-    *client = polysock_socket(POLYSOCK_AF_INET, POLYSOCK_SOCK_STREAM, 0);
-    CHECK_OK(*client);
-    CHECK_OK(polysock_connect(*client, "127.0.0.1", port));
-    *server = polysock_accept(l, NULL);
-    CHECK_OK(*server);
-    polysock_close(l);
-}
-
 static void recv_all(polysock_t h, char *buf, size_t len) {
     CHECK_OK(polysock_settimeout(h, 5000));
     CHECK_EQ(polysock_recv_exact(h, buf, len, 0, NULL), (long long)len);
@@ -238,7 +227,7 @@ static void body_sendfile(uint32_t flags) {
     CHECK_EQ(write(fd, data, SIZE), SIZE);
     polysock_ring_t r = new_ring(flags, 8);
     polysock_t c, s;
-    tcp_pair(&c, &s);
+    connected_tcp(&c, &s);
     /* From offset 5: the rest of the file. */
     CHECK_OK(polysock_ring_sendfile(r, s, fd, 5, SIZE - 5, 20));
     polysock_ring_completion e;
@@ -377,7 +366,7 @@ static void body_enobufs(uint32_t flags) {
     polysock_ring_t r = new_ring(flags, 16);
     CHECK_OK(polysock_ring_buffers(r, 0, 2, 64));
     polysock_t c, s;
-    tcp_pair(&c, &s);
+    connected_tcp(&c, &s);
     CHECK_OK(polysock_ring_recv_multishot(r, s, 0, 0, 1));
     uint16_t held[2];
     for (int i = 0; i < 2; i++) {
@@ -420,7 +409,7 @@ static void body_close_cancels(uint32_t flags) {
     polysock_ring_t r = new_ring(flags, 16);
     CHECK_OK(polysock_ring_buffers(r, 3, 4, 64));
     polysock_t c, s;
-    tcp_pair(&c, &s);
+    connected_tcp(&c, &s);
     char buf[16];
     CHECK_OK(polysock_ring_recv_multishot(r, s, 3, 0, 1));
     CHECK_OK(polysock_ring_recv(r, s, buf, sizeof buf, 0, 2));
@@ -457,7 +446,7 @@ static void body_plain_close(uint32_t flags) {
     polysock_ring_t r = new_ring(flags, 16);
     CHECK_OK(polysock_ring_buffers(r, 0, 4, 64));
     polysock_t c, s;
-    tcp_pair(&c, &s);
+    connected_tcp(&c, &s);
     char buf[16];
     CHECK_OK(polysock_ring_recv_multishot(r, s, 0, 0, 1));
     CHECK_OK(polysock_ring_recv(r, s, buf, sizeof buf, 0, 2));
@@ -508,7 +497,7 @@ static void body_timeouts(uint32_t flags) {
     CHECK_EQ(e.result, -ENOENT);
     /* A receive cancelled by its user value. */
     polysock_t c, s;
-    tcp_pair(&c, &s);
+    connected_tcp(&c, &s);
     char buf[8];
     CHECK_OK(polysock_ring_recv(r, s, buf, sizeof buf, 0, 6));
     reap_none(r, 20);
@@ -536,7 +525,7 @@ static void body_vm_loop(uint32_t flags) {
     CHECK(fd >= 0);
     CHECK_EQ(polysock_ring_fd(r), fd);
     polysock_t c, s;
-    tcp_pair(&c, &s);
+    connected_tcp(&c, &s);
     char buf[8];
     CHECK_OK(polysock_ring_recv(r, s, buf, sizeof buf, 0, 1));
     polysock_ring_completion e;
@@ -574,7 +563,7 @@ static void body_destroy_in_flight(uint32_t flags) {
     int port;
     polysock_t l = listen_tcp(POLYSOCK_AF_INET, "127.0.0.1", &port);
     polysock_t c, s;
-    tcp_pair(&c, &s);
+    connected_tcp(&c, &s);
     char buf[8];
     CHECK_OK(polysock_ring_accept(r, l, POLYSOCK_RING_MULTISHOT, 1));
     CHECK_OK(polysock_ring_recv_multishot(r, s, 0, 0, 2));
@@ -660,7 +649,7 @@ TEST(single_thread_ring_refuses_other_threads) {
 static void body_bad_input(uint32_t flags) {
     polysock_ring_t r = new_ring(flags, 2);
     polysock_t c, s;
-    tcp_pair(&c, &s);
+    connected_tcp(&c, &s);
     polysock_t stale = polysock_socket(POLYSOCK_AF_INET, POLYSOCK_SOCK_STREAM, 0);
     polysock_close(stale);
     char buf[8];

@@ -31,6 +31,8 @@ from ctypes import (
     c_int32,
     c_int64,
     c_size_t,
+    c_uint8,
+    c_uint16,
     c_uint32,
     c_uint64,
     c_void_p,
@@ -120,6 +122,7 @@ lib, LIBRARY_PATH, LIBRARY_ORIGIN = _load()
 
 polysock_t = c_int64
 polysock_poller_t = c_int64
+polysock_ring_t = c_int64
 
 #: POLYSOCK_ADDR_HOST_LEN
 ADDR_HOST_LEN = 128
@@ -186,6 +189,17 @@ class polysock_poller_event(Structure):
         ("events", c_int32),
         ("reserved", c_int32),
         ("user", c_uint64),
+    ]
+
+
+class polysock_ring_completion(Structure):
+    _fields_ = [
+        ("user", c_uint64),
+        ("result", c_int64),
+        ("flags", c_uint32),
+        ("group", c_uint16),
+        ("buffer", c_uint16),
+        ("data", POINTER(c_uint8)),
     ]
 
 
@@ -322,6 +336,44 @@ DECLARATIONS = {
         [polysock_poller_t, POINTER(polysock_poller_event), c_size_t, c_int64],
     ),
     "polysock_poller_wake": (c_int32, [polysock_poller_t]),
+    # ring.rs
+    "polysock_ring_create": (polysock_ring_t, [c_uint32, c_uint32]),
+    "polysock_ring_destroy": (c_int32, [polysock_ring_t]),
+    "polysock_ring_backend": (c_int32, [polysock_ring_t]),
+    "polysock_ring_fd": (c_int32, [polysock_ring_t]),
+    "polysock_ring_accept": (c_int32, [polysock_ring_t, polysock_t, c_uint32, c_uint64]),
+    "polysock_ring_connect": (
+        c_int32,
+        [polysock_ring_t, polysock_t, c_char_p, c_int32, c_uint64],
+    ),
+    "polysock_ring_send": (
+        c_int32,
+        [polysock_ring_t, polysock_t, c_void_p, c_size_t, c_int32, c_uint64],
+    ),
+    "polysock_ring_recv": (
+        c_int32,
+        [polysock_ring_t, polysock_t, c_void_p, c_size_t, c_int32, c_uint64],
+    ),
+    "polysock_ring_recv_multishot": (
+        c_int32,
+        [polysock_ring_t, polysock_t, c_uint32, c_int32, c_uint64],
+    ),
+    "polysock_ring_buffers": (c_int32, [polysock_ring_t, c_uint32, c_uint32, c_uint32]),
+    "polysock_ring_buffer_return": (c_int32, [polysock_ring_t, c_uint32, c_uint32]),
+    "polysock_ring_sendmsg": (c_int32, [polysock_ring_t, polysock_t, _mmsg_p, c_int32, c_uint64]),
+    "polysock_ring_recvmsg": (c_int32, [polysock_ring_t, polysock_t, _mmsg_p, c_int32, c_uint64]),
+    "polysock_ring_sendfile": (
+        c_int32,
+        [polysock_ring_t, polysock_t, c_int32, c_int64, c_size_t, c_uint64],
+    ),
+    "polysock_ring_close": (c_int32, [polysock_ring_t, polysock_t, c_uint64]),
+    "polysock_ring_timeout": (c_int32, [polysock_ring_t, c_int64, c_uint64]),
+    "polysock_ring_cancel": (c_int32, [polysock_ring_t, c_uint64, c_uint64]),
+    "polysock_ring_submit": (c_int32, [polysock_ring_t]),
+    "polysock_ring_reap": (
+        c_int64,
+        [polysock_ring_t, POINTER(polysock_ring_completion), c_size_t, c_int64],
+    ),
     # reader.rs
     "polysock_readline": (c_int32, [polysock_t, c_char_p, c_size_t, _size_p]),
     "polysock_read_until": (

@@ -158,12 +158,16 @@ enum Waiter {
 /// open, and switched to non-blocking (the ring is its event loop; both
 /// backends do it so that they behave alike).
 fn ring_socket(op: &str, h: Handle) -> Result<SocketRef> {
-    let s =
-        handles::get(h).map_err(|e| Error::new(e.code(), format_args!("{op}: {}", e.context())))?;
+    let s = lookup(op, h)?;
     if s.timeout() != 0 {
         s.set_timeout(0)?;
     }
     Ok(s)
+}
+
+/// The socket behind `h`, or EBADF naming `op`.
+fn lookup(op: &str, h: Handle) -> Result<SocketRef> {
+    handles::get(h).map_err(|e| Error::new(e.code(), format_args!("{op}: {}", e.context())))
 }
 
 impl Ring {
@@ -470,8 +474,7 @@ impl Ring {
     pub fn close(&self, h: Handle, user: u64) -> Result<()> {
         let op = "ring_close";
         let mut st = self.lock(op)?;
-        let sock = handles::get(h)
-            .map_err(|e| Error::new(e.code(), format_args!("{op}: {}", e.context())))?;
+        let sock = lookup(op, h)?;
         let (fd, id) = (sock.fd(), sock.id());
         let i = st.start(op, None, user, Kind::Close)?;
         let waiting = match st.book.fds.find(fd, id) {
