@@ -1,0 +1,1182 @@
+/* polysock._native: the surface of CPython's `_socket` module over
+ * polysock's C ABI, as a CPython extension (one of the two backends of the
+ * polysock package; polysock._ctypes_socket is the other, and
+ * bindings/python/BACKEND.md is the contract both follow).
+ *
+ * This file only converts Python values to the C ABI and back and raises
+ * Python's exceptions: every socket operation, timeout and retry is
+ * polysock's. It is linked statically with libpolysock.a (setup.py), and
+ * only PyInit__native is exported.
+ *
+ * - No copy the standard module does not make: recv() receives into a bytes
+ *   object allocated once and shrunk in place, recv_into() into the caller's
+ *   buffer, send()/sendall() straight from the caller's buffer.
+ * - The GIL is released around every call that can block, and the error
+ *   code is read on the same OS thread (polysock records it per thread).
+ * - Signals: polysock resumes a wait interrupted by a signal with the time
+ *   that remains, so a blocked call returns only with data, end of stream,
+ *   an error or its timeout; Python runs the signal's handler (Ctrl-C's
+ *   KeyboardInterrupt) as soon as the call has returned. A socket with a
+ *   timeout therefore stays bounded by it; one without waits for its peer.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+#include <string.h>
+
+#include "polysock.h"
+
+/* The limited API has no way to shrink a bytes object in place. */
+#ifdef Py_LIMITED_API
+#define BYTES_DATA(o) PyBytes_AsString(o)
+#else
+#define BYTES_DATA(o) PyBytes_AS_STRING(o)
+#endif
+
+typedef struct {
+    PyObject_HEAD
+    polysock_t handle; /* -1 once closed or detached */
+    int family;
+    int type;
+    int proto;
+} Sock;
+
+static PyTypeObject *SockType;
+
+/* polysock._errors, for the failures that are not plain errno values. */
+static PyObject *errors_module;
+
+/* ------------------------------------------------------------------ errors */
+
+/* Raises the exception for polysock code `code` and message `msg`: an errno
+ * value becomes OSError(code, msg), which Python turns into its subclass
+ * (ConnectionRefusedError, TimeoutError...); polysock's own codes go through
+ * polysock._errors.exception_for. */
+static PyObject *raise_code(int code, const char *msg)
+{
+    if (msg == NULL || msg[0] == '\0') {
+        msg = polysock_strerror(code);
+    }
+    if (code < POLYSOCK_ERR_BASE) {
+        PyObject *args = Py_BuildValue("(is)", code, msg);
+        if (args != NULL) {
+            PyErr_SetObject(PyExc_OSError, args);
+            Py_DECREF(args);
+        }
+        return NULL;
+    }
+    if (errors_module == NULL) {
+        errors_module = PyImport_ImportModule("polysock._errors");
+        if (errors_module == NULL) {
+            return NULL;
+        }
+    }
+    PyObject *exc = PyObject_CallMethod(errors_module, "exception_for", "is", code, msg);
+    if (exc != NULL) {
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_DECREF(exc);
+    }
+    return NULL;
+}
+
+/* The exception for the last failed polysock call on this OS thread, whose
+ * code the caller read (possibly with the GIL released). */
+static PyObject *raise_last(int code)
+{
+    return raise_code(code, polysock_last_error());
+}
+
+/* --------------------------------------------------------------- arguments */
+
+/* An int argument as CPython's "i" format takes it (__index__, C int range). */
+static int arg_int(PyObject *o, int *out)
+{
+    long v = PyLong_AsLong(o);
+    if (v == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (v > INT_MAX || v < INT_MIN) {
+        PyErr_SetString(PyExc_OverflowError,
+                        v > INT_MAX ? "signed integer is greater than maximum"
+                                    : "signed integer is less than minimum");
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+/* A size argument as CPython's "n" format takes it. */
+static int arg_size(PyObject *o, Py_ssize_t *out)
+{
+    Py_ssize_t v = PyNumber_AsSsize_t(o, PyExc_OverflowError);
+    if (v == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int arg_count(const char *name, Py_ssize_t nargs, Py_ssize_t min, Py_ssize_t max)
+{
+    if (nargs >= min && nargs <= max) {
+        return 0;
+    }
+    if (min == max) {
+        PyErr_Format(PyExc_TypeError, "%s() takes exactly %zd argument%s (%zd given)", name,
+                     min, min == 1 ? "" : "s", nargs);
+    } else if (nargs < min) {
+        PyErr_Format(PyExc_TypeError, "%s() takes at least %zd argument%s (%zd given)", name,
+                     min, min == 1 ? "" : "s", nargs);
+    } else {
+        PyErr_Format(PyExc_TypeError, "%s() takes at most %zd argument%s (%zd given)", name,
+                     max, max == 1 ? "" : "s", nargs);
+    }
+    return -1;
+}
+
+/* Fills `out[0..n)` from positional and keyword arguments named `names`
+ * (NULL for a slot not given); `min` of them are required. */
+static int arg_slots(const char *fname, const char *const *names, Py_ssize_t n, Py_ssize_t min,
+                     PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, PyObject **out)
+{
+    if (nargs > n) {
+        return arg_count(fname, nargs, min, n);
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        out[i] = i < nargs ? args[i] : NULL;
+    }
+    Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_Size(kwnames);
+    for (Py_ssize_t k = 0; k < nkw; k++) {
+        PyObject *key = PyTuple_GetItem(kwnames, k);
+        const char *kname = PyUnicode_AsUTF8AndSize(key, NULL);
+        if (kname == NULL) {
+            return -1;
+        }
+        Py_ssize_t i = 0;
+        while (i < n && strcmp(names[i], kname) != 0) {
+            i++;
+        }
+        if (i == n) {
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%s'",
+                         fname, kname);
+            return -1;
+        }
+        if (out[i] != NULL) {
+            PyErr_Format(PyExc_TypeError, "argument for %s() given by name ('%s') and position",
+                         fname, kname);
+            return -1;
+        }
+        out[i] = args[nargs + k];
+    }
+    for (Py_ssize_t i = 0; i < min; i++) {
+        if (out[i] == NULL) {
+            PyErr_Format(PyExc_TypeError, "%s() missing required argument '%s'", fname,
+                         names[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* --------------------------------------------------------------- addresses */
+
+/* A host as CPython takes it: str (ASCII as is, else IDNA-encoded), bytes or
+ * bytearray; "<broadcast>" is the broadcast address. Returns a new bytes
+ * object holding NUL-free text. */
+static PyObject *host_text(PyObject *host)
+{
+    PyObject *data;
+    if (PyUnicode_Check(host)) {
+        data = PyUnicode_AsASCIIString(host);
+        if (data == NULL) {
+            PyErr_Clear();
+            data = PyUnicode_AsEncodedString(host, "idna", NULL);
+        } else if (strcmp(PyBytes_AsString(data), "<broadcast>") == 0) {
+            Py_DECREF(data);
+            data = PyBytes_FromString("255.255.255.255");
+        }
+    } else if (PyBytes_Check(host)) {
+        Py_INCREF(host);
+        data = host;
+    } else if (PyByteArray_Check(host)) {
+        data = PyBytes_FromStringAndSize(PyByteArray_AsString(host), PyByteArray_Size(host));
+    } else {
+        PyErr_Format(PyExc_TypeError, "str, bytes or bytearray expected, not %s",
+                     Py_TYPE(host)->tp_name);
+        return NULL;
+    }
+    if (data != NULL && (Py_ssize_t)strlen(PyBytes_AsString(data)) != PyBytes_Size(data)) {
+        Py_DECREF(data);
+        PyErr_SetString(PyExc_TypeError, "host name must not contain null character");
+        return NULL;
+    }
+    return data;
+}
+
+static int port_arg(PyObject *o, const char *op, int *port)
+{
+    if (arg_int(o, port) < 0) {
+        if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            PyErr_Clear();
+            *port = -1;
+        } else {
+            return -1;
+        }
+    }
+    if (*port < 0 || *port > 0xffff) {
+        PyErr_Format(PyExc_OverflowError, "%s: port must be 0-65535.", op);
+        return -1;
+    }
+    return 0;
+}
+
+static int uint_arg(PyObject *o, unsigned long max, const char *what, const char *op,
+                    unsigned long *out)
+{
+    unsigned long v = PyLong_AsUnsignedLong(o);
+    if (v == (unsigned long)-1 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            return -1;
+        }
+        PyErr_Clear();
+        v = max + 1;
+    }
+    if (v > max) {
+        PyErr_Format(PyExc_OverflowError, "%s: %s must be 0-%lu.", op, what, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* A Unix socket address: str or path-like (file system encoding) or a
+ * bytes-like object; a leading NUL is Linux's abstract namespace, which
+ * polysock writes "@name". */
+static PyObject *unix_text(PyObject *addr)
+{
+    PyObject *data = NULL;
+    if (PyByteArray_Check(addr) || PyMemoryView_Check(addr)) {
+        data = PyBytes_FromObject(addr);
+    } else if (!PyUnicode_FSConverter(addr, &data)) {
+        return NULL;
+    }
+    if (data == NULL) {
+        return NULL;
+    }
+    const char *p = PyBytes_AsString(data);
+    Py_ssize_t len = PyBytes_Size(data);
+    if (len > 0 && p[0] == '\0') {
+        PyObject *named = PyBytes_FromFormat("@%s", p + 1);
+        if (named != NULL && PyBytes_Size(named) != len) {
+            Py_DECREF(named);
+            named = NULL;
+            PyErr_SetString(PyExc_ValueError,
+                            "AF_UNIX abstract name contains a null character");
+        }
+        Py_DECREF(data);
+        return named;
+    }
+    return data;
+}
+
+/* A Python address for a socket of `family` as polysock's host text (a new
+ * bytes object) and port. `op` names the call in messages. */
+static PyObject *addr_in(int family, PyObject *addr, const char *op, int *port)
+{
+    *port = 0;
+    if (family == POLYSOCK_AF_UNIX) {
+        return unix_text(addr);
+    }
+    if (family != POLYSOCK_AF_INET && family != POLYSOCK_AF_INET6) {
+        PyErr_Format(PyExc_OSError, "%s: bad family", op);
+        return NULL;
+    }
+    const char *fam = family == POLYSOCK_AF_INET ? "AF_INET" : "AF_INET6";
+    if (!PyTuple_Check(addr)) {
+        PyErr_Format(PyExc_TypeError, "%s(): %s address must be tuple, not %s", op, fam,
+                     Py_TYPE(addr)->tp_name);
+        return NULL;
+    }
+    Py_ssize_t n = PyTuple_Size(addr);
+    if (family == POLYSOCK_AF_INET ? n != 2 : (n < 2 || n > 4)) {
+        PyErr_Format(PyExc_TypeError,
+                     family == POLYSOCK_AF_INET
+                         ? "%s(): AF_INET address must be a pair (host, port)"
+                         : "%s(): AF_INET6 address must be a tuple (host, port[, flowinfo[, scopeid]])",
+                     op);
+        return NULL;
+    }
+    if (port_arg(PyTuple_GetItem(addr, 1), op, port) < 0) {
+        return NULL;
+    }
+    unsigned long flowinfo = 0, scope_id = 0;
+    if (n > 2 && uint_arg(PyTuple_GetItem(addr, 2), 0xfffff, "flowinfo", op, &flowinfo) < 0) {
+        return NULL;
+    }
+    if (n > 3 && uint_arg(PyTuple_GetItem(addr, 3), 0xffffffffUL, "scope_id", op, &scope_id) < 0) {
+        return NULL;
+    }
+    PyObject *host = host_text(PyTuple_GetItem(addr, 0));
+    if (host != NULL && scope_id != 0 && strchr(PyBytes_AsString(host), '%') == NULL) {
+        /* polysock takes the scope in the text (it has no flow label). */
+        PyObject *scoped = PyBytes_FromFormat("%s%%%lu", PyBytes_AsString(host), scope_id);
+        Py_DECREF(host);
+        host = scoped;
+    }
+    return host;
+}
+
+/* The Python address of a polysock_addr: (host, port) for AF_INET, (host,
+ * port, flowinfo, scope_id) for AF_INET6, str or abstract bytes for
+ * AF_UNIX, None for none. */
+static PyObject *addr_out(const polysock_addr *a)
+{
+    switch (a->family) {
+    case 0:
+        Py_RETURN_NONE;
+    case POLYSOCK_AF_INET:
+        return Py_BuildValue("(si)", a->host, a->port);
+    case POLYSOCK_AF_INET6:
+        return Py_BuildValue("(siII)", a->host, a->port, (unsigned)a->flowinfo,
+                             (unsigned)a->scope_id);
+    case POLYSOCK_AF_UNIX:
+        if (a->host[0] == '@') {
+            size_t len = strlen(a->host);
+            PyObject *b = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)len);
+            if (b != NULL) {
+                char *p = BYTES_DATA(b);
+                p[0] = '\0';
+                memcpy(p + 1, a->host + 1, len - 1);
+            }
+            return b;
+        }
+        return PyUnicode_DecodeFSDefault(a->host);
+    default:
+        return Py_BuildValue("(si)", a->host, a->port);
+    }
+}
+
+/* ----------------------------------------------------------------- sockets */
+
+static Sock *sock_new_handle(PyTypeObject *type, polysock_t h)
+{
+    polysock_socket_info info;
+    if (polysock_info(h, &info) < 0) {
+        return (Sock *)raise_last(polysock_errno());
+    }
+    Sock *s = (Sock *)PyType_GenericAlloc(type, 0);
+    if (s == NULL) {
+        return NULL;
+    }
+    s->handle = h;
+    s->family = info.family;
+    s->type = info.socktype;
+    s->proto = info.protocol;
+    return s;
+}
+
+static PyObject *sock_tp_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    (void)args;
+    (void)kwds;
+    Sock *s = (Sock *)PyType_GenericAlloc(type, 0);
+    if (s != NULL) {
+        s->handle = -1;
+        s->family = POLYSOCK_AF_INET;
+        s->type = POLYSOCK_SOCK_STREAM;
+        s->proto = 0;
+    }
+    return (PyObject *)s;
+}
+
+/* socket(family=-1, type=-1, proto=-1, fileno=None) */
+static int sock_init(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"family", "type", "proto", "fileno", NULL};
+    Sock *s = (Sock *)self;
+    int family = -1, type = -1, proto = -1;
+    PyObject *fileno = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|iiiO:socket", kwlist, &family, &type,
+                                     &proto, &fileno)) {
+        return -1;
+    }
+    polysock_t h;
+    if (fileno == Py_None) {
+        family = family == -1 ? POLYSOCK_AF_INET : family;
+        type = type == -1 ? POLYSOCK_SOCK_STREAM : type;
+        proto = proto == -1 ? 0 : proto;
+        Py_BEGIN_ALLOW_THREADS
+        h = polysock_socket(family, type, proto);
+        Py_END_ALLOW_THREADS
+    } else {
+        if (PyFloat_Check(fileno)) {
+            PyErr_SetString(PyExc_TypeError, "socket fileno must be an integer");
+            return -1;
+        }
+        int fd;
+        if (arg_int(fileno, &fd) < 0) {
+            return -1;
+        }
+        if (fd < 0) {
+            PyErr_SetString(PyExc_ValueError, "negative file descriptor");
+            return -1;
+        }
+        h = polysock_adopt_fd(fd);
+    }
+    if (h < 0) {
+        raise_last(polysock_errno());
+        return -1;
+    }
+    polysock_socket_info info;
+    if (polysock_info(h, &info) < 0) {
+        int code = polysock_errno();
+        polysock_close(h);
+        raise_last(code);
+        return -1;
+    }
+    if (s->handle >= 0) {
+        polysock_close(s->handle); /* __init__ called again */
+    }
+    s->handle = h;
+    s->family = info.family;
+    s->type = info.socktype;
+    s->proto = info.protocol;
+    return 0;
+}
+
+static PyObject *sock_repr(PyObject *self)
+{
+    Sock *s = (Sock *)self;
+    long fd = s->handle < 0 ? -1 : (long)polysock_fileno(s->handle);
+    return PyUnicode_FromFormat("<socket object, fd=%ld, family=%d, type=%d, proto=%d>", fd,
+                                s->family, s->type, s->proto);
+}
+
+/* An unclosed socket warns (ResourceWarning) and is closed, as CPython's. */
+static void sock_finalize(PyObject *self)
+{
+    Sock *s = (Sock *)self;
+    if (s->handle < 0) {
+        return;
+    }
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (PyErr_ResourceWarning(self, 1, "unclosed %R", self)) {
+        /* A warning turned into an error cannot propagate from here. */
+        if (PyErr_ExceptionMatches(PyExc_Warning)) {
+            PyErr_WriteUnraisable(self);
+        }
+        PyErr_Clear();
+    }
+    polysock_close(s->handle);
+    s->handle = -1;
+    PyErr_Restore(type, value, tb);
+}
+
+static void sock_dealloc(PyObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    if (PyObject_CallFinalizerFromDealloc(self) < 0) {
+        return; /* resurrected */
+    }
+    freefunc tp_free = (freefunc)PyType_GetSlot(tp, Py_tp_free);
+    tp_free(self);
+    Py_DECREF(tp);
+}
+
+/* recv(bufsize[, flags]) -> bytes */
+static PyObject *sock_recv(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Sock *s = (Sock *)self;
+    Py_ssize_t n;
+    int flags = 0;
+    if (arg_count("recv", nargs, 1, 2) < 0 || arg_size(args[0], &n) < 0 ||
+        (nargs > 1 && arg_int(args[1], &flags) < 0)) {
+        return NULL;
+    }
+    if (n < 0) {
+        PyErr_SetString(PyExc_ValueError, "negative buffersize in recv");
+        return NULL;
+    }
+    PyObject *buf = PyBytes_FromStringAndSize(NULL, n);
+    if (buf == NULL) {
+        return NULL;
+    }
+    polysock_t h = s->handle;
+    char *data = BYTES_DATA(buf);
+    int64_t got;
+    int code = 0;
+    Py_BEGIN_ALLOW_THREADS
+    got = n > 0 ? polysock_recv(h, data, (size_t)n, flags) : polysock_fileno(h) < 0 ? -1 : 0;
+    if (got < 0) {
+        code = polysock_errno();
+    }
+    Py_END_ALLOW_THREADS
+    if (got < 0) {
+        Py_DECREF(buf);
+        return raise_last(code);
+    }
+    if (got != n) {
+#ifdef Py_LIMITED_API
+        PyObject *cut = PyBytes_FromStringAndSize(data, (Py_ssize_t)got);
+        Py_DECREF(buf);
+        buf = cut;
+#else
+        _PyBytes_Resize(&buf, (Py_ssize_t)got);
+#endif
+    }
+    return buf;
+}
+
+/* Gets a writable view of `obj` and the byte count to receive into it:
+ * `nbytes` (0: the whole buffer). */
+static int recv_target(PyObject *obj, PyObject *nbytes_obj, const char *op, Py_buffer *view,
+                       Py_ssize_t *nbytes)
+{
+    Py_ssize_t n = 0;
+    if (nbytes_obj != NULL && arg_size(nbytes_obj, &n) < 0) {
+        return -1;
+    }
+    if (PyObject_GetBuffer(obj, view, PyBUF_WRITABLE) < 0) {
+        return -1;
+    }
+    if (n < 0) {
+        PyErr_Format(PyExc_ValueError, "negative buffersize in %s", op);
+    } else if (n > view->len) {
+        PyErr_Format(PyExc_ValueError, "buffer too small for requested bytes");
+    } else {
+        *nbytes = n == 0 ? view->len : n;
+        return 0;
+    }
+    PyBuffer_Release(view);
+    return -1;
+}
+
+static const char *const recv_into_names[] = {"buffer", "nbytes", "flags"};
+
+/* recv_into(buffer[, nbytes[, flags]]) -> nbytes received */
+static PyObject *sock_recv_into(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                PyObject *kwnames)
+{
+    Sock *s = (Sock *)self;
+    PyObject *a[3];
+    int flags = 0;
+    if (arg_slots("recv_into", recv_into_names, 3, 1, args, nargs, kwnames, a) < 0 ||
+        (a[2] != NULL && arg_int(a[2], &flags) < 0)) {
+        return NULL;
+    }
+    Py_buffer view;
+    Py_ssize_t n;
+    if (recv_target(a[0], a[1], "recv_into", &view, &n) < 0) {
+        return NULL;
+    }
+    polysock_t h = s->handle;
+    int64_t got;
+    int code = 0;
+    Py_BEGIN_ALLOW_THREADS
+    got = n > 0 ? polysock_recv(h, view.buf, (size_t)n, flags) : polysock_fileno(h) < 0 ? -1 : 0;
+    if (got < 0) {
+        code = polysock_errno();
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    if (got < 0) {
+        return raise_last(code);
+    }
+    return PyLong_FromLongLong(got);
+}
+
+/* recvfrom(bufsize[, flags]) -> (bytes, address) */
+static PyObject *sock_recvfrom(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Sock *s = (Sock *)self;
+    Py_ssize_t n;
+    int flags = 0;
+    if (arg_count("recvfrom", nargs, 1, 2) < 0 || arg_size(args[0], &n) < 0 ||
+        (nargs > 1 && arg_int(args[1], &flags) < 0)) {
+        return NULL;
+    }
+    if (n < 0) {
+        PyErr_SetString(PyExc_ValueError, "negative buffersize in recvfrom");
+        return NULL;
+    }
+    PyObject *buf = PyBytes_FromStringAndSize(NULL, n);
+    if (buf == NULL) {
+        return NULL;
+    }
+    polysock_t h = s->handle;
+    char *data = BYTES_DATA(buf);
+    polysock_addr from;
+    int64_t got;
+    int code = 0;
+    Py_BEGIN_ALLOW_THREADS
+    got = polysock_recvfrom(h, data, (size_t)n, flags, &from);
+    if (got < 0) {
+        code = polysock_errno();
+    }
+    Py_END_ALLOW_THREADS
+    if (got < 0) {
+        Py_DECREF(buf);
+        return raise_last(code);
+    }
+    if (got != n) {
+#ifdef Py_LIMITED_API
+        PyObject *cut = PyBytes_FromStringAndSize(data, (Py_ssize_t)got);
+        Py_DECREF(buf);
+        buf = cut;
+#else
+        _PyBytes_Resize(&buf, (Py_ssize_t)got);
+#endif
+        if (buf == NULL) {
+            return NULL;
+        }
+    }
+    PyObject *addr = addr_out(&from);
+    if (addr == NULL) {
+        Py_DECREF(buf);
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", buf, addr);
+}
+
+/* recvfrom_into(buffer[, nbytes[, flags]]) -> (nbytes, address) */
+static PyObject *sock_recvfrom_into(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                    PyObject *kwnames)
+{
+    Sock *s = (Sock *)self;
+    PyObject *a[3];
+    int flags = 0;
+    if (arg_slots("recvfrom_into", recv_into_names, 3, 1, args, nargs, kwnames, a) < 0 ||
+        (a[2] != NULL && arg_int(a[2], &flags) < 0)) {
+        return NULL;
+    }
+    Py_buffer view;
+    Py_ssize_t n;
+    if (recv_target(a[0], a[1], "recvfrom_into", &view, &n) < 0) {
+        return NULL;
+    }
+    polysock_t h = s->handle;
+    polysock_addr from;
+    int64_t got;
+    int code = 0;
+    Py_BEGIN_ALLOW_THREADS
+    got = polysock_recvfrom(h, view.buf, (size_t)n, flags, &from);
+    if (got < 0) {
+        code = polysock_errno();
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    if (got < 0) {
+        return raise_last(code);
+    }
+    PyObject *addr = addr_out(&from);
+    return addr == NULL ? NULL : Py_BuildValue("(LN)", (long long)got, addr);
+}
+
+/* send(data[, flags]) -> bytes sent; sendall(data[, flags]) -> None */
+static PyObject *send_common(PyObject *self, PyObject *const *args, Py_ssize_t nargs, int all)
+{
+    Sock *s = (Sock *)self;
+    int flags = 0;
+    if (arg_count(all ? "sendall" : "send", nargs, 1, 2) < 0 ||
+        (nargs > 1 && arg_int(args[1], &flags) < 0)) {
+        return NULL;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    polysock_t h = s->handle;
+    int64_t n;
+    int code = 0;
+    Py_BEGIN_ALLOW_THREADS
+    n = all ? polysock_sendall(h, view.buf, (size_t)view.len, flags, NULL)
+            : polysock_send(h, view.buf, (size_t)view.len, flags);
+    if (n < 0) {
+        code = polysock_errno();
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    if (n < 0) {
+        return raise_last(code);
+    }
+    if (all) {
+        Py_RETURN_NONE;
+    }
+    return PyLong_FromLongLong(n);
+}
+
+static PyObject *sock_send(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return send_common(self, args, nargs, 0);
+}
+
+static PyObject *sock_sendall(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return send_common(self, args, nargs, 1);
+}
+
+/* sendto(data[, flags], address) -> bytes sent */
+static PyObject *sock_sendto(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Sock *s = (Sock *)self;
+    int flags = 0;
+    if (arg_count("sendto", nargs, 2, 3) < 0 || (nargs == 3 && arg_int(args[1], &flags) < 0)) {
+        return NULL;
+    }
+    int port;
+    PyObject *host = addr_in(s->family, args[nargs - 1], "sendto", &port);
+    if (host == NULL) {
+        return NULL;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) {
+        Py_DECREF(host);
+        return NULL;
+    }
+    polysock_t h = s->handle;
+    const char *text = PyBytes_AsString(host);
+    int64_t n;
+    int code = 0;
+    Py_BEGIN_ALLOW_THREADS
+    n = polysock_sendto(h, view.buf, (size_t)view.len, flags, text, port);
+    if (n < 0) {
+        code = polysock_errno();
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    Py_DECREF(host);
+    if (n < 0) {
+        return raise_last(code);
+    }
+    return PyLong_FromLongLong(n);
+}
+
+/* bind(address), connect(address), connect_ex(address) */
+enum addr_op { OP_BIND, OP_CONNECT, OP_CONNECT_EX };
+
+static PyObject *addr_call(PyObject *self, PyObject *addr, enum addr_op op)
+{
+    static const char *const names[] = {"bind", "connect", "connect_ex"};
+    Sock *s = (Sock *)self;
+    int port;
+    PyObject *host = addr_in(s->family, addr, names[op], &port);
+    if (host == NULL) {
+        return NULL;
+    }
+    polysock_t h = s->handle;
+    const char *text = PyBytes_AsString(host);
+    int rc;
+    int code = 0;
+    Py_BEGIN_ALLOW_THREADS
+    switch (op) {
+    case OP_BIND:
+        rc = polysock_bind(h, text, port);
+        break;
+    case OP_CONNECT:
+        rc = polysock_connect(h, text, port);
+        break;
+    default:
+        rc = polysock_connect_ex(h, text, port);
+        break;
+    }
+    if (rc < 0) {
+        code = polysock_errno();
+    }
+    Py_END_ALLOW_THREADS
+    Py_DECREF(host);
+    if (op == OP_CONNECT_EX) {
+        /* Name resolution failures raise, as CPython's connect_ex does. */
+        if (rc >= POLYSOCK_ERR_BASE) {
+            return raise_last(rc);
+        }
+        return PyLong_FromLong(rc);
+    }
+    if (rc < 0) {
+        return raise_last(code);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *sock_bind(PyObject *self, PyObject *addr)
+{
+    return addr_call(self, addr, OP_BIND);
+}
+
+static PyObject *sock_connect(PyObject *self, PyObject *addr)
+{
+    return addr_call(self, addr, OP_CONNECT);
+}
+
+static PyObject *sock_connect_ex(PyObject *self, PyObject *addr)
+{
+    return addr_call(self, addr, OP_CONNECT_EX);
+}
+
+/* listen([backlog]) */
+static PyObject *sock_listen(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    int backlog = -1; /* polysock: min(SOMAXCONN, 128), as CPython's default */
+    if (arg_count("listen", nargs, 0, 1) < 0 || (nargs == 1 && arg_int(args[0], &backlog) < 0)) {
+        return NULL;
+    }
+    if (nargs == 1 && backlog < 0) {
+        backlog = 0; /* CPython clamps a negative backlog to 0 */
+    }
+    if (polysock_listen(((Sock *)self)->handle, backlog) < 0) {
+        return raise_last(polysock_errno());
+    }
+    Py_RETURN_NONE;
+}
+
+/* _accept() -> (handle, address): the new socket's polysock handle, which
+ * socket(fileno=...) of the top layer takes over. */
+static PyObject *sock_accept(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    polysock_t h = ((Sock *)self)->handle;
+    polysock_addr peer;
+    polysock_t c;
+    int code = 0;
+    Py_BEGIN_ALLOW_THREADS
+    c = polysock_accept(h, &peer);
+    if (c < 0) {
+        code = polysock_errno();
+    }
+    Py_END_ALLOW_THREADS
+    if (c < 0) {
+        return raise_last(code);
+    }
+    PyObject *addr = addr_out(&peer);
+    if (addr == NULL) {
+        polysock_close(c);
+        return NULL;
+    }
+    return Py_BuildValue("(LN)", (long long)c, addr);
+}
+
+static PyObject *sock_close(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    Sock *s = (Sock *)self;
+    polysock_t h = s->handle;
+    s->handle = -1;
+    if (h >= 0) {
+        Py_BEGIN_ALLOW_THREADS
+        polysock_close(h);
+        Py_END_ALLOW_THREADS
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *sock_detach(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    Sock *s = (Sock *)self;
+    if (s->handle < 0) {
+        return PyLong_FromLong(-1);
+    }
+    int fd = polysock_detach(s->handle);
+    if (fd < 0) {
+        return raise_last(polysock_errno());
+    }
+    s->handle = -1;
+    return PyLong_FromLong(fd);
+}
+
+static PyObject *sock_fileno(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    Sock *s = (Sock *)self;
+    return PyLong_FromLong(s->handle < 0 ? -1 : (long)polysock_fileno(s->handle));
+}
+
+/* The timeout in polysock's milliseconds for a Python value: None is -1, a
+ * number of seconds >= 0 is rounded up to a whole millisecond (never down
+ * to 0, which would make the socket non-blocking). */
+static int timeout_ms(PyObject *value, int64_t *ms)
+{
+    if (value == Py_None) {
+        *ms = -1;
+        return 0;
+    }
+    double secs = PyFloat_AsDouble(value);
+    if (secs == -1.0 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (secs < 0 || secs != secs) {
+        PyErr_SetString(PyExc_ValueError, "Timeout value out of range");
+        return -1;
+    }
+    double m = secs * 1000.0;
+    if (m > 9.2e18) {
+        PyErr_SetString(PyExc_OverflowError, "timeout doesn't fit into C timeval");
+        return -1;
+    }
+    int64_t whole = (int64_t)m;
+    *ms = whole + ((double)whole < m);
+    return 0;
+}
+
+static PyObject *timeout_value(int64_t ms)
+{
+    if (ms < 0) {
+        Py_RETURN_NONE;
+    }
+    return PyFloat_FromDouble((double)ms / 1000.0);
+}
+
+static PyObject *sock_settimeout(PyObject *self, PyObject *value)
+{
+    int64_t ms;
+    if (timeout_ms(value, &ms) < 0) {
+        return NULL;
+    }
+    if (polysock_settimeout(((Sock *)self)->handle, ms) < 0) {
+        return raise_last(polysock_errno());
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *sock_gettimeout(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    int64_t ms;
+    if (polysock_gettimeout(((Sock *)self)->handle, &ms) < 0) {
+        return raise_last(polysock_errno());
+    }
+    return timeout_value(ms);
+}
+
+static PyObject *sock_timeout_get(PyObject *self, void *closure)
+{
+    (void)closure;
+    return sock_gettimeout(self, NULL);
+}
+
+static PyObject *sock_setblocking(PyObject *self, PyObject *flag)
+{
+    long on = PyLong_AsLong(flag);
+    if (on == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (polysock_setblocking(((Sock *)self)->handle, on != 0) < 0) {
+        return raise_last(polysock_errno());
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *sock_getblocking(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    int on = polysock_getblocking(((Sock *)self)->handle);
+    if (on < 0) {
+        return raise_last(polysock_errno());
+    }
+    return PyBool_FromLong(on);
+}
+
+static PyObject *sock_shutdown(PyObject *self, PyObject *how_obj)
+{
+    int how;
+    if (arg_int(how_obj, &how) < 0) {
+        return NULL;
+    }
+    if (polysock_shutdown(((Sock *)self)->handle, how) < 0) {
+        return raise_last(polysock_errno());
+    }
+    Py_RETURN_NONE;
+}
+
+/* getsockname(), getpeername() */
+static PyObject *name_call(PyObject *self, int peer)
+{
+    polysock_addr a;
+    polysock_t h = ((Sock *)self)->handle;
+    int rc = peer ? polysock_getpeername(h, &a) : polysock_getsockname(h, &a);
+    if (rc < 0) {
+        return raise_last(polysock_errno());
+    }
+    return addr_out(&a);
+}
+
+static PyObject *sock_getsockname(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    return name_call(self, 0);
+}
+
+static PyObject *sock_getpeername(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    return name_call(self, 1);
+}
+
+/* setsockopt(level, option, value: int | buffer) or
+ * setsockopt(level, option, None, optlen) */
+static PyObject *sock_setsockopt(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    polysock_t h = ((Sock *)self)->handle;
+    int level, option;
+    if (arg_count("setsockopt", nargs, 3, 4) < 0 || arg_int(args[0], &level) < 0 ||
+        arg_int(args[1], &option) < 0) {
+        return NULL;
+    }
+    int rc;
+    if (nargs == 4) {
+        Py_ssize_t optlen;
+        if (args[2] != Py_None) {
+            PyErr_SetString(PyExc_TypeError,
+                            "setsockopt() takes 3 arguments, or 4 with None as the third");
+            return NULL;
+        }
+        if (arg_size(args[3], &optlen) < 0) {
+            return NULL;
+        }
+        rc = polysock_setsockopt_bytes(h, level, option, NULL, (size_t)optlen);
+    } else if (PyLong_Check(args[2])) {
+        int value;
+        if (arg_int(args[2], &value) < 0) {
+            return NULL;
+        }
+        rc = polysock_setsockopt_int(h, level, option, value);
+    } else {
+        Py_buffer view;
+        if (PyObject_GetBuffer(args[2], &view, PyBUF_SIMPLE) < 0) {
+            return NULL;
+        }
+        rc = polysock_setsockopt_bytes(h, level, option, view.buf, (size_t)view.len);
+        PyBuffer_Release(&view);
+    }
+    if (rc < 0) {
+        return raise_last(polysock_errno());
+    }
+    Py_RETURN_NONE;
+}
+
+/* getsockopt(level, option[, buflen]) -> int, or bytes of at most buflen */
+static PyObject *sock_getsockopt(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    polysock_t h = ((Sock *)self)->handle;
+    int level, option, buflen = 0;
+    if (arg_count("getsockopt", nargs, 2, 3) < 0 || arg_int(args[0], &level) < 0 ||
+        arg_int(args[1], &option) < 0 || (nargs == 3 && arg_int(args[2], &buflen) < 0)) {
+        return NULL;
+    }
+    if (nargs < 3) {
+        int32_t value;
+        if (polysock_getsockopt_int(h, level, option, &value) < 0) {
+            return raise_last(polysock_errno());
+        }
+        return PyLong_FromLong(value);
+    }
+    if (buflen <= 0 || buflen > 1024) {
+        PyErr_SetString(PyExc_OSError, "getsockopt buflen out of range");
+        return NULL;
+    }
+    char buf[1024];
+    size_t len;
+    if (polysock_getsockopt_bytes(h, level, option, buf, (size_t)buflen, &len) < 0) {
+        return raise_last(polysock_errno());
+    }
+    return PyBytes_FromStringAndSize(buf, (Py_ssize_t)len);
+}
+
+static PyMethodDef sock_methods[] = {
+    {"_accept", sock_accept, METH_NOARGS, "_accept() -> (handle, address)"},
+    {"bind", sock_bind, METH_O, "bind(address)"},
+    {"close", sock_close, METH_NOARGS, "close()"},
+    {"connect", sock_connect, METH_O, "connect(address)"},
+    {"connect_ex", sock_connect_ex, METH_O, "connect_ex(address) -> errno"},
+    {"detach", sock_detach, METH_NOARGS, "detach() -> file descriptor"},
+    {"fileno", sock_fileno, METH_NOARGS, "fileno() -> integer"},
+    {"getblocking", sock_getblocking, METH_NOARGS, "getblocking() -> bool"},
+    {"getpeername", sock_getpeername, METH_NOARGS, "getpeername() -> address"},
+    {"getsockname", sock_getsockname, METH_NOARGS, "getsockname() -> address"},
+    {"getsockopt", (PyCFunction)(void (*)(void))sock_getsockopt, METH_FASTCALL,
+     "getsockopt(level, option[, buflen])"},
+    {"gettimeout", sock_gettimeout, METH_NOARGS, "gettimeout() -> seconds or None"},
+    {"listen", (PyCFunction)(void (*)(void))sock_listen, METH_FASTCALL, "listen([backlog])"},
+    {"recv", (PyCFunction)(void (*)(void))sock_recv, METH_FASTCALL,
+     "recv(buffersize[, flags]) -> data"},
+    {"recv_into", (PyCFunction)(void (*)(void))sock_recv_into, METH_FASTCALL | METH_KEYWORDS,
+     "recv_into(buffer[, nbytes[, flags]]) -> nbytes_read"},
+    {"recvfrom", (PyCFunction)(void (*)(void))sock_recvfrom, METH_FASTCALL,
+     "recvfrom(buffersize[, flags]) -> (data, address info)"},
+    {"recvfrom_into", (PyCFunction)(void (*)(void))sock_recvfrom_into,
+     METH_FASTCALL | METH_KEYWORDS, "recvfrom_into(buffer[, nbytes[, flags]]) -> (nbytes, address info)"},
+    {"send", (PyCFunction)(void (*)(void))sock_send, METH_FASTCALL, "send(data[, flags]) -> count"},
+    {"sendall", (PyCFunction)(void (*)(void))sock_sendall, METH_FASTCALL, "sendall(data[, flags])"},
+    {"sendto", (PyCFunction)(void (*)(void))sock_sendto, METH_FASTCALL,
+     "sendto(data[, flags], address) -> count"},
+    {"setblocking", sock_setblocking, METH_O, "setblocking(flag)"},
+    {"setsockopt", (PyCFunction)(void (*)(void))sock_setsockopt, METH_FASTCALL,
+     "setsockopt(level, option, value: int | buffer)"},
+    {"settimeout", sock_settimeout, METH_O, "settimeout(timeout)"},
+    {"shutdown", sock_shutdown, METH_O, "shutdown(flag)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef sock_members[] = {
+    {"family", T_INT, offsetof(Sock, family), READONLY, "the socket family"},
+    {"type", T_INT, offsetof(Sock, type), READONLY, "the socket type"},
+    {"proto", T_INT, offsetof(Sock, proto), READONLY, "the socket protocol"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyGetSetDef sock_getset[] = {
+    {"timeout", sock_timeout_get, NULL, "the timeout in seconds (None: blocking)", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot sock_slots[] = {
+    {Py_tp_new, sock_tp_new},
+    {Py_tp_init, sock_init},
+    {Py_tp_repr, sock_repr},
+    {Py_tp_finalize, sock_finalize},
+    {Py_tp_dealloc, sock_dealloc},
+    {Py_tp_methods, sock_methods},
+    {Py_tp_members, sock_members},
+    {Py_tp_getset, sock_getset},
+    {Py_tp_doc, "socket(family=AF_INET, type=SOCK_STREAM, proto=0, fileno=None)"},
+    {0, NULL},
+};
+
+static PyType_Spec sock_spec = {
+    "polysock._native.socket",
+    sizeof(Sock),
+    0,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    sock_slots,
+};
+
+/* ------------------------------------------------------------------ module */
+
+static struct PyModuleDef native_module = {
+    PyModuleDef_HEAD_INIT, "polysock._native",
+    "CPython's _socket surface over polysock's C ABI (see BACKEND.md).", -1, NULL,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__native(void)
+{
+    PyObject *m = PyModule_Create(&native_module);
+    if (m == NULL) {
+        return NULL;
+    }
+    SockType = (PyTypeObject *)PyType_FromSpec(&sock_spec);
+    if (SockType == NULL || PyModule_AddObject(m, "socket", (PyObject *)SockType) < 0) {
+        Py_XDECREF(SockType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(SockType);
+    if (PyModule_AddObject(m, "SocketType", (PyObject *)SockType) < 0) {
+        Py_DECREF(SockType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
