@@ -90,6 +90,17 @@ static PyObject *raise_last(int code)
 
 /* --------------------------------------------------------------- arguments */
 
+/* Raises `exc` with `fmt`, whose one %U is the name of `obj`'s type. */
+static PyObject *type_error(PyObject *exc, const char *fmt, const char *op, PyObject *obj)
+{
+    PyObject *name = PyObject_GetAttrString((PyObject *)Py_TYPE(obj), "__name__");
+    if (name != NULL) {
+        PyErr_Format(exc, fmt, op, name);
+        Py_DECREF(name);
+    }
+    return NULL;
+}
+
 /* An int argument as CPython's "i" format takes it (__index__, C int range). */
 static int arg_int(PyObject *o, int *out)
 {
@@ -203,9 +214,8 @@ static PyObject *host_text(PyObject *host)
     } else if (PyByteArray_Check(host)) {
         data = PyBytes_FromStringAndSize(PyByteArray_AsString(host), PyByteArray_Size(host));
     } else {
-        PyErr_Format(PyExc_TypeError, "str, bytes or bytearray expected, not %s",
-                     Py_TYPE(host)->tp_name);
-        return NULL;
+        return type_error(PyExc_TypeError, "%sstr, bytes or bytearray expected, not %U", "",
+                          host);
     }
     if (data != NULL && (Py_ssize_t)strlen(PyBytes_AsString(data)) != PyBytes_Size(data)) {
         Py_DECREF(data);
@@ -293,11 +303,12 @@ static PyObject *addr_in(int family, PyObject *addr, const char *op, int *port)
         PyErr_Format(PyExc_OSError, "%s: bad family", op);
         return NULL;
     }
-    const char *fam = family == POLYSOCK_AF_INET ? "AF_INET" : "AF_INET6";
     if (!PyTuple_Check(addr)) {
-        PyErr_Format(PyExc_TypeError, "%s(): %s address must be tuple, not %s", op, fam,
-                     Py_TYPE(addr)->tp_name);
-        return NULL;
+        return type_error(PyExc_TypeError,
+                          family == POLYSOCK_AF_INET
+                              ? "%s(): AF_INET address must be tuple, not %U"
+                              : "%s(): AF_INET6 address must be tuple, not %U",
+                          op, addr);
     }
     Py_ssize_t n = PyTuple_Size(addr);
     if (family == POLYSOCK_AF_INET ? n != 2 : (n < 2 || n > 4)) {
@@ -478,9 +489,17 @@ static void sock_finalize(PyObject *self)
 static void sock_dealloc(PyObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
+#ifdef Py_LIMITED_API
+    /* No PyObject_CallFinalizerFromDealloc: close without the warning (the
+     * package's socket class, a subclass, still gets it from CPython). */
+    if (((Sock *)self)->handle >= 0) {
+        polysock_close(((Sock *)self)->handle);
+    }
+#else
     if (PyObject_CallFinalizerFromDealloc(self) < 0) {
         return; /* resurrected */
     }
+#endif
     freefunc tp_free = (freefunc)PyType_GetSlot(tp, Py_tp_free);
     tp_free(self);
     Py_DECREF(tp);
@@ -1154,9 +1173,41 @@ static PyType_Spec sock_spec = {
 
 /* ------------------------------------------------------------------ module */
 
+/* socketpair([family[, type[, proto]]]) -> (socket, socket) */
+static PyObject *mod_socketpair(PyObject *module, PyObject *args)
+{
+    (void)module;
+    int family = POLYSOCK_AF_UNIX, type = POLYSOCK_SOCK_STREAM, proto = 0;
+    if (!PyArg_ParseTuple(args, "|iii:socketpair", &family, &type, &proto)) {
+        return NULL;
+    }
+    polysock_t pair[2];
+    if (polysock_socketpair(family, type, proto, pair) < 0) {
+        return raise_last(polysock_errno());
+    }
+    Sock *a = sock_new_handle(SockType, pair[0]);
+    Sock *b = a == NULL ? NULL : sock_new_handle(SockType, pair[1]);
+    if (b == NULL) {
+        polysock_close(pair[0]);
+        polysock_close(pair[1]);
+        if (a != NULL) {
+            a->handle = -1; /* closed above: no "unclosed" warning */
+            Py_DECREF(a);
+        }
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", a, b);
+}
+
+static PyMethodDef module_functions[] = {
+    {"socketpair", mod_socketpair, METH_VARARGS,
+     "socketpair([family[, type[, proto]]]) -> (socket object, socket object)"},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef native_module = {
     PyModuleDef_HEAD_INIT, "polysock._native",
-    "CPython's _socket surface over polysock's C ABI (see BACKEND.md).", -1, NULL,
+    "CPython's _socket surface over polysock's C ABI (see BACKEND.md).", -1, module_functions,
     NULL, NULL, NULL, NULL,
 };
 
@@ -1168,13 +1219,13 @@ PyMODINIT_FUNC PyInit__native(void)
     }
     SockType = (PyTypeObject *)PyType_FromSpec(&sock_spec);
     if (SockType == NULL || PyModule_AddObject(m, "socket", (PyObject *)SockType) < 0) {
-        Py_XDECREF(SockType);
+        Py_XDECREF((PyObject *)SockType);
         Py_DECREF(m);
         return NULL;
     }
-    Py_INCREF(SockType);
+    Py_INCREF((PyObject *)SockType);
     if (PyModule_AddObject(m, "SocketType", (PyObject *)SockType) < 0) {
-        Py_DECREF(SockType);
+        Py_DECREF((PyObject *)SockType);
         Py_DECREF(m);
         return NULL;
     }
