@@ -1,46 +1,78 @@
-//! Runs the Python binding's unittest suite (bindings/python/tests) against
-//! the shared library this test run just built. Skipped, with a message,
-//! where python3 is not installed.
+//! Runs the Python binding's unittest suite (bindings/python/tests) once for
+//! each backend of the package: the native module and the ctypes layer.
+//! The package is the one `POLYSOCK_PYTHON` has installed when that is set
+//! (CI pip-installs it into a venv), else the package built here by setup.py
+//! against this test run's library. Skipped, with a message, where python3
+//! is not installed (never in CI).
 
 mod common;
+mod python_pkg;
 
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// The whole suite; each of its waits is bounded far below this.
 const LIMIT: Duration = Duration::from_secs(300);
 
-fn python3_present() -> bool {
-    Command::new("python3")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
+/// The interpreter and the package directory the suites run with; built
+/// once for both tests.
+fn package() -> &'static (PathBuf, PathBuf) {
+    static PACKAGE: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    PACKAGE.get_or_init(|| match python_pkg::installed_python() {
+        Some(python) => {
+            let package = python_pkg::installed_package(&python);
+            (python, package)
+        }
+        None => ("python3".into(), python_pkg::build_package("python")),
+    })
 }
 
-#[test]
-fn python_unittest_suite() {
-    if !python3_present() {
-        common::missing_runtime(
-            "Python",
-            "python3 not found",
-            "install python3 (Debian: apt-get install python3)",
-        );
-        return;
-    }
-    let dir = common::root().join("bindings").join("python");
-    let lib = common::lib_dir().join("libpolysock.so");
-    let log = common::tmp_dir("python").join("unittest.log");
-    let mut cmd = Command::new("python3");
+fn run_suite(backend: &str) {
+    let (python, package) = package();
+    let name = format!("python-{backend}");
+    let tree = python_pkg::suite_tree(&name, package);
+    let log = common::tmp_dir(&name).join("unittest.log");
+    let mut cmd = Command::new(python);
     cmd.args([
         "-X", "dev", "-m", "unittest", "discover", "-s", "tests", "-v",
     ])
-    .current_dir(&dir)
-    .env("POLYSOCK_LIB", &lib)
+    .current_dir(tree.join("bindings").join("python"))
+    .env("POLYSOCK_BACKEND", backend)
+    .env_remove("POLYSOCK_LIB")
+    .env_remove("PYTHONPATH")
     .env("PYTHONDONTWRITEBYTECODE", "1");
     let (ok, output) = common::run_logged(&mut cmd, &log, LIMIT);
-    println!("{output}");
-    assert!(ok, "the Python binding's tests failed:\n{output}");
+    println!("package: {}\n{output}", package.display());
+    assert!(
+        ok,
+        "the Python binding's tests failed with the {backend} backend:\n{output}"
+    );
+}
+
+fn python_missing() -> bool {
+    if python_pkg::installed_python().is_none() && !python_pkg::python3_present() {
+        common::missing_runtime(
+            "Python",
+            "python3 not found",
+            "install python3 (Debian: apt-get install python3 python3-dev)",
+        );
+        return true;
+    }
+    false
+}
+
+#[test]
+fn python_unittest_suite_native() {
+    if !python_missing() {
+        run_suite("native");
+    }
+}
+
+#[test]
+fn python_unittest_suite_ctypes() {
+    if !python_missing() {
+        run_suite("ctypes");
+    }
 }

@@ -191,6 +191,24 @@ static int arg_slots(const char *fname, const char *const *names, Py_ssize_t n, 
     return 0;
 }
 
+/* A view of a bytes-like argument (writable when `flags` asks), raising
+ * TypeError as CPython's "y*" and "w*" formats do for anything else. */
+static int get_buffer(PyObject *obj, Py_buffer *view, int flags, const char *fname)
+{
+    if (PyObject_GetBuffer(obj, view, flags) == 0) {
+        return 0;
+    }
+    if (PyErr_ExceptionMatches(PyExc_BufferError) || PyErr_ExceptionMatches(PyExc_TypeError)) {
+        PyErr_Clear();
+        type_error(PyExc_TypeError,
+                   flags & PyBUF_WRITABLE
+                       ? "%s() argument 1 must be read-write bytes-like object, not %U"
+                       : "%s() argument 1 must be a bytes-like object, not %U",
+                   fname, obj);
+    }
+    return -1;
+}
+
 /* --------------------------------------------------------------- addresses */
 
 /* A host as CPython takes it: str (ASCII as is, else IDNA-encoded), bytes or
@@ -558,7 +576,7 @@ static int recv_target(PyObject *obj, PyObject *nbytes_obj, const char *op, Py_b
     if (nbytes_obj != NULL && arg_size(nbytes_obj, &n) < 0) {
         return -1;
     }
-    if (PyObject_GetBuffer(obj, view, PyBUF_WRITABLE) < 0) {
+    if (get_buffer(obj, view, PyBUF_WRITABLE, op) < 0) {
         return -1;
     }
     if (n < 0) {
@@ -704,7 +722,7 @@ static PyObject *send_common(PyObject *self, PyObject *const *args, Py_ssize_t n
         return NULL;
     }
     Py_buffer view;
-    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) {
+    if (get_buffer(args[0], &view, PyBUF_SIMPLE, all ? "sendall" : "send") < 0) {
         return NULL;
     }
     polysock_t h = s->handle;
@@ -751,7 +769,7 @@ static PyObject *sock_sendto(PyObject *self, PyObject *const *args, Py_ssize_t n
         return NULL;
     }
     Py_buffer view;
-    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) {
+    if (get_buffer(args[0], &view, PyBUF_SIMPLE, "sendto") < 0) {
         Py_DECREF(host);
         return NULL;
     }
