@@ -1,6 +1,6 @@
-//! Runs the Python binding's unittest suite (bindings/python/tests) once for
-//! each backend of the package: the native module and the ctypes layer.
-//! The package is the one `POLYSOCK_PYTHON` has installed when that is set
+//! Runs the Python binding's unittest suite (bindings/python/tests), its
+//! native-module tests included, against a whole package (native module and
+//! bundled library). The package is the one `POLYSOCK_PYTHON` has installed when that is set
 //! (CI pip-installs it into a venv), else the package built here by setup.py
 //! against this test run's library. Skipped, with a message, where python3
 //! is not installed (never in CI).
@@ -29,9 +29,10 @@ fn package() -> &'static (PathBuf, PathBuf) {
     })
 }
 
-fn run_suite(backend: &str) {
+/// Runs the suite with POLYSOCK_BACKEND set to `backend` (None: unset).
+fn run_suite(backend: Option<&str>) {
     let (python, package) = package();
-    let name = format!("python-{backend}");
+    let name = format!("python-{}", backend.unwrap_or("default"));
     let tree = python_pkg::suite_tree(&name, package);
     let log = common::tmp_dir(&name).join("unittest.log");
     let mut cmd = Command::new(python);
@@ -39,15 +40,18 @@ fn run_suite(backend: &str) {
         "-X", "dev", "-m", "unittest", "discover", "-s", "tests", "-v",
     ])
     .current_dir(tree.join("bindings").join("python"))
-    .env("POLYSOCK_BACKEND", backend)
     .env_remove("POLYSOCK_LIB")
     .env_remove("PYTHONPATH")
     .env("PYTHONDONTWRITEBYTECODE", "1");
+    match backend {
+        Some(b) => cmd.env("POLYSOCK_BACKEND", b),
+        None => cmd.env_remove("POLYSOCK_BACKEND"),
+    };
     let (ok, output) = common::run_logged(&mut cmd, &log, LIMIT);
     println!("package: {}\n{output}", package.display());
     assert!(
         ok,
-        "the Python binding's tests failed with the {backend} backend:\n{output}"
+        "the Python binding's tests failed (backend {backend:?}):\n{output}"
     );
 }
 
@@ -64,15 +68,8 @@ fn python_missing() -> bool {
 }
 
 #[test]
-fn python_unittest_suite_native() {
+fn python_unittest_suite() {
     if !python_missing() {
-        run_suite("native");
-    }
-}
-
-#[test]
-fn python_unittest_suite_ctypes() {
-    if !python_missing() {
-        run_suite("ctypes");
+        run_suite(None);
     }
 }
