@@ -284,11 +284,20 @@ static int uint_arg(PyObject *o, unsigned long max, const char *what, const char
  * polysock writes "@name". */
 static PyObject *unix_text(PyObject *addr)
 {
-    PyObject *data = NULL;
+    PyObject *data;
     if (PyByteArray_Check(addr) || PyMemoryView_Check(addr)) {
         data = PyBytes_FromObject(addr);
-    } else if (!PyUnicode_FSConverter(addr, &data)) {
-        return NULL;
+    } else {
+        PyObject *path = PyOS_FSPath(addr); /* str or bytes, path-likes too */
+        if (path == NULL) {
+            return NULL;
+        }
+        if (PyUnicode_Check(path)) {
+            data = PyUnicode_EncodeFSDefault(path);
+            Py_DECREF(path);
+        } else {
+            data = path;
+        }
     }
     if (data == NULL) {
         return NULL;
@@ -305,6 +314,11 @@ static PyObject *unix_text(PyObject *addr)
         }
         Py_DECREF(data);
         return named;
+    }
+    if ((Py_ssize_t)strlen(p) != len) {
+        Py_DECREF(data);
+        PyErr_SetString(PyExc_ValueError, "AF_UNIX path contains a null character");
+        return NULL;
     }
     return data;
 }
@@ -523,50 +537,6 @@ static void sock_dealloc(PyObject *self)
     Py_DECREF(tp);
 }
 
-/* recv(bufsize[, flags]) -> bytes */
-static PyObject *sock_recv(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    Sock *s = (Sock *)self;
-    Py_ssize_t n;
-    int flags = 0;
-    if (arg_count("recv", nargs, 1, 2) < 0 || arg_size(args[0], &n) < 0 ||
-        (nargs > 1 && arg_int(args[1], &flags) < 0)) {
-        return NULL;
-    }
-    if (n < 0) {
-        PyErr_SetString(PyExc_ValueError, "negative buffersize in recv");
-        return NULL;
-    }
-    PyObject *buf = PyBytes_FromStringAndSize(NULL, n);
-    if (buf == NULL) {
-        return NULL;
-    }
-    polysock_t h = s->handle;
-    char *data = BYTES_DATA(buf);
-    int64_t got;
-    int code = 0;
-    Py_BEGIN_ALLOW_THREADS
-    got = n > 0 ? polysock_recv(h, data, (size_t)n, flags) : polysock_fileno(h) < 0 ? -1 : 0;
-    if (got < 0) {
-        code = polysock_errno();
-    }
-    Py_END_ALLOW_THREADS
-    if (got < 0) {
-        Py_DECREF(buf);
-        return raise_last(code);
-    }
-    if (got != n) {
-#ifdef Py_LIMITED_API
-        PyObject *cut = PyBytes_FromStringAndSize(data, (Py_ssize_t)got);
-        Py_DECREF(buf);
-        buf = cut;
-#else
-        _PyBytes_Resize(&buf, (Py_ssize_t)got);
-#endif
-    }
-    return buf;
-}
-
 /* Gets a writable view of `obj` and the byte count to receive into it:
  * `nbytes` (0: the whole buffer). */
 static int recv_target(PyObject *obj, PyObject *nbytes_obj, const char *op, Py_buffer *view,
@@ -593,67 +563,51 @@ static int recv_target(PyObject *obj, PyObject *nbytes_obj, const char *op, Py_b
 
 static const char *const recv_into_names[] = {"buffer", "nbytes", "flags"};
 
-/* recv_into(buffer[, nbytes[, flags]]) -> nbytes received */
-static PyObject *sock_recv_into(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
-                                PyObject *kwnames)
+/* One receive with the GIL released: polysock_recv, or polysock_recvfrom
+ * when `from` wants the sender. A zero-length receive (which polysock
+ * refuses) only checks that the socket is open, as the system call would. */
+static int64_t receive(polysock_t h, void *buf, Py_ssize_t n, int flags, polysock_addr *from,
+                       int *code)
 {
-    Sock *s = (Sock *)self;
-    PyObject *a[3];
-    int flags = 0;
-    if (arg_slots("recv_into", recv_into_names, 3, 1, args, nargs, kwnames, a) < 0 ||
-        (a[2] != NULL && arg_int(a[2], &flags) < 0)) {
-        return NULL;
-    }
-    Py_buffer view;
-    Py_ssize_t n;
-    if (recv_target(a[0], a[1], "recv_into", &view, &n) < 0) {
-        return NULL;
-    }
-    polysock_t h = s->handle;
     int64_t got;
-    int code = 0;
     Py_BEGIN_ALLOW_THREADS
-    got = n > 0 ? polysock_recv(h, view.buf, (size_t)n, flags) : polysock_fileno(h) < 0 ? -1 : 0;
+    if (from != NULL) {
+        got = polysock_recvfrom(h, buf, (size_t)n, flags, from);
+    } else if (n > 0) {
+        got = polysock_recv(h, buf, (size_t)n, flags);
+    } else {
+        got = polysock_fileno(h) < 0 ? -1 : 0;
+    }
     if (got < 0) {
-        code = polysock_errno();
+        *code = polysock_errno();
     }
     Py_END_ALLOW_THREADS
-    PyBuffer_Release(&view);
-    if (got < 0) {
-        return raise_last(code);
-    }
-    return PyLong_FromLongLong(got);
+    return got;
 }
 
-/* recvfrom(bufsize[, flags]) -> (bytes, address) */
-static PyObject *sock_recvfrom(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+/* recv(bufsize[, flags]) -> bytes; recvfrom(bufsize[, flags]) -> (bytes,
+ * address). The bytes object is allocated once, received into, and shrunk
+ * in place to what arrived. */
+static PyObject *recv_bytes(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                            polysock_addr *from, const char *name)
 {
-    Sock *s = (Sock *)self;
     Py_ssize_t n;
     int flags = 0;
-    if (arg_count("recvfrom", nargs, 1, 2) < 0 || arg_size(args[0], &n) < 0 ||
+    if (arg_count(name, nargs, 1, 2) < 0 || arg_size(args[0], &n) < 0 ||
         (nargs > 1 && arg_int(args[1], &flags) < 0)) {
         return NULL;
     }
     if (n < 0) {
-        PyErr_SetString(PyExc_ValueError, "negative buffersize in recvfrom");
+        PyErr_Format(PyExc_ValueError, "negative buffersize in %s", name);
         return NULL;
     }
     PyObject *buf = PyBytes_FromStringAndSize(NULL, n);
     if (buf == NULL) {
         return NULL;
     }
-    polysock_t h = s->handle;
     char *data = BYTES_DATA(buf);
-    polysock_addr from;
-    int64_t got;
     int code = 0;
-    Py_BEGIN_ALLOW_THREADS
-    got = polysock_recvfrom(h, data, (size_t)n, flags, &from);
-    if (got < 0) {
-        code = polysock_errno();
-    }
-    Py_END_ALLOW_THREADS
+    int64_t got = receive(((Sock *)self)->handle, data, n, flags, from, &code);
     if (got < 0) {
         Py_DECREF(buf);
         return raise_last(code);
@@ -666,50 +620,61 @@ static PyObject *sock_recvfrom(PyObject *self, PyObject *const *args, Py_ssize_t
 #else
         _PyBytes_Resize(&buf, (Py_ssize_t)got);
 #endif
-        if (buf == NULL) {
-            return NULL;
-        }
     }
-    PyObject *addr = addr_out(&from);
-    if (addr == NULL) {
-        Py_DECREF(buf);
-        return NULL;
-    }
-    return Py_BuildValue("(NN)", buf, addr);
+    return buf;
 }
 
-/* recvfrom_into(buffer[, nbytes[, flags]]) -> (nbytes, address) */
-static PyObject *sock_recvfrom_into(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
-                                    PyObject *kwnames)
+static PyObject *sock_recv(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    Sock *s = (Sock *)self;
+    return recv_bytes(self, args, nargs, NULL, "recv");
+}
+
+static PyObject *sock_recvfrom(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    polysock_addr from;
+    PyObject *data = recv_bytes(self, args, nargs, &from, "recvfrom");
+    return data == NULL ? NULL : Py_BuildValue("(NN)", data, addr_out(&from));
+}
+
+/* recv_into(buffer[, nbytes[, flags]]) -> nbytes received, and
+ * recvfrom_into, straight into the caller's buffer: the count received, or
+ * -1 with an exception set. */
+static int64_t recv_buffer(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                           PyObject *kwnames, polysock_addr *from, const char *name)
+{
     PyObject *a[3];
     int flags = 0;
-    if (arg_slots("recvfrom_into", recv_into_names, 3, 1, args, nargs, kwnames, a) < 0 ||
+    if (arg_slots(name, recv_into_names, 3, 1, args, nargs, kwnames, a) < 0 ||
         (a[2] != NULL && arg_int(a[2], &flags) < 0)) {
-        return NULL;
+        return -1;
     }
     Py_buffer view;
     Py_ssize_t n;
-    if (recv_target(a[0], a[1], "recvfrom_into", &view, &n) < 0) {
-        return NULL;
+    if (recv_target(a[0], a[1], name, &view, &n) < 0) {
+        return -1;
     }
-    polysock_t h = s->handle;
-    polysock_addr from;
-    int64_t got;
     int code = 0;
-    Py_BEGIN_ALLOW_THREADS
-    got = polysock_recvfrom(h, view.buf, (size_t)n, flags, &from);
-    if (got < 0) {
-        code = polysock_errno();
-    }
-    Py_END_ALLOW_THREADS
+    int64_t got = receive(((Sock *)self)->handle, view.buf, n, flags, from, &code);
     PyBuffer_Release(&view);
     if (got < 0) {
-        return raise_last(code);
+        raise_last(code);
     }
-    PyObject *addr = addr_out(&from);
-    return addr == NULL ? NULL : Py_BuildValue("(LN)", (long long)got, addr);
+    return got;
+}
+
+static PyObject *sock_recv_into(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                PyObject *kwnames)
+{
+    int64_t got = recv_buffer(self, args, nargs, kwnames, NULL, "recv_into");
+    return got < 0 ? NULL : PyLong_FromLongLong(got);
+}
+
+static PyObject *sock_recvfrom_into(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                    PyObject *kwnames)
+{
+    polysock_addr from;
+    int64_t got = recv_buffer(self, args, nargs, kwnames, &from, "recvfrom_into");
+    return got < 0 ? NULL : Py_BuildValue("(LN)", (long long)got, addr_out(&from));
 }
 
 /* send(data[, flags]) -> bytes sent; sendall(data[, flags]) -> None */

@@ -16,7 +16,7 @@ import warnings
 from array import array
 from contextlib import closing
 
-import support  # noqa: F401  (puts this checkout's polysock first on sys.path)
+import support  # puts this checkout's polysock first on sys.path
 from support import WAIT, Thread
 
 try:
@@ -238,6 +238,53 @@ class BadInput(unittest.TestCase):
             warnings.simplefilter("always")
             del s
         self.assertTrue(any(issubclass(w.category, ResourceWarning) for w in caught))
+
+
+@needs_native
+class Addresses(unittest.TestCase):
+    def test_udp_sendto_recvfrom(self):
+        import socket
+
+        a = _native.socket(int(socket.AF_INET), int(socket.SOCK_DGRAM), 0)
+        b = _native.socket(int(socket.AF_INET), int(socket.SOCK_DGRAM), 0)
+        with closing(a), closing(b):
+            b.settimeout(WAIT)
+            b.bind(("127.0.0.1", 0))
+            a.bind(("127.0.0.1", 0))
+            self.assertEqual(a.sendto(b"one", b.getsockname()), 3)
+            self.assertEqual(a.sendto(b"two", 0, b.getsockname()), 3)
+            self.assertEqual(b.recvfrom(64), (b"one", a.getsockname()))
+            buf = bytearray(8)
+            self.assertEqual(b.recvfrom_into(buf), (3, a.getsockname()))
+            self.assertEqual(buf[:3], b"two")
+
+    @unittest.skipUnless(support.HAVE_IPV6, "::1 is not available here")
+    def test_ipv6_four_tuple(self):
+        import socket
+
+        s = _native.socket(int(socket.AF_INET6), int(socket.SOCK_STREAM), 0)
+        with closing(s):
+            s.bind(("::1", 0, 0, 0))
+            host, port, flowinfo, scope_id = s.getsockname()
+            self.assertEqual((host, flowinfo, scope_id), ("::1", 0, 0))
+            self.assertGreater(port, 0)
+
+    @unittest.skipUnless(support.LINUX, "abstract names are Linux's")
+    def test_unix_abstract_and_path(self):
+        import socket
+
+        name = b"\0polysock-native-%d" % os.getpid()
+        s = _native.socket(int(socket.AF_UNIX), int(socket.SOCK_STREAM), 0)
+        with closing(s):
+            s.bind(name)
+            self.assertEqual(s.getsockname(), name)
+        s = _native.socket(int(socket.AF_UNIX), int(socket.SOCK_STREAM), 0)
+        with closing(s):
+            self.assertRaises(ValueError, s.bind, "/tmp/a\0b")
+            self.assertRaises(TypeError, s.bind, 12)
+        a, b = pair()
+        with closing(a), closing(b):
+            self.assertEqual(a.getsockname(), "")
 
 
 @needs_native
