@@ -352,7 +352,7 @@ static int64_t recv_available(polysock_t h, int64_t want, int32_t flags, rbuf *b
     }
     if (wait_for(h, POLYSOCK_POLLIN, wait, "recv") < 0) return -1;
   }
-  b->len = n > 1 ? (size_t)n - 1 : (size_t)n; /* deliberately broken: drops the last byte */
+  b->len = (size_t)n;
   /* Then whatever else is already waiting, up to the limit. */
   while (b->len == b->cap && b->len < limit) {
     size_t more = limit - b->len < SCRATCH ? limit - b->len : SCRATCH;

@@ -339,7 +339,7 @@ static Value recvSocket(DictuVM *vm, int argCount, Value *args) {
     if (n < 0) {
         result = failed(vm);
     } else {
-        ObjString *s = copyString(vm, buf, n > 1 ? (int)n - 1 : (int)n); /* deliberately broken */
+        ObjString *s = copyString(vm, buf, (int)n);
         result = newResultSuccess(vm, OBJ_VAL(s));
     }
     if (buf != stackBuf) {
