@@ -50,7 +50,8 @@ def load(impl):
     os.environ["POLYSOCK_BACKEND"] = impl
     import polysock
 
-    loaded = getattr(polysock, "backend", None)
+    # The package before its backend switch (BACKEND.md) is the ctypes one.
+    loaded = getattr(polysock, "backend", "ctypes")
     if loaded != impl:
         raise SystemExit("polysock loaded backend %r, not %r" % (loaded, impl))
     return polysock
@@ -194,6 +195,18 @@ def fmt(value):
     return "%.3g" % value if value < 100 else "%.0f" % value
 
 
+def available(impl, env):
+    """Whether the package can load `impl` (the native backend needs the
+    package's backend switch)."""
+    if impl == "socket":
+        return True
+    me = os.path.abspath(__file__)
+    code = "import sys; sys.argv = ['x']; sys.path.insert(0, %r); import bench; bench.load(%r)" % (
+        HERE, impl)
+    return subprocess.run([sys.executable, "-c", code], env=env,
+                          capture_output=True).returncode == 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=5)
@@ -213,18 +226,25 @@ def main():
           % (sys.version.split()[0], lib, args.rounds, " (quick)" if args.quick else "",
              " ".join("%.2f" % x for x in os.getloadavg())))
     print()
+    impls = [i for i in IMPLS if available(i, env)]
+    for impl in set(IMPLS) - set(impls):
+        print("%s: not measured (the package cannot load that backend yet)" % impl)
     print("%-9s %-14s %9s %9s %-18s %9s %-18s" % (
         "workload", "unit", "socket", "native", "  native/socket", "ctypes", "  ctypes/socket"))
     for workload in args.only or WORKLOADS:
         count, unit, higher = WORKLOADS[workload]
         if args.quick:
             count = max(1, count // 10)
-        figures = {impl: [] for impl in IMPLS}
+        figures = {impl: [] for impl in impls}
+        k = len(impls)
         for r in range(args.rounds):
-            for impl in IMPLS[r % 3:] + IMPLS[:r % 3]:
+            for impl in impls[r % k:] + impls[:r % k]:
                 figures[impl].append(run_once(impl, workload, count, env))
         row = ["%-9s %-14s %9s" % (workload, unit, fmt(statistics.median(figures["socket"])))]
         for impl in IMPLS[1:]:
+            if impl not in figures:
+                row.append("%9s   %-16s" % ("-", "-"))
+                continue
             ratios = [p / s for p, s in zip(figures[impl], figures["socket"])]
             row.append("%9s   %.3fx (%.2f..%.2f)" % (
                 fmt(statistics.median(figures[impl])), statistics.median(ratios),
