@@ -125,6 +125,18 @@ static void connected_tcp(polysock_t *client, polysock_t *server) {
     polysock_close(l);
 }
 
+/* A UDP socket bound to 127.0.0.1, with its port. */
+static polysock_t udp(int *port) {
+    polysock_t s = polysock_socket(POLYSOCK_AF_INET, POLYSOCK_SOCK_DGRAM, 0);
+    CHECK_OK(s);
+    CHECK_OK(polysock_bind(s, "127.0.0.1", 0));
+    CHECK_OK(polysock_settimeout(s, 5000));
+    polysock_addr a;
+    CHECK_OK(polysock_getsockname(s, &a));
+    *port = a.port;
+    return s;
+}
+
 /* A fresh path for a Unix socket in a private temp dir. */
 static const char *temp_socket_path(const char *name) {
     static char dir[64];

@@ -22,18 +22,6 @@ static void pair(int type, polysock_t p[2]) {
     CHECK_OK(polysock_settimeout(p[1], 5000));
 }
 
-/* A UDP socket bound to 127.0.0.1, with its port. */
-static polysock_t udp(int *port) {
-    polysock_t s = polysock_socket(POLYSOCK_AF_INET, POLYSOCK_SOCK_DGRAM, 0);
-    CHECK_OK(s);
-    CHECK_OK(polysock_bind(s, "127.0.0.1", 0));
-    CHECK_OK(polysock_settimeout(s, 5000));
-    polysock_addr a;
-    CHECK_OK(polysock_getsockname(s, &a));
-    *port = a.port;
-    return s;
-}
-
 static int cloexec(int fd) {
     int f = fcntl(fd, F_GETFD);
     CHECK(f != -1);

@@ -732,6 +732,24 @@
 #define POLYSOCK_RING_MAX_BUFFERS 32768
 
 /**
+ * The most datagrams one polysock_send_segments call sends (the kernel's
+ * UDP_MAX_SEGMENTS on every kernel that has UDP_SEGMENT).
+ */
+#define POLYSOCK_UDP_MAX_SEGMENTS 64
+
+/**
+ * The most bytes one polysock_send_segments call sends, and the largest
+ * segment: the largest UDP payload over IPv4 (65,535 - 20 - 8).
+ */
+#define POLYSOCK_UDP_MAX_PAYLOAD 65507
+
+/**
+ * A receive buffer this large never cuts a coalesced batch (the kernel
+ * coalesces at most 64 KiB).
+ */
+#define POLYSOCK_UDP_GRO_BUFFER 65536
+
+/**
  * Room for a canonical name in `polysock_addrinfo`, NUL included. DNS
  * names are at most 253 bytes; a longer name (only possible from a hosts
  * file) is cut.
@@ -2176,6 +2194,56 @@ int32_t polysock_getpeername(polysock_t h, struct polysock_addr *out_addr);
  * Returns 0, or -1: EBADF, EINVAL (`out` NULL).
  */
 int32_t polysock_info(polysock_t h, struct polysock_socket_info *out_info);
+
+/**
+ * Sends `len` bytes of `buf` as datagrams of `segment` bytes each, the
+ * last one shorter when `segment` does not divide `len` (`len` 0 sends one
+ * empty datagram), in one system call: the kernel cuts the buffer
+ * (UDP_SEGMENT), so the cost is nearly that of one datagram. To `host`:
+ * `port` as for polysock_sendto, or, with `host` NULL, to the connected
+ * peer. Where the kernel has no UDP_SEGMENT (Linux before 4.18) or the
+ * route cannot offload (it reports EIO: no checksum offload, IPsec), the
+ * same datagrams go out in one sendmmsg instead: the receiver cannot tell.
+ *
+ * Returns `len`, or, when that fallback fails after some datagrams went,
+ * the bytes of those; or -1: EBADF, EINVAL (`buf` NULL with `len` > 0,
+ * `segment` 0, more than POLYSOCK_UDP_MAX_SEGMENTS datagrams, a segment
+ * that with its headers does not fit the path MTU, bad host or port),
+ * EMSGSIZE (`segment` or `len` above POLYSOCK_UDP_MAX_PAYLOAD),
+ * EOPNOTSUPP (not a UDP socket; not Linux), EDESTADDRREQ (`host` NULL on
+ * an unconnected socket), EAGAIN (timeout 0), ETIMEDOUT, ECONNREFUSED,
+ * POLYSOCK_EAI_*.
+ */
+int64_t polysock_send_segments(polysock_t h, const void *buf, size_t len, size_t segment, int32_t flags, const char *host, int32_t port);
+
+/**
+ * Turns on (`enable` 1) or off (0) receive coalescing (UDP_GRO) on a UDP
+ * socket: datagrams of one sender and one size that arrive together are
+ * then received as one buffer by polysock_recv_segments. A plain receive
+ * on such a socket would get the whole coalesced buffer: use
+ * polysock_recv_segments on it.
+ *
+ * Returns 0, or -1: EBADF, EOPNOTSUPP (not a UDP socket), ENOPROTOOPT
+ * (the kernel lacks UDP_GRO, Linux before 5.0, or not Linux:
+ * polysock_recv_segments then still works, one datagram per call).
+ */
+int32_t polysock_udp_gro(polysock_t h, int32_t enable);
+
+/**
+ * Receives one datagram, or, with polysock_udp_gro on, several of one
+ * sender coalesced into `buf`. `segment` gets the size of each: every
+ * datagram in the buffer has `segment` bytes but the last, which may be
+ * shorter (a single datagram is one segment of its own length).
+ * `out_flags` (may be NULL) gets the message flags: MSG_TRUNC when `buf`
+ * was too short and the rest was lost (a buffer of
+ * POLYSOCK_UDP_GRO_BUFFER bytes never is). `from` (may be NULL) gets the
+ * sender's address.
+ *
+ * Returns the number of bytes received, or -1: EBADF, EINVAL (`buf` NULL,
+ * `len` 0, `segment` NULL), EOPNOTSUPP (not a UDP socket; not Linux),
+ * EAGAIN (timeout 0, nothing waiting), ETIMEDOUT, ECONNREFUSED.
+ */
+int64_t polysock_recv_segments(polysock_t h, void *buf, size_t len, int32_t flags, size_t *segment, int32_t *out_flags, struct polysock_addr *from);
 
 #ifdef __cplusplus
 }  // extern "C"

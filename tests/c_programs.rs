@@ -30,6 +30,7 @@ c_tests! {
     test_resolver,
     test_connection,
     test_ring,
+    test_udp,
 }
 
 /// The header is plain C11 and C++11, warning-free at the strictest levels.

@@ -17,4 +17,5 @@ pub mod resolve;
 pub mod ring;
 pub mod sendfile;
 pub mod socket;
+pub mod udp;
 pub mod wait;
