@@ -318,6 +318,16 @@ DECLARATIONS = {
     ),
     "polysock_sendmmsg": (c_int64, [polysock_t, _mmsg_p, c_size_t, c_int32]),
     "polysock_recvmmsg": (c_int64, [polysock_t, _mmsg_p, c_size_t, c_int32]),
+    # udp.rs: segmentation offload
+    "polysock_send_segments": (
+        c_int64,
+        [polysock_t, c_void_p, c_size_t, c_size_t, c_int32, c_char_p, c_int32],
+    ),
+    "polysock_udp_gro": (c_int32, [polysock_t, c_int32]),
+    "polysock_recv_segments": (
+        c_int64,
+        [polysock_t, c_void_p, c_size_t, c_int32, POINTER(c_size_t), _int32_p, _addr_p],
+    ),
     # poll.rs, poller.rs
     "polysock_poll": (c_int64, [POINTER(polysock_pollfd), c_size_t, c_int64]),
     "polysock_poller_create": (polysock_poller_t, []),
