@@ -136,7 +136,7 @@ pub(crate) fn addr_of(storage: &libc::sockaddr_storage, len: libc::socklen_t) ->
 }
 
 impl Socket {
-    fn dest(&self, op: &str, to: Option<(&str, i32)>) -> Result<Option<SockAddr>> {
+    pub(crate) fn dest(&self, op: &str, to: Option<(&str, i32)>) -> Result<Option<SockAddr>> {
         match to {
             None => Ok(None),
             Some((host, port)) => addr::to_sockaddr(

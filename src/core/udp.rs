@@ -6,7 +6,7 @@
 //! sendmmsg instead. Like every data call they honour the socket's timeout,
 //! resume after EINTR, and never allocate.
 
-use super::addr::{self, Addr, Purpose};
+use super::addr::Addr;
 use super::error::{Error, Result, fail};
 use super::io::NOSIGNAL;
 use super::socket::Socket;
@@ -114,17 +114,7 @@ mod imp {
         ) -> Result<usize> {
             self.check_udp("send_segments")?;
             let n = segments(buf.len(), segment)?;
-            let sa = match to {
-                None => None,
-                Some((host, port)) => Some(addr::to_sockaddr(
-                    "send_segments",
-                    self.family(),
-                    self.socktype(),
-                    Some(host),
-                    port,
-                    Purpose::Connect,
-                )?),
-            };
+            let sa = self.dest("send_segments", to)?;
             let (name, namelen) = match &sa {
                 Some(sa) => (sa.as_ptr().cast_mut().cast(), sa.len()),
                 None => (std::ptr::null_mut(), 0),
