@@ -17,6 +17,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod ring_cases;
+
 /// A case: its bench.c name, its size, what it measures, and the goal.
 struct Case {
     name: &'static str,
@@ -133,12 +135,15 @@ fn main() {
             case.name
         );
     }
+    // The ring's cases have more than two sides: tables of their own.
+    let (ring_md, ring_bars) = ring_cases::run(&exe, rounds, scale, &filters);
+    bars.extend(ring_bars);
     let header = format!(
         "{rounds} rounds per case, sides interleaved, medians; spread = (max-min)/median.\n\n"
     );
-    println!("\n{header}{table}");
+    println!("\n{header}{table}{ring_md}");
     if filters.is_empty() {
-        let _ = std::fs::write(root.join("benches/results.md"), format!("{header}{table}"));
+        let _ = std::fs::write(root.join("benches/results.md"), format!("{header}{table}{ring_md}"));
         let _ = std::fs::write(root.join("benches/results.svg"), svg(&bars));
     }
 }
