@@ -5,7 +5,8 @@
 //! rounds, alternating which implementation goes first, and prints the
 //! median rate of each, the ratio polysock/raw, and the spread (max-min
 //! over median) of each side. The table is also written to
-//! benches/results.md and a bar chart to benches/results.svg.
+//! benches/results.md and a bar chart to benches/results.svg. The cases of
+//! benches/ring.c (more than two sides each) run from ring_cases/.
 //!
 //! POLYSOCK_BENCH_ROUNDS (default 7) and POLYSOCK_BENCH_SCALE (default 1.0,
 //! multiplies every case's size) tune the run. The sendfile case's file is
@@ -143,7 +144,10 @@ fn main() {
     );
     println!("\n{header}{table}{ring_md}");
     if filters.is_empty() {
-        let _ = std::fs::write(root.join("benches/results.md"), format!("{header}{table}{ring_md}"));
+        let _ = std::fs::write(
+            root.join("benches/results.md"),
+            format!("{header}{table}{ring_md}"),
+        );
         let _ = std::fs::write(root.join("benches/results.svg"), svg(&bars));
     }
 }
