@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include "polysock.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -137,14 +138,47 @@ static polysock_t udp(int *port) {
     return s;
 }
 
+/* Private temp dirs, removed with what they hold when the process that
+ * made them exits (exit() and a failed CHECK both run atexit handlers; a
+ * forked child that exits leaves its parent's dirs alone). */
+#define MAX_TEMP_DIRS_ 8
+static char temp_dirs_[MAX_TEMP_DIRS_][64];
+static pid_t temp_dirs_owner_[MAX_TEMP_DIRS_];
+static int ntemp_dirs_;
+
+static void remove_temp_dirs_(void) {
+    for (int i = 0; i < ntemp_dirs_; i++) {
+        if (temp_dirs_owner_[i] != getpid()) continue;
+        DIR *d = opendir(temp_dirs_[i]);
+        if (d) {
+            struct dirent *e;
+            char p[384];
+            while ((e = readdir(d)) != NULL) {
+                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+                snprintf(p, sizeof p, "%s/%s", temp_dirs_[i], e->d_name);
+                unlink(p);
+            }
+            closedir(d);
+        }
+        rmdir(temp_dirs_[i]);
+    }
+}
+
+/* mkdtemp("/tmp/<prefix>-XXXXXX") into `dir` (64 bytes), removed at exit. */
+static void make_temp_dir(char *dir, const char *prefix) {
+    snprintf(dir, 64, "/tmp/%s-XXXXXX", prefix);
+    CHECK(mkdtemp(dir) != NULL);
+    CHECK(ntemp_dirs_ < MAX_TEMP_DIRS_);
+    if (ntemp_dirs_ == 0) atexit(remove_temp_dirs_);
+    strcpy(temp_dirs_[ntemp_dirs_], dir);
+    temp_dirs_owner_[ntemp_dirs_++] = getpid();
+}
+
 /* A fresh path for a Unix socket in a private temp dir. */
 static const char *temp_socket_path(const char *name) {
     static char dir[64];
     static char path[128];
-    if (!dir[0]) {
-        strcpy(dir, "/tmp/polysock-test-XXXXXX");
-        CHECK(mkdtemp(dir) != NULL);
-    }
+    if (!dir[0]) make_temp_dir(dir, "polysock-test");
     snprintf(path, sizeof path, "%s/%s", dir, name);
     unlink(path);
     return path;

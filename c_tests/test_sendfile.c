@@ -22,10 +22,7 @@ static char dir_[64];
 /* A file of `size` pseudo-random bytes in a private temp dir. */
 static const char *make_file(const char *name, size_t size) {
     static char path[128];
-    if (!dir_[0]) {
-        strcpy(dir_, "/tmp/polysock-sendfile-XXXXXX");
-        CHECK(mkdtemp(dir_) != NULL);
-    }
+    if (!dir_[0]) make_temp_dir(dir_, "polysock-sendfile");
     snprintf(path, sizeof path, "%s/%s", dir_, name);
     FILE *f = fopen(path, "wb");
     CHECK(f != NULL);
