@@ -24,7 +24,10 @@
 #include <Python.h>
 #include <structmember.h>
 
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "polysock.h"
 
@@ -41,6 +44,7 @@ typedef struct {
     int family;
     int type;
     int proto;
+    int64_t closed_ms; /* the timeout when closed: still readable, as CPython's */
 } Sock;
 
 static PyTypeObject *SockType;
@@ -414,6 +418,7 @@ static Sock *sock_new_handle(PyTypeObject *type, polysock_t h)
         return NULL;
     }
     s->handle = h;
+    s->closed_ms = -1;
     s->family = info.family;
     s->type = info.socktype;
     s->proto = info.protocol;
@@ -427,6 +432,7 @@ static PyObject *sock_tp_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     Sock *s = (Sock *)PyType_GenericAlloc(type, 0);
     if (s != NULL) {
         s->handle = -1;
+        s->closed_ms = -1;
         s->family = POLYSOCK_AF_INET;
         s->type = POLYSOCK_SOCK_STREAM;
         s->proto = 0;
@@ -563,26 +569,65 @@ static int recv_target(PyObject *obj, PyObject *nbytes_obj, const char *op, Py_b
 
 static const char *const recv_into_names[] = {"buffer", "nbytes", "flags"};
 
+/* Whether a socket of `type` keeps message boundaries (a zero-length
+ * receive then consumes a message, as the system call does). */
+static int is_datagram(int type)
+{
+    return (type & 0xf) != POLYSOCK_SOCK_STREAM;
+}
+
 /* One receive with the GIL released: polysock_recv, or polysock_recvfrom
- * when `from` wants the sender. A zero-length receive (which polysock
- * refuses) only checks that the socket is open, as the system call would. */
-static int64_t receive(polysock_t h, void *buf, Py_ssize_t n, int flags, polysock_addr *from,
+ * when `from` wants the sender. polysock refuses a zero-length receive: on
+ * a stream it only checks that the socket is open, as the system call
+ * would; on a datagram socket it consumes the next datagram into a 1-byte
+ * scratch buffer. */
+static int64_t receive(Sock *s, void *buf, Py_ssize_t n, int flags, polysock_addr *from,
                        int *code)
 {
+    polysock_t h = s->handle;
+    char scratch[1];
+    int zero = n == 0;
+    if (zero && is_datagram(s->type)) {
+        buf = scratch;
+        n = 1;
+    }
     int64_t got;
     Py_BEGIN_ALLOW_THREADS
-    if (from != NULL) {
-        got = polysock_recvfrom(h, buf, (size_t)n, flags, from);
-    } else if (n > 0) {
-        got = polysock_recv(h, buf, (size_t)n, flags);
-    } else {
+    if (n == 0) {
         got = polysock_fileno(h) < 0 ? -1 : 0;
+        if (from != NULL) {
+            from->family = 0;
+        }
+    } else if (from != NULL) {
+        got = polysock_recvfrom(h, buf, (size_t)n, flags, from);
+    } else {
+        got = polysock_recv(h, buf, (size_t)n, flags);
     }
     if (got < 0) {
         *code = polysock_errno();
     }
     Py_END_ALLOW_THREADS
+    if (zero && got > 0 && !(flags & POLYSOCK_MSG_TRUNC)) {
+        got = 0;
+    }
     return got;
+}
+
+/* Shrinks the new bytes object *buf of `n` bytes in place to the `got`
+ * that arrived (never grown: with MSG_TRUNC `got` may be a datagram's
+ * real length). */
+static void bytes_cut(PyObject **buf, Py_ssize_t n, int64_t got)
+{
+    if (got >= n) {
+        return;
+    }
+#ifdef Py_LIMITED_API
+    PyObject *cut = PyBytes_FromStringAndSize(BYTES_DATA(*buf), (Py_ssize_t)got);
+    Py_DECREF(*buf);
+    *buf = cut;
+#else
+    _PyBytes_Resize(buf, (Py_ssize_t)got);
+#endif
 }
 
 /* recv(bufsize[, flags]) -> bytes; recvfrom(bufsize[, flags]) -> (bytes,
@@ -607,20 +652,12 @@ static PyObject *recv_bytes(PyObject *self, PyObject *const *args, Py_ssize_t na
     }
     char *data = BYTES_DATA(buf);
     int code = 0;
-    int64_t got = receive(((Sock *)self)->handle, data, n, flags, from, &code);
+    int64_t got = receive((Sock *)self, data, n, flags, from, &code);
     if (got < 0) {
         Py_DECREF(buf);
         return raise_last(code);
     }
-    if (got != n) {
-#ifdef Py_LIMITED_API
-        PyObject *cut = PyBytes_FromStringAndSize(data, (Py_ssize_t)got);
-        Py_DECREF(buf);
-        buf = cut;
-#else
-        _PyBytes_Resize(&buf, (Py_ssize_t)got);
-#endif
-    }
+    bytes_cut(&buf, n, got);
     return buf;
 }
 
@@ -654,7 +691,7 @@ static int64_t recv_buffer(PyObject *self, PyObject *const *args, Py_ssize_t nar
         return -1;
     }
     int code = 0;
-    int64_t got = receive(((Sock *)self)->handle, view.buf, n, flags, from, &code);
+    int64_t got = receive((Sock *)self, view.buf, n, flags, from, &code);
     PyBuffer_Release(&view);
     if (got < 0) {
         raise_last(code);
@@ -754,6 +791,448 @@ static PyObject *sock_sendto(PyObject *self, PyObject *const *args, Py_ssize_t n
         return raise_last(code);
     }
     return PyLong_FromLongLong(n);
+}
+
+/* ---------------------------------------------------------------- messages */
+
+/* Buffers as many as fit here need no allocation (CPython allocates its
+ * iovecs for every sendmsg/recvmsg). */
+#define MSG_INLINE 8
+
+/* The views of an iterable of buffers (sendmsg's, recvmsg_into's) and the
+ * iovecs over them, straight into the caller's memory. */
+typedef struct {
+    Py_ssize_t count; /* views held */
+    Py_ssize_t total; /* bytes in them */
+    Py_buffer *views;
+    polysock_iovec *iov;
+    Py_buffer views_inline[MSG_INLINE];
+    polysock_iovec iov_inline[MSG_INLINE];
+} Bufs;
+
+static void bufs_release(Bufs *b)
+{
+    for (Py_ssize_t i = 0; i < b->count; i++) {
+        PyBuffer_Release(&b->views[i]);
+    }
+    if (b->views != b->views_inline) {
+        PyMem_Free(b->views);
+        PyMem_Free(b->iov);
+    }
+    b->count = 0;
+    b->views = b->views_inline;
+    b->iov = b->iov_inline;
+}
+
+/* Fills `b` from `obj`, an iterable of bytes-like objects (writable ones
+ * when `writable`), with CPython's TypeErrors; more than IOV_MAX buffers is
+ * EMSGSIZE, as the kernel says. */
+static int bufs_get(PyObject *obj, int writable, const char *fname, Bufs *b)
+{
+    b->count = 0;
+    b->total = 0;
+    b->views = b->views_inline;
+    b->iov = b->iov_inline;
+    char what[80];
+    PyOS_snprintf(what, sizeof what, "%s() argument 1 must be an iterable", fname);
+    PyObject *seq = PySequence_Fast(obj, what);
+    if (seq == NULL) {
+        return -1;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    if (n > POLYSOCK_IOV_MAX) {
+        Py_DECREF(seq);
+        PyOS_snprintf(what, sizeof what, "%s: more than %d buffers", fname, POLYSOCK_IOV_MAX);
+        raise_code(EMSGSIZE, what);
+        return -1;
+    }
+    if (n > MSG_INLINE) {
+        b->views = PyMem_New(Py_buffer, n);
+        b->iov = PyMem_New(polysock_iovec, n);
+        if (b->views == NULL || b->iov == NULL) {
+            bufs_release(b);
+            Py_DECREF(seq);
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_buffer *v = &b->views[i];
+        if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(seq, i), v,
+                               writable ? PyBUF_WRITABLE : PyBUF_SIMPLE) < 0) {
+            if (PyErr_ExceptionMatches(PyExc_BufferError) ||
+                PyErr_ExceptionMatches(PyExc_TypeError)) {
+                PyErr_Format(PyExc_TypeError,
+                             writable ? "%s() argument 1 must be an iterable of single-segment "
+                                        "read-write buffers"
+                                      : "%s() argument 1 must be an iterable of bytes-like objects",
+                             fname);
+            }
+            break;
+        }
+        b->count = i + 1;
+        if (v->len > PY_SSIZE_T_MAX - b->total) {
+            PyErr_Format(PyExc_OverflowError, "%s() argument 1 is too long", fname);
+            break;
+        }
+        b->iov[i].base = v->buf;
+        b->iov[i].len = (size_t)v->len;
+        b->total += v->len;
+    }
+    Py_DECREF(seq);
+    if (PyErr_Occurred()) {
+        bufs_release(b);
+        return -1;
+    }
+    return 0;
+}
+
+/* The descriptor sendmsg's ancillary data carries, -1 for none. polysock
+ * passes one socket per message and no other control data (BACKEND.md):
+ * anything else is EOPNOTSUPP, after every item was checked as CPython
+ * checks them. */
+static int anc_fd(PyObject *ancdata, int *fd)
+{
+    *fd = -1;
+    PyObject *seq = PySequence_Fast(ancdata, "sendmsg() argument 2 must be an iterable");
+    if (seq == NULL) {
+        return -1;
+    }
+    int fds = 0, other = 0, ragged = 0;
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PySequence_Check(item) || PyBytes_Check(item) || PyUnicode_Check(item) ||
+            PySequence_Size(item) != 3) {
+            PyErr_Clear();
+            type_error(PyExc_TypeError,
+                       "%ssendmsg() ancillary data items must be sequences of length 3, not %U",
+                       "", item);
+            break;
+        }
+        PyObject *t = PySequence_Tuple(item);
+        if (t == NULL) {
+            break;
+        }
+        int level, type;
+        Py_buffer data;
+        if (arg_int(PyTuple_GET_ITEM(t, 0), &level) < 0 ||
+            arg_int(PyTuple_GET_ITEM(t, 1), &type) < 0 ||
+            get_buffer(PyTuple_GET_ITEM(t, 2), &data, PyBUF_SIMPLE, "sendmsg") < 0) {
+            Py_DECREF(t);
+            break;
+        }
+        if (level == POLYSOCK_SOL_SOCKET && type == POLYSOCK_SCM_RIGHTS) {
+            ragged |= data.len % (Py_ssize_t)sizeof(int) != 0;
+            if (data.len >= (Py_ssize_t)sizeof(int)) {
+                memcpy(fd, data.buf, sizeof(int));
+            }
+            fds += (int)(data.len / (Py_ssize_t)sizeof(int));
+        } else {
+            other = 1;
+        }
+        PyBuffer_Release(&data);
+        Py_DECREF(t);
+    }
+    Py_DECREF(seq);
+    if (PyErr_Occurred()) {
+        return -1;
+    }
+    if (other) {
+        raise_code(EOPNOTSUPP, "sendmsg: polysock passes no ancillary data but SCM_RIGHTS");
+    } else if (ragged) {
+        raise_code(EINVAL, "sendmsg: SCM_RIGHTS data is not an array of C ints");
+    } else if (fds > 1) {
+        raise_code(EOPNOTSUPP, "sendmsg: polysock passes one descriptor per message");
+    } else {
+        return 0;
+    }
+    return -1;
+}
+
+/* Sends the buffers of `b` with socket fd `fd` (SCM_RIGHTS) through
+ * polysock_send_handle, which takes one buffer: joined (a copy) only when
+ * more than one holds data. Returns what polysock returned (*code its
+ * error), or -2 with a Python exception set. */
+static int64_t send_with_fd(polysock_t h, const Bufs *b, int fd, int flags, int *code)
+{
+    const void *data = NULL;
+    size_t len = 0;
+    PyObject *joined = NULL;
+    int parts = 0;
+    for (Py_ssize_t i = 0; i < b->count; i++) {
+        if (b->iov[i].len > 0) {
+            data = b->iov[i].base;
+            len = b->iov[i].len;
+            parts++;
+        }
+    }
+    if (parts > 1) {
+        joined = PyBytes_FromStringAndSize(NULL, b->total);
+        if (joined == NULL) {
+            return -2;
+        }
+        char *p = BYTES_DATA(joined);
+        for (Py_ssize_t i = 0; i < b->count; i++) {
+            memcpy(p, b->iov[i].base, b->iov[i].len);
+            p += b->iov[i].len;
+        }
+        data = BYTES_DATA(joined);
+        len = (size_t)b->total;
+    }
+    int64_t n;
+    Py_BEGIN_ALLOW_THREADS
+    /* The fd's own handle when this copy of polysock owns it, else a
+     * handle on a duplicate, closed once sent. */
+    polysock_t passed = polysock_handle_of_fd(fd);
+    polysock_t dup = -1;
+    if (passed < 0) {
+        dup = passed = polysock_fromfd(fd);
+    }
+    n = passed < 0 ? -1 : polysock_send_handle(h, passed, data, len, flags);
+    if (n < 0) {
+        *code = polysock_errno();
+    }
+    polysock_close(dup);
+    Py_END_ALLOW_THREADS
+    Py_XDECREF(joined);
+    return n;
+}
+
+/* sendmsg(buffers[, ancdata[, flags[, address]]]) -> bytes sent */
+static PyObject *sock_sendmsg(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Sock *s = (Sock *)self;
+    int flags = 0, port = 0, fd = -1;
+    if (arg_count("sendmsg", nargs, 1, 4) < 0 || (nargs > 2 && arg_int(args[2], &flags) < 0)) {
+        return NULL;
+    }
+    PyObject *host = NULL;
+    if (nargs > 3 && args[3] != Py_None) {
+        host = addr_in(s->family, args[3], "sendmsg", &port);
+        if (host == NULL) {
+            return NULL;
+        }
+    }
+    Bufs b;
+    if (bufs_get(args[0], 0, "sendmsg", &b) < 0) {
+        Py_XDECREF(host);
+        return NULL;
+    }
+    if (nargs > 1 && anc_fd(args[1], &fd) < 0) {
+        goto fail;
+    }
+    if (fd >= 0 && host != NULL) {
+        raise_code(EOPNOTSUPP, "sendmsg: polysock passes a descriptor to the connected peer only");
+        goto fail;
+    }
+    polysock_t h = s->handle;
+    int64_t n;
+    int code = 0;
+    if (fd >= 0) {
+        n = send_with_fd(h, &b, fd, flags, &code);
+    } else {
+        const char *text = host == NULL ? NULL : PyBytes_AsString(host);
+        Py_BEGIN_ALLOW_THREADS
+        n = polysock_sendmsg(h, b.iov, (size_t)b.count, flags, text, port);
+        if (n < 0) {
+            code = polysock_errno();
+        }
+        Py_END_ALLOW_THREADS
+    }
+    bufs_release(&b);
+    Py_XDECREF(host);
+    if (n == -2) {
+        return NULL;
+    }
+    if (n < 0) {
+        return raise_last(code);
+    }
+    return PyLong_FromLongLong(n);
+fail:
+    bufs_release(&b);
+    Py_XDECREF(host);
+    return NULL;
+}
+
+/* What one received message brought besides its bytes. */
+typedef struct {
+    polysock_addr from;
+    int32_t flags;
+    int fd; /* a received descriptor, now the caller's; -1: none */
+} MsgIn;
+
+/* Receives one message into `iov` (`total` bytes in `count` buffers) with
+ * the GIL released. On an AF_UNIX socket whose ancillary buffer has room
+ * for one descriptor, polysock_recv_handle takes a socket sent with it
+ * (into one contiguous buffer: a scratch copy only when more than one of
+ * the caller's buffers has room), detached to a plain fd; otherwise
+ * polysock drops control data and says so with MSG_CTRUNC. Zero bytes of
+ * room: as receive(). Returns the count, or -1 (*code), or -2 with a
+ * Python exception set. */
+static int64_t receive_msg(Sock *s, polysock_iovec *iov, Py_ssize_t count, Py_ssize_t total,
+                           Py_ssize_t ancbufsize, int flags, MsgIn *m, int *code)
+{
+    polysock_t h = s->handle;
+    char one[1];
+    polysock_iovec scratch_iov = {one, 1};
+    int zero = total == 0;
+    m->from.family = 0;
+    m->flags = 0;
+    m->fd = -1;
+    if (zero) {
+        if (!is_datagram(s->type)) {
+            return polysock_fileno(h) < 0 ? (*code = polysock_errno(), -1) : 0;
+        }
+        iov = &scratch_iov;
+        count = 1;
+        total = 1;
+    }
+    int handle_wanted = s->family == POLYSOCK_AF_UNIX &&
+                        ancbufsize >= (Py_ssize_t)CMSG_LEN(sizeof(int));
+    void *buf = NULL;
+    char *scratch = NULL;
+    if (handle_wanted) {
+        for (Py_ssize_t i = 0; i < count; i++) {
+            if (iov[i].len > 0) {
+                if (buf != NULL) {
+                    scratch = PyMem_Malloc((size_t)total);
+                    if (scratch == NULL) {
+                        PyErr_NoMemory();
+                        return -2;
+                    }
+                    buf = scratch;
+                    break;
+                }
+                buf = iov[i].base;
+            }
+        }
+    }
+    int64_t got;
+    polysock_t passed = -1;
+    Py_BEGIN_ALLOW_THREADS
+    if (handle_wanted) {
+        got = polysock_recv_handle(h, buf, (size_t)total, flags, &passed, &m->flags);
+    } else {
+        got = polysock_recvmsg(h, iov, (size_t)count, flags, &m->from, &m->flags);
+    }
+    if (got < 0) {
+        *code = polysock_errno();
+    } else if (passed >= 0) {
+        m->fd = polysock_detach(passed);
+        if (m->fd < 0) {
+            polysock_close(passed);
+            m->flags |= POLYSOCK_MSG_CTRUNC;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (scratch != NULL) {
+        if (got > 0) {
+            size_t left = got < total ? (size_t)got : (size_t)total;
+            const char *p = scratch;
+            for (Py_ssize_t i = 0; i < count && left > 0; i++) {
+                size_t take = iov[i].len < left ? iov[i].len : left;
+                memcpy(iov[i].base, p, take);
+                p += take;
+                left -= take;
+            }
+        }
+        PyMem_Free(scratch);
+    }
+    if (zero && got > 0) {
+        m->flags |= POLYSOCK_MSG_TRUNC;
+        if (!(flags & POLYSOCK_MSG_TRUNC)) {
+            got = 0;
+        }
+    }
+    return got;
+}
+
+/* The (data, ancdata, msg_flags, address) tail of recvmsg's result. The
+ * received fd is the caller's from here: closed if it cannot be returned. */
+static PyObject *msg_result(PyObject *first, MsgIn *m)
+{
+    PyObject *anc;
+    if (m->fd < 0) {
+        anc = PyList_New(0);
+    } else {
+        int fd = m->fd;
+        anc = Py_BuildValue("[(iiy#)]", POLYSOCK_SOL_SOCKET, POLYSOCK_SCM_RIGHTS,
+                            (const char *)&fd, (Py_ssize_t)sizeof fd);
+        if (anc == NULL) {
+            close(fd);
+        }
+    }
+    return Py_BuildValue("(NNiN)", first, anc, (int)m->flags, addr_out(&m->from));
+}
+
+/* recvmsg's and recvmsg_into's (ancbufsize, flags) from args[from..]. */
+static int msg_options(const char *fname, PyObject *const *args, Py_ssize_t nargs,
+                       Py_ssize_t from, Py_ssize_t *ancbufsize, int *flags)
+{
+    *ancbufsize = 0;
+    *flags = 0;
+    if (arg_count(fname, nargs, from, from + 2) < 0 ||
+        (nargs > from && arg_size(args[from], ancbufsize) < 0) ||
+        (nargs > from + 1 && arg_int(args[from + 1], flags) < 0)) {
+        return -1;
+    }
+    if (*ancbufsize < 0 || *ancbufsize > INT_MAX) {
+        PyErr_SetString(PyExc_ValueError, "invalid ancillary data buffer length");
+        return -1;
+    }
+    return 0;
+}
+
+/* recvmsg(bufsize[, ancbufsize[, flags]]) -> (data, ancdata, msg_flags, address) */
+static PyObject *sock_recvmsg(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t n, ancbufsize;
+    int flags;
+    if (arg_count("recvmsg", nargs, 1, 3) < 0 || arg_size(args[0], &n) < 0 ||
+        msg_options("recvmsg", args, nargs, 1, &ancbufsize, &flags) < 0) {
+        return NULL;
+    }
+    if (n < 0) {
+        PyErr_SetString(PyExc_ValueError, "negative buffer size in recvmsg()");
+        return NULL;
+    }
+    PyObject *buf = PyBytes_FromStringAndSize(NULL, n);
+    if (buf == NULL) {
+        return NULL;
+    }
+    polysock_iovec iov = {BYTES_DATA(buf), (size_t)n};
+    MsgIn m;
+    int code = 0;
+    int64_t got = receive_msg((Sock *)self, &iov, 1, n, ancbufsize, flags, &m, &code);
+    if (got < 0) {
+        Py_DECREF(buf);
+        return got == -2 ? NULL : raise_last(code);
+    }
+    bytes_cut(&buf, n, got);
+    return msg_result(buf, &m);
+}
+
+/* recvmsg_into(buffers[, ancbufsize[, flags]]) -> (nbytes, ancdata, msg_flags, address) */
+static PyObject *sock_recvmsg_into(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t ancbufsize;
+    int flags;
+    if (arg_count("recvmsg_into", nargs, 1, 3) < 0 ||
+        msg_options("recvmsg_into", args, nargs, 1, &ancbufsize, &flags) < 0) {
+        return NULL;
+    }
+    Bufs b;
+    if (bufs_get(args[0], 1, "recvmsg_into", &b) < 0) {
+        return NULL;
+    }
+    MsgIn m;
+    int code = 0;
+    int64_t got = receive_msg((Sock *)self, b.iov, b.count, b.total, ancbufsize, flags, &m, &code);
+    bufs_release(&b);
+    if (got < 0) {
+        return got == -2 ? NULL : raise_last(code);
+    }
+    return msg_result(PyLong_FromLongLong(got), &m);
 }
 
 /* bind(address), connect(address), connect_ex(address) */
@@ -864,6 +1343,9 @@ static PyObject *sock_close(PyObject *self, PyObject *unused)
     (void)unused;
     Sock *s = (Sock *)self;
     polysock_t h = s->handle;
+    if (h >= 0) {
+        polysock_gettimeout(h, &s->closed_ms);
+    }
     s->handle = -1;
     if (h >= 0) {
         Py_BEGIN_ALLOW_THREADS
@@ -880,12 +1362,48 @@ static PyObject *sock_detach(PyObject *self, PyObject *unused)
     if (s->handle < 0) {
         return PyLong_FromLong(-1);
     }
+    int64_t ms = -1;
+    polysock_gettimeout(s->handle, &ms);
     int fd = polysock_detach(s->handle);
     if (fd < 0) {
         return raise_last(polysock_errno());
     }
     s->handle = -1;
+    s->closed_ms = ms;
     return PyLong_FromLong(fd);
+}
+
+/* dup() -> handle: a new handle on a duplicate fd with the same timeout,
+ * which the Python layer wraps with _from_handle. */
+static PyObject *sock_dup(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    polysock_t h = polysock_dup(((Sock *)self)->handle);
+    if (h < 0) {
+        return raise_last(polysock_errno());
+    }
+    return PyLong_FromLongLong(h);
+}
+
+/* _from_handle(handle) (classmethod): a new `cls` object that owns
+ * `handle`, without __init__; on failure the handle is closed. */
+static PyObject *sock_from_handle(PyObject *cls, PyObject *arg)
+{
+    long long h = PyLong_AsLongLong(arg);
+    if (h == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    Sock *s = sock_new_handle((PyTypeObject *)cls, (polysock_t)h);
+    if (s == NULL) {
+        polysock_close((polysock_t)h);
+    }
+    return (PyObject *)s;
+}
+
+static PyObject *sock_handle_get(PyObject *self, void *closure)
+{
+    (void)closure;
+    return PyLong_FromLongLong(((Sock *)self)->handle);
 }
 
 static PyObject *sock_fileno(PyObject *self, PyObject *unused)
@@ -945,8 +1463,9 @@ static PyObject *sock_settimeout(PyObject *self, PyObject *value)
 static PyObject *sock_gettimeout(PyObject *self, PyObject *unused)
 {
     (void)unused;
-    int64_t ms;
-    if (polysock_gettimeout(((Sock *)self)->handle, &ms) < 0) {
+    Sock *s = (Sock *)self;
+    int64_t ms = s->closed_ms;
+    if (s->handle >= 0 && polysock_gettimeout(s->handle, &ms) < 0) {
         return raise_last(polysock_errno());
     }
     return timeout_value(ms);
@@ -973,7 +1492,11 @@ static PyObject *sock_setblocking(PyObject *self, PyObject *flag)
 static PyObject *sock_getblocking(PyObject *self, PyObject *unused)
 {
     (void)unused;
-    int on = polysock_getblocking(((Sock *)self)->handle);
+    Sock *s = (Sock *)self;
+    if (s->handle < 0) {
+        return PyBool_FromLong(s->closed_ms != 0);
+    }
+    int on = polysock_getblocking(s->handle);
     if (on < 0) {
         return raise_last(polysock_errno());
     }
@@ -1092,7 +1615,10 @@ static PyMethodDef sock_methods[] = {
     {"close", sock_close, METH_NOARGS, "close()"},
     {"connect", sock_connect, METH_O, "connect(address)"},
     {"connect_ex", sock_connect_ex, METH_O, "connect_ex(address) -> errno"},
+    {"_from_handle", sock_from_handle, METH_O | METH_CLASS,
+     "_from_handle(handle) -> a socket of this class owning handle"},
     {"detach", sock_detach, METH_NOARGS, "detach() -> file descriptor"},
+    {"dup", sock_dup, METH_NOARGS, "dup() -> handle of a duplicate"},
     {"fileno", sock_fileno, METH_NOARGS, "fileno() -> integer"},
     {"getblocking", sock_getblocking, METH_NOARGS, "getblocking() -> bool"},
     {"getpeername", sock_getpeername, METH_NOARGS, "getpeername() -> address"},
@@ -1105,12 +1631,18 @@ static PyMethodDef sock_methods[] = {
      "recv(buffersize[, flags]) -> data"},
     {"recv_into", (PyCFunction)(void (*)(void))sock_recv_into, METH_FASTCALL | METH_KEYWORDS,
      "recv_into(buffer[, nbytes[, flags]]) -> nbytes_read"},
+    {"recvmsg", (PyCFunction)(void (*)(void))sock_recvmsg, METH_FASTCALL,
+     "recvmsg(bufsize[, ancbufsize[, flags]]) -> (data, ancdata, msg_flags, address)"},
+    {"recvmsg_into", (PyCFunction)(void (*)(void))sock_recvmsg_into, METH_FASTCALL,
+     "recvmsg_into(buffers[, ancbufsize[, flags]]) -> (nbytes, ancdata, msg_flags, address)"},
     {"recvfrom", (PyCFunction)(void (*)(void))sock_recvfrom, METH_FASTCALL,
      "recvfrom(buffersize[, flags]) -> (data, address info)"},
     {"recvfrom_into", (PyCFunction)(void (*)(void))sock_recvfrom_into,
      METH_FASTCALL | METH_KEYWORDS, "recvfrom_into(buffer[, nbytes[, flags]]) -> (nbytes, address info)"},
     {"send", (PyCFunction)(void (*)(void))sock_send, METH_FASTCALL, "send(data[, flags]) -> count"},
     {"sendall", (PyCFunction)(void (*)(void))sock_sendall, METH_FASTCALL, "sendall(data[, flags])"},
+    {"sendmsg", (PyCFunction)(void (*)(void))sock_sendmsg, METH_FASTCALL,
+     "sendmsg(buffers[, ancdata[, flags[, address]]]) -> count"},
     {"sendto", (PyCFunction)(void (*)(void))sock_sendto, METH_FASTCALL,
      "sendto(data[, flags], address) -> count"},
     {"setblocking", sock_setblocking, METH_O, "setblocking(flag)"},
@@ -1130,6 +1662,7 @@ static PyMemberDef sock_members[] = {
 
 static PyGetSetDef sock_getset[] = {
     {"timeout", sock_timeout_get, NULL, "the timeout in seconds (None: blocking)", NULL},
+    {"handle", sock_handle_get, NULL, "polysock's handle (-1 once closed or detached)", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -1182,7 +1715,30 @@ static PyObject *mod_socketpair(PyObject *module, PyObject *args)
     return Py_BuildValue("(NN)", a, b);
 }
 
+static PyObject *mod_getdefaulttimeout(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    return timeout_value(polysock_getdefaulttimeout());
+}
+
+static PyObject *mod_setdefaulttimeout(PyObject *module, PyObject *value)
+{
+    (void)module;
+    int64_t ms;
+    if (timeout_ms(value, &ms) < 0) {
+        return NULL;
+    }
+    if (polysock_setdefaulttimeout(ms) < 0) {
+        return raise_last(polysock_errno());
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_functions[] = {
+    {"getdefaulttimeout", mod_getdefaulttimeout, METH_NOARGS,
+     "getdefaulttimeout() -> seconds or None: the timeout new sockets start with"},
+    {"setdefaulttimeout", mod_setdefaulttimeout, METH_O, "setdefaulttimeout(timeout)"},
     {"socketpair", mod_socketpair, METH_VARARGS,
      "socketpair([family[, type[, proto]]]) -> (socket object, socket object)"},
     {NULL, NULL, 0, NULL},

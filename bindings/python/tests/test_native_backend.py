@@ -204,6 +204,7 @@ class BadInput(unittest.TestCase):
 
     def test_closed_socket_raises_ebadf(self):
         a, b = pair()
+        a.settimeout(2.5)
         a.close()
         b.close()
         a.close()  # twice is harmless
@@ -218,7 +219,6 @@ class BadInput(unittest.TestCase):
             (a.getsockname, ()),
             (a.getpeername, ()),
             (a.settimeout, (1.0,)),
-            (a.gettimeout, ()),
             (a.setblocking, (False,)),
             (a.shutdown, (2,)),
             (a.getsockopt, (1, 2)),
@@ -231,6 +231,13 @@ class BadInput(unittest.TestCase):
                 self.assertEqual(cm.exception.errno, errno.EBADF)
         self.assertEqual(a.fileno(), -1)
         self.assertEqual(a.detach(), -1)
+        # The timeout stays readable, as CPython's.
+        self.assertEqual((a.gettimeout(), a.timeout, a.getblocking()), (2.5, 2.5, True))
+        c, d = pair()
+        d.close()
+        c.setblocking(False)
+        os.close(c.detach())
+        self.assertEqual((c.gettimeout(), c.getblocking(), c.handle), (0.0, False, -1))
 
     def test_unclosed_socket_warns(self):
         s = _native.socket()
@@ -316,6 +323,279 @@ class Signals(unittest.TestCase):
         self.assertGreaterEqual(elapsed, 0.45)
         self.assertLess(elapsed, 5.0)
         self.assertEqual(seen, [1])
+
+
+def udp_pair():
+    import socket
+
+    a = _native.socket(int(socket.AF_INET), int(socket.SOCK_DGRAM), 0)
+    b = _native.socket(int(socket.AF_INET), int(socket.SOCK_DGRAM), 0)
+    for s in (a, b):
+        s.settimeout(WAIT)
+        s.bind(("127.0.0.1", 0))
+    return a, b
+
+
+def rights(*fds):
+    import socket
+
+    return [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array("i", fds))]
+
+
+@needs_native
+class Messages(unittest.TestCase):
+    def test_sendmsg_gathers_and_recvmsg_returns_cpythons_tuple(self):
+        a, b = pair()
+        with closing(a), closing(b):
+            self.assertEqual(a.sendmsg([b"ab", bytearray(b"cd"), memoryview(b"ef")]), 6)
+            self.assertEqual(b.recvmsg(16), (b"abcdef", [], 0, None))
+            self.assertEqual(a.sendmsg(iter([b"gen"]), [], 0, None), 3)
+            self.assertEqual(b.recvmsg(16, 0, 0)[0], b"gen")
+
+    def test_recvmsg_into_scatters_into_the_callers_buffers(self):
+        a, b = pair()
+        with closing(a), closing(b):
+            first, second = bytearray(2), bytearray(b"------")
+            a.sendall(b"hello")
+            self.assertEqual(b.recvmsg_into([first, memoryview(second)[1:]]), (5, [], 0, None))
+            self.assertEqual((first, second), (b"he", b"-llo--"))
+
+    def test_many_buffers(self):
+        a, b = pair()
+        with closing(a), closing(b):
+            self.assertEqual(a.sendmsg([bytes([i]) for i in range(40)]), 40)
+            bufs = [bytearray(1) for _ in range(40)]
+            self.assertEqual(b.recvmsg_into(bufs)[0], 40)
+            self.assertEqual(b"".join(bufs), bytes(range(40)))
+
+    def test_datagram_address_and_truncation(self):
+        import socket
+
+        a, b = udp_pair()
+        with closing(a), closing(b):
+            self.assertEqual(a.sendmsg([b"hello ", b"world"], [], 0, b.getsockname()), 11)
+            data, anc, flags, addr = b.recvmsg(5)
+            self.assertEqual((data, anc, addr), (b"hello", [], a.getsockname()))
+            self.assertTrue(flags & socket.MSG_TRUNC)
+            a.sendmsg([b"1234"], [], 0, b.getsockname())
+            n, _, flags, addr = b.recvmsg_into([bytearray(8)])
+            self.assertEqual((n, flags, addr), (4, 0, a.getsockname()))
+
+    def test_zero_length_receives(self):
+        import socket
+
+        a, b = udp_pair()
+        with closing(a), closing(b):
+            # A datagram socket consumes one datagram, as the system call does.
+            for receive in (lambda: b.recvmsg(0), lambda: b.recvmsg_into([bytearray()])):
+                a.sendto(b"gone", b.getsockname())
+                got, _, flags, addr = receive()
+                self.assertIn(got, (b"", 0))
+                self.assertTrue(flags & socket.MSG_TRUNC)
+                self.assertEqual(addr, a.getsockname())
+            a.sendto(b"x", b.getsockname())
+            self.assertEqual(b.recv(0), b"")
+            a.sendto(b"y", b.getsockname())
+            self.assertEqual(b.recvfrom(0), (b"", a.getsockname()))
+            a.sendto(b"next", b.getsockname())
+            self.assertEqual(b.recv(16), b"next")
+        c, d = pair()
+        with closing(c), closing(d):
+            # A stream returns at once and keeps its bytes.
+            c.sendall(b"kept")
+            self.assertEqual(d.recvmsg(0), (b"", [], 0, None))
+            self.assertEqual(d.recvmsg_into([]), (0, [], 0, None))
+            self.assertEqual(d.recv(16), b"kept")
+
+
+@needs_native
+class FdPassing(unittest.TestCase):
+    def test_scm_rights_passes_a_socket(self):
+        import socket
+
+        a, b = pair()
+        x, y = pair()
+        with closing(a), closing(b), closing(x), closing(y):
+            self.assertEqual(a.sendmsg([b"fd"], rights(x.fileno())), 2)
+            data, anc, flags, addr = b.recvmsg(16, socket.CMSG_SPACE(4))
+            self.assertEqual((data, flags, addr, len(anc)), (b"fd", 0, None, 1))
+            level, kind, raw = anc[0]
+            self.assertEqual((level, kind, len(raw)), (socket.SOL_SOCKET, socket.SCM_RIGHTS, 4))
+            fd = array("i", raw)[0]
+            self.assertNotEqual(fd, x.fileno())
+            with closing(_native.socket(fileno=fd)) as passed:
+                passed.sendall(b"through the copy")
+                self.assertEqual(y.recv(64), b"through the copy")
+
+    def test_a_standard_modules_socket_and_scattered_buffers(self):
+        import socket
+
+        a, b = pair()
+        x, y = socket.socketpair()
+        with closing(a), closing(b), x, y:
+            y.settimeout(WAIT)
+            self.assertEqual(a.sendmsg([b"ab", b"", b"cd"], rights(x.fileno())), 4)
+            first, second = bytearray(1), bytearray(8)
+            n, anc, flags, _ = b.recvmsg_into([first, second], socket.CMSG_SPACE(4))
+            self.assertEqual((n, first, second[:3], flags), (4, b"a", b"bcd", 0))
+            fd = array("i", anc[0][2])[0]
+            with socket.socket(fileno=fd) as passed:
+                passed.sendall(b"std")
+                self.assertEqual(y.recv(8), b"std")
+
+    def test_no_room_for_the_descriptor_sets_msg_ctrunc(self):
+        import socket
+
+        a, b = pair()
+        x, y = pair()
+        with closing(a), closing(b), closing(x), closing(y):
+            before = len(os.listdir("/proc/self/fd"))
+            for room in (0, socket.CMSG_LEN(4) - 1):
+                a.sendmsg([b"q"], rights(x.fileno()))
+                data, anc, flags, _ = b.recvmsg(16, room)
+                self.assertEqual((data, anc), (b"q", []))
+                self.assertTrue(flags & socket.MSG_CTRUNC)
+            # The dropped descriptors were closed, not leaked.
+            self.assertEqual(len(os.listdir("/proc/self/fd")), before)
+
+    def test_what_polysock_cannot_pass_raises(self):
+        import socket
+
+        a, b = pair()
+        x, y = pair()
+        with closing(a), closing(b), closing(y):
+            cases = [
+                ([(0, 0, b"")], errno.EOPNOTSUPP),
+                (rights(x.fileno(), y.fileno()), errno.EOPNOTSUPP),
+                (rights(x.fileno()) * 2, errno.EOPNOTSUPP),
+                ([(socket.SOL_SOCKET, socket.SCM_RIGHTS, b"\1\0\0")], errno.EINVAL),
+            ]
+            for anc, code in cases:
+                with self.assertRaises(OSError) as cm:
+                    a.sendmsg([b"x"], anc)
+                self.assertEqual(cm.exception.errno, code, anc)
+            with open(__file__, "rb") as f:
+                with self.assertRaises(OSError) as cm:
+                    a.sendmsg([b"x"], rights(f.fileno()))
+                self.assertEqual(cm.exception.errno, errno.ENOTSOCK)
+            with self.assertRaises(OSError) as cm:
+                a.sendmsg([b"x"], rights(x.fileno()), 0, "/nonexistent")
+            self.assertEqual(cm.exception.errno, errno.EOPNOTSUPP)
+            b.settimeout(0)
+            with self.assertRaises(BlockingIOError):
+                b.recvmsg(1)  # nothing was sent by the refused calls
+        u, v = udp_pair()
+        with closing(u), closing(v), closing(x):
+            u.connect(v.getsockname())
+            with self.assertRaises(OSError) as cm:
+                u.sendmsg([b"x"], rights(x.fileno()))
+            self.assertEqual(cm.exception.errno, errno.EOPNOTSUPP)
+
+
+@needs_native
+class MessageBadInput(unittest.TestCase):
+    def test_bad_types_raise_type_error(self):
+        a, b = pair()
+        with closing(a), closing(b):
+            for args in [(), (b"not in an iterable",), (object(),), ([object()],),
+                         ([b"x", "str"],), ([b"x"], object()), ([b"x"], [], object()),
+                         ([b"x"], [], 0, object()), ([b"x"], [object()]),
+                         ([b"x"], [(object(), 0, b"")]), ([b"x"], [(0, object(), b"")]),
+                         ([b"x"], [(0, 0, object())]), ([b"x"], [(0, 0)]),
+                         ([b"x"], [(0, 0, b"", 42)]), ([b"x"], [0, 0, b""]),
+                         ([b"x"], [], 0, None, 1)]:
+                with self.assertRaises(TypeError, msg=args):
+                    a.sendmsg(*args)
+            for args in [(), ([bytearray(1)],), (object(),), (1, object()), (1, 0, object()),
+                         (1, 0, 0, 0)]:
+                with self.assertRaises(TypeError, msg=args):
+                    b.recvmsg(*args)
+            buf = bytearray(4)
+            for args in [(), (4,), (buf,), ([object()],), ([b"read-only"],),
+                         ([buf, object()],), ([buf], object()), ([buf], 0, object())]:
+                with self.assertRaises(TypeError, msg=args):
+                    b.recvmsg_into(*args)
+            b.settimeout(0)
+            with self.assertRaises(BlockingIOError):
+                b.recvmsg(1)  # nothing was sent
+
+    def test_bad_values(self):
+        a, b = pair()
+        with closing(a), closing(b):
+            for call in (lambda: b.recvmsg(-1), lambda: b.recvmsg(1, -1),
+                         lambda: b.recvmsg_into([bytearray(1)], -1)):
+                self.assertRaises(ValueError, call)
+            self.assertRaises(OverflowError, b.recvmsg, 1, 0, 1 << 40)
+            with self.assertRaises(OSError) as cm:
+                a.sendmsg([b"x"] * 1025)
+            self.assertEqual(cm.exception.errno, errno.EMSGSIZE)
+            with self.assertRaises(OSError) as cm:
+                b.recvmsg_into([bytearray(1)] * 1025)
+            self.assertEqual(cm.exception.errno, errno.EMSGSIZE)
+
+    def test_bad_addresses(self):
+        u, v = udp_pair()
+        with closing(u), closing(v):
+            self.assertRaises(TypeError, u.sendmsg, [b"x"], [], 0, "127.0.0.1")
+            self.assertRaises(TypeError, u.sendmsg, [b"x"], [], 0, ("127.0.0.1",))
+            self.assertRaises(OverflowError, u.sendmsg, [b"x"], [], 0, ("127.0.0.1", 70000))
+            self.assertRaises(TypeError, u.sendmsg, [b"x"], [], 0, ("127.0.0.\0" "1", 9))
+            with self.assertRaises(OSError) as cm:
+                u.sendmsg([b"x"])  # no destination
+            self.assertEqual(cm.exception.errno, errno.EDESTADDRREQ)
+
+    def test_closed_socket_raises_ebadf(self):
+        a, b = pair()
+        a.settimeout(2.5)
+        a.close()
+        b.close()
+        for call in (lambda: a.sendmsg([b"x"]), lambda: a.recvmsg(1), lambda: a.recvmsg(0),
+                     lambda: a.recvmsg_into([bytearray(1)]), lambda: a.recvmsg_into([]),
+                     lambda: a.recvmsg(1, 64), a.dup):
+            with self.assertRaises(OSError) as cm:
+                call()
+            self.assertEqual(cm.exception.errno, errno.EBADF)
+
+
+@needs_native
+class HandlesAndDefaults(unittest.TestCase):
+    def test_dup_and_from_handle(self):
+        a, b = pair()
+        with closing(a), closing(b):
+            a.settimeout(3.5)
+            self.assertGreaterEqual(a.handle, 0)
+
+            class Sub(_native.socket):
+                pass
+
+            d = Sub._from_handle(a.dup())
+            with closing(d):
+                self.assertIs(type(d), Sub)
+                self.assertNotEqual(d.fileno(), a.fileno())
+                self.assertEqual((d.family, d.type, d.timeout), (a.family, a.type, 3.5))
+                d.sendall(b"dup")
+                self.assertEqual(b.recv(8), b"dup")
+            self.assertEqual(d.handle, -1)
+            with self.assertRaises(OSError) as cm:
+                _native.socket._from_handle(d.handle)
+            self.assertEqual(cm.exception.errno, errno.EBADF)
+            self.assertRaises(TypeError, _native.socket._from_handle, "1")
+
+    def test_default_timeout(self):
+        self.assertIsNone(_native.getdefaulttimeout())
+        try:
+            _native.setdefaulttimeout(2.5)
+            self.assertEqual(_native.getdefaulttimeout(), 2.5)
+            with closing(_native.socket()) as s:
+                self.assertEqual(s.timeout, 2.5)
+            for value, exc in ((-1, ValueError), (float("nan"), ValueError),
+                               (float("inf"), OverflowError), ("1", TypeError)):
+                self.assertRaises(exc, _native.setdefaulttimeout, value)
+            self.assertEqual(_native.getdefaulttimeout(), 2.5)
+        finally:
+            _native.setdefaulttimeout(None)
+        with closing(_native.socket()) as s:
+            self.assertIsNone(s.timeout)
 
 
 if __name__ == "__main__":
