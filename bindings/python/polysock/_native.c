@@ -31,12 +31,9 @@
 
 #include "polysock.h"
 
-/* The limited API has no way to shrink a bytes object in place. */
-#ifdef Py_LIMITED_API
-#define BYTES_DATA(o) PyBytes_AsString(o)
-#else
+/* The full C API, not the limited one (abi3): the limited API cannot
+ * shrink a bytes object in place, and recv() would copy (README, Speed). */
 #define BYTES_DATA(o) PyBytes_AS_STRING(o)
-#endif
 
 typedef struct {
     PyObject_HEAD
@@ -527,17 +524,9 @@ static void sock_finalize(PyObject *self)
 static void sock_dealloc(PyObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
-#ifdef Py_LIMITED_API
-    /* No PyObject_CallFinalizerFromDealloc: close without the warning (the
-     * package's socket class, a subclass, still gets it from CPython). */
-    if (((Sock *)self)->handle >= 0) {
-        polysock_close(((Sock *)self)->handle);
-    }
-#else
     if (PyObject_CallFinalizerFromDealloc(self) < 0) {
         return; /* resurrected */
     }
-#endif
     freefunc tp_free = (freefunc)PyType_GetSlot(tp, Py_tp_free);
     tp_free(self);
     Py_DECREF(tp);
@@ -621,13 +610,7 @@ static void bytes_cut(PyObject **buf, Py_ssize_t n, int64_t got)
     if (got >= n) {
         return;
     }
-#ifdef Py_LIMITED_API
-    PyObject *cut = PyBytes_FromStringAndSize(BYTES_DATA(*buf), (Py_ssize_t)got);
-    Py_DECREF(*buf);
-    *buf = cut;
-#else
     _PyBytes_Resize(buf, (Py_ssize_t)got);
-#endif
 }
 
 /* recv(bufsize[, flags]) -> bytes; recvfrom(bufsize[, flags]) -> (bytes,
