@@ -816,15 +816,17 @@ static int bufs_get(PyObject *obj, int writable, const char *fname, Bufs *b)
     b->total = 0;
     b->views = b->views_inline;
     b->iov = b->iov_inline;
-    char what[80];
-    PyOS_snprintf(what, sizeof what, "%s() argument 1 must be an iterable", fname);
-    PyObject *seq = PySequence_Fast(obj, what);
+    /* The message is a constant: formatting it per call costs more than
+     * the rest of this function. */
+    PyObject *seq = PySequence_Fast(obj, writable ? "recvmsg_into() argument 1 must be an iterable"
+                                                  : "sendmsg() argument 1 must be an iterable");
     if (seq == NULL) {
         return -1;
     }
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
     if (n > POLYSOCK_IOV_MAX) {
         Py_DECREF(seq);
+        char what[80];
         PyOS_snprintf(what, sizeof what, "%s: more than %d buffers", fname, POLYSOCK_IOV_MAX);
         raise_code(EMSGSIZE, what);
         return -1;
@@ -1145,7 +1147,22 @@ static PyObject *msg_result(PyObject *first, MsgIn *m)
             close(fd);
         }
     }
-    return Py_BuildValue("(NNiN)", first, anc, (int)m->flags, addr_out(&m->from));
+    PyObject *flags = PyLong_FromLong(m->flags);
+    PyObject *addr = addr_out(&m->from);
+    PyObject *t = PyTuple_New(4);
+    if (first == NULL || anc == NULL || flags == NULL || addr == NULL || t == NULL) {
+        Py_XDECREF(first);
+        Py_XDECREF(anc);
+        Py_XDECREF(flags);
+        Py_XDECREF(addr);
+        Py_XDECREF(t);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(t, 0, first);
+    PyTuple_SET_ITEM(t, 1, anc);
+    PyTuple_SET_ITEM(t, 2, flags);
+    PyTuple_SET_ITEM(t, 3, addr);
+    return t;
 }
 
 /* recvmsg's and recvmsg_into's (ancbufsize, flags) from args[from..]. */
