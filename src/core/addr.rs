@@ -259,7 +259,8 @@ fn scope_index(scope: &str) -> Option<u32> {
         return interface_name(n).map(|_| n);
     }
     let mut name = [0 as libc::c_char; libc::IF_NAMESIZE];
-    if scope.is_empty() || scope.len() >= name.len() {
+    // A NUL would end the name early: "lo\0x" is no interface (fuzzing).
+    if scope.is_empty() || scope.len() >= name.len() || scope.contains('\0') {
         return None;
     }
     for (d, s) in name.iter_mut().zip(scope.bytes()) {
@@ -338,6 +339,12 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.code(), libc::EINVAL);
         assert!(e.context().contains("nosuchif"));
+        // Found by fuzz/addr_text: the name stopped at a NUL and matched lo.
+        for host in ["fe80::1%lo\0", "0::1%lo\0\0:3%1"] {
+            let e =
+                to_sockaddr("bind", libc::AF_INET6, 1, Some(host), 1, Purpose::Bind).unwrap_err();
+            assert_eq!(e.code(), libc::EINVAL, "{host:?}");
+        }
     }
 
     #[test]
