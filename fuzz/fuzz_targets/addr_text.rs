@@ -10,14 +10,21 @@
 use libfuzzer_sys::fuzz_target;
 use polysock::core::addr::{Addr, Purpose, to_sockaddr};
 use polysock::core::error::POLYSOCK_EAI_NONAME;
+use polysock::ffi::io::polysock_sendto;
 use polysock::ffi::resolve::polysock_inet_pton;
-use polysock_fuzz::{Input, REFUSED_LOOKUPS, expect_code, init, resolver_guard};
+use polysock::ffi::socket::{polysock_bind, polysock_close, polysock_socket};
+use polysock_fuzz::{Input, REFUSED_LOOKUPS, expect_code, failure_code, init, resolver_guard};
 use socket2::SockAddr;
 use std::ffi::CString;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV6};
 use std::sync::atomic::Ordering;
 
 resolver_guard!();
+
+unsafe extern "C" {
+    /// The C library's inet_pton (the libc crate does not declare it).
+    fn inet_pton(af: libc::c_int, src: *const libc::c_char, dst: *mut libc::c_void) -> libc::c_int;
+}
 
 /// What to_sockaddr must give: an address, or an error code.
 enum Want {
@@ -199,7 +206,53 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 
-    // inet_pton through the C ABI, against std's parsers.
+    // bind and sendto through the C ABI give the conversion's errors. Unix
+    // paths are left out (they would touch the file system and could reach
+    // a real local service); abstract names live in the fuzzer's namespace.
+    let unix_path = family == libc::AF_UNIX && !host.starts_with('@');
+    if let (Ok(c), false) = (CString::new(host), unix_path) {
+        let known = [libc::AF_INET, libc::AF_INET6, libc::AF_UNIX].contains(&family);
+        let h = polysock_socket(
+            if known { family } else { libc::AF_INET },
+            libc::SOCK_DGRAM,
+            0,
+        );
+        assert!(h >= 0);
+        let (name, rc, core_purpose) = if purpose == Purpose::Bind {
+            (
+                "bind",
+                i64::from(polysock_bind(h, c.as_ptr(), port)),
+                Purpose::Bind,
+            )
+        } else {
+            let rc = polysock_sendto(h, b"x".as_ptr().cast(), 1, 0, c.as_ptr(), port);
+            ("sendto", rc, Purpose::Connect)
+        };
+        let sock_family = if known { family } else { libc::AF_INET };
+        let core = to_sockaddr(
+            "fuzz",
+            sock_family,
+            libc::SOCK_DGRAM,
+            Some(host),
+            port,
+            core_purpose,
+        );
+        match &core {
+            Err(e) => expect_code(name, rc, e.code()),
+            Ok(_) if rc < 0 => {
+                failure_code(name);
+            }
+            Ok(_) => {}
+        }
+        assert!(
+            rc < 0 || core.is_ok(),
+            "{name} {host:?} took what the conversion refuses"
+        );
+        polysock_close(h);
+    }
+
+    // inet_pton through the C ABI, against std's parsers and the C
+    // library's inet_pton.
     if let Ok(c) = CString::new(host) {
         let mut out = [0xa5u8; 17];
         for (fam, want) in [
@@ -217,6 +270,14 @@ fuzz_target!(|data: &[u8]| {
             } else {
                 16
             });
+            let mut libc_out = [0u8; 16];
+            // SAFETY: c is NUL-terminated; libc_out has room for 16 bytes.
+            let libc_ok = unsafe { inet_pton(fam, c.as_ptr(), libc_out.as_mut_ptr().cast()) } == 1;
+            assert_eq!(
+                libc_ok,
+                want.is_ok(),
+                "std and the C library disagree on {host:?} ({fam})"
+            );
             let rc = polysock_inet_pton(fam, c.as_ptr(), out.as_mut_ptr().cast(), len);
             match want {
                 Ok(bytes) => {

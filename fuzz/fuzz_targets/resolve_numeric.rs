@@ -77,31 +77,16 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut count = usize::MAX;
     let refused = REFUSED_LOOKUPS.load(Ordering::Relaxed);
-    let rc = match timeout {
+    let (h, sv) = (ptr(&host), ptr(&service));
+    let gai = |out, capacity, count: &mut usize| match timeout {
         None => polysock_getaddrinfo(
-            ptr(&host),
-            ptr(&service),
-            family,
-            socktype,
-            protocol,
-            flags,
-            out,
-            capacity,
-            &mut count,
+            h, sv, family, socktype, protocol, flags, out, capacity, count,
         ),
         Some(t) => polysock_getaddrinfo_timeout(
-            ptr(&host),
-            ptr(&service),
-            family,
-            socktype,
-            protocol,
-            flags,
-            t,
-            out,
-            capacity,
-            &mut count,
+            h, sv, family, socktype, protocol, flags, t, out, capacity, count,
         ),
     };
+    let rc = gai(out, capacity, &mut count);
     assert_eq!(
         REFUSED_LOOKUPS.load(Ordering::Relaxed),
         refused,
@@ -161,17 +146,7 @@ fuzz_target!(|data: &[u8]| {
     // NULL out with a capacity is EINVAL, checked before any lookup.
     expect_code(
         "getaddrinfo NULL out",
-        polysock_getaddrinfo(
-            ptr(&host),
-            ptr(&service),
-            family,
-            socktype,
-            protocol,
-            flags,
-            std::ptr::null_mut(),
-            1,
-            &mut count,
-        ),
+        gai(std::ptr::null_mut(), 1, &mut count),
         libc::EINVAL,
     );
 });

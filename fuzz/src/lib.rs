@@ -1,5 +1,6 @@
 //! What every fuzz target shares: a process that cannot reach any network
-//! (so no input can make a DNS query or send a packet off the machine), a
+//! (so no input can make a DNS query or send a packet off the machine: its
+//! own network namespace has only a loopback), a
 //! resolver that refuses every non-numeric lookup, and the checks that a
 //! failed ABI call recorded a clear error (never a caught panic).
 
@@ -20,9 +21,33 @@ pub fn init() {
     ONCE.call_once(|| {
         // SAFETY: unshare has no memory effects; the fuzzer has no threads yet.
         if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-            eprintln!("polysock-fuzz: no private network namespace (not root?); the resolver guard still refuses names");
+            eprintln!(
+                "polysock-fuzz: no private network namespace (not root?); the resolver guard still refuses names"
+            );
+        } else {
+            loopback_up();
         }
     });
+}
+
+/// Brings up the namespace's own loopback, so that binding and sending to
+/// 127.0.0.1 and ::1 work (and stay inside the namespace).
+fn loopback_up() {
+    // SAFETY: a plain socket and the SIOC[GS]IFFLAGS ioctls on an ifreq
+    // that names "lo"; the socket is closed at the end.
+    unsafe {
+        let s = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        assert!(s >= 0);
+        let mut ifr: libc::ifreq = std::mem::zeroed();
+        ifr.ifr_name[0] = b'l' as libc::c_char;
+        ifr.ifr_name[1] = b'o' as libc::c_char;
+        let up = libc::ioctl(s, libc::SIOCGIFFLAGS, &mut ifr) == 0 && {
+            ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            libc::ioctl(s, libc::SIOCSIFFLAGS, &ifr) == 0
+        };
+        assert!(up, "cannot bring up the namespace's loopback");
+        libc::close(s);
+    }
 }
 
 /// Defines `getaddrinfo` in the target's own binary, interposed before the
