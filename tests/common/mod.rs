@@ -223,6 +223,12 @@ pub fn missing_runtime(runtime: &str, reason: &str, how: &str) {
              {reason}; {how}"
         );
     }
+    say_skipped(reason);
+}
+
+/// Prints "skipped: <reason>" where CI's log shows it: straight to
+/// stderr, past the harness's capture of println!/eprintln!.
+pub fn say_skipped(reason: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "skipped: {reason}");
 }
