@@ -2,15 +2,23 @@
  *
  *   bench <case> <impl> [n]
  *     case: pingpong | bulk | connect | sendfile | poller10k
+ *           | sendto | recvfrom | mmsg | mmsgraw | poll
  *     impl: raw | polysock
- * Prints one line: "<case> <impl> <value> <unit>" where value is a rate
+ * Prints one line: "<case> <impl> <rate> <unit> <rate per CPU-second>"
  * (higher is better). Both sides of each exchange run in this process (a
- * server thread and the measured client), over loopback only; poller10k's
- * clients run in a forked child (raw libc for both implementations: only
- * the server differs), and its rate is per second of the server thread's
- * CPU time (on a small machine the clients bound the wall-clock rate, which
- * would hide the server's cost); POLYSOCK_BENCH_VERBOSE=1 adds the
- * wall-clock rate and the events per wait on stderr.
+ * server thread and the measured client), over loopback only, and the CPU
+ * time is the whole process's; poller10k's clients run in a forked child
+ * (raw libc for both implementations: only the server differs), and its
+ * CPU time is the server thread's (on a small machine the clients bound
+ * the wall-clock rate, which would hide the server's cost);
+ * POLYSOCK_BENCH_VERBOSE=1 adds the events per wait on stderr.
+ *
+ * The per-call cases (sendto, recvfrom, poll) time only the calls they
+ * measure, in sections of SECTION calls (the other end of each datagram
+ * is raw libc for both, outside the sections). mmsg sends and receives
+ * 64-byte datagrams in batches of 32: polysock's sendmmsg/recvmmsg against
+ * a raw sendto/recvfrom loop; mmsgraw is the same batches against raw
+ * sendmmsg/recvmmsg.
  *
  * sendfile sends the file $POLYSOCK_BENCH_FILE, which it (re)creates with n
  * MiB when its size differs (cargo bench makes it once and deletes it
@@ -23,6 +31,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +75,18 @@ static double measure_end(void) {
     measured_wall = now() - begin_wall;
     measured_cpu = process_cpu() - begin_cpu;
     return measured_wall;
+}
+
+/* Sections of a per-call case, added up into measured_wall/measured_cpu
+ * (single-threaded cases: the thread's CPU time). */
+static double section_wall, section_cpu;
+static void section_begin(void) {
+    section_cpu = thread_cpu();
+    section_wall = now();
+}
+static void section_end(void) {
+    measured_wall += now() - section_wall;
+    measured_cpu += thread_cpu() - section_cpu;
 }
 
 static void die(const char *what) {
@@ -236,6 +257,134 @@ static sock_t s_ready(const events_t *ev, int64_t k) {
 static void s_poller_close(sock_t p) {
     if (use_polysock) polysock_poller_destroy(p);
     else close((int)p);
+}
+
+/* UDP on 127.0.0.1: a socket bound to an ephemeral port, with room for
+ * SECTION queued datagrams. */
+static sock_t s_udp(int *port) {
+    if (use_polysock) {
+        polysock_t s = polysock_socket(POLYSOCK_AF_INET, POLYSOCK_SOCK_DGRAM, 0);
+        polysock_addr a;
+        if (s < 0 || polysock_setopt(s, POLYSOCK_OPT_RCVBUF, 1 << 20) < 0 || polysock_bind(s, "127.0.0.1", 0) < 0 ||
+            polysock_getsockname(s, &a) < 0)
+            die("udp socket");
+        *port = a.port;
+        return s;
+    }
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int big = 1 << 20;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sa;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big) < 0 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+        die("udp socket");
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+/* Raw libc's end of a per-call case, the same for both implementations. */
+static int raw_udp(int *port) {
+    int keep = use_polysock;
+    use_polysock = 0;
+    int fd = (int)s_udp(port);
+    use_polysock = keep;
+    return fd;
+}
+
+static struct sockaddr_in loopback(int port) {
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return sa;
+}
+
+/* Each side as its users write it: polysock names the destination as
+ * text; a raw program fills its sockaddr once (`to`) and reuses it. */
+static int64_t s_sendto(sock_t s, const void *buf, size_t len, int port, const struct sockaddr_in *to) {
+    if (use_polysock) return polysock_sendto(s, buf, len, 0, "127.0.0.1", port);
+    ssize_t n;
+    do n = sendto((int)s, buf, len, MSG_NOSIGNAL, (const struct sockaddr *)to, sizeof *to);
+    while (n < 0 && errno == EINTR);
+    return n;
+}
+
+/* With the sender's address, as each side's users get it. */
+static int64_t s_recvfrom(sock_t s, void *buf, size_t len) {
+    if (use_polysock) {
+        polysock_addr from;
+        return polysock_recvfrom(s, buf, len, 0, &from);
+    }
+    struct sockaddr_storage from;
+    socklen_t flen;
+    ssize_t n;
+    do {
+        flen = sizeof from;
+        n = recvfrom((int)s, buf, len, 0, (struct sockaddr *)&from, &flen);
+    } while (n < 0 && errno == EINTR);
+    return n;
+}
+
+/* Raw batches of MMSG datagrams, for the untimed ends and for mmsgraw. */
+/* SECTION: the calls a per-call case times between two clock reads (the
+ * thread's CPU clock is a system call: a larger section dilutes it). */
+enum { MMSG = 32, DGRAM = 64, SECTION = 128 };
+
+struct raw_batch {
+    struct mmsghdr h[MMSG];
+    struct iovec iov[MMSG];
+    struct sockaddr_storage name[MMSG];
+    struct sockaddr_in to;
+    char buf[MMSG][DGRAM];
+};
+
+static void raw_batch_init(struct raw_batch *b, int port) {
+    memset(b, 0, sizeof *b);
+    b->to = loopback(port);
+    for (int i = 0; i < MMSG; i++) {
+        b->buf[i][0] = (char)i;
+        b->iov[i] = (struct iovec){b->buf[i], DGRAM};
+        b->h[i].msg_hdr.msg_iov = &b->iov[i];
+        b->h[i].msg_hdr.msg_iovlen = 1;
+    }
+}
+
+/* Sends n <= MMSG datagrams to the batch's port. */
+static void raw_send_batch(int fd, struct raw_batch *b, int n) {
+    for (int i = 0; i < n; i++) {
+        b->h[i].msg_hdr.msg_name = &b->to;
+        b->h[i].msg_hdr.msg_namelen = sizeof b->to;
+    }
+    for (int sent = 0; sent < n;) {
+        int k = sendmmsg(fd, b->h + sent, (unsigned)(n - sent), MSG_NOSIGNAL);
+        if (k < 0 && errno != EINTR) die("sendmmsg");
+        if (k > 0) sent += k;
+    }
+}
+
+/* Receives n <= MMSG datagrams, with their senders. */
+static void raw_recv_batch(int fd, struct raw_batch *b, int n) {
+    for (int got = 0; got < n;) {
+        for (int i = got; i < n; i++) {
+            b->h[i].msg_hdr.msg_name = &b->name[i];
+            b->h[i].msg_hdr.msg_namelen = sizeof b->name[i];
+        }
+        int k = recvmmsg(fd, b->h + got, (unsigned)(n - got), MSG_WAITFORONE, NULL);
+        if (k < 0 && errno != EINTR) die("recvmmsg");
+        if (k > 0) got += k;
+    }
+}
+
+/* What a new process may open: raised to the hard limit, `need` at least. */
+static void raise_nofile(long need, const char *why) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) die("getrlimit");
+    rl.rlim_cur = rl.rlim_max;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < (rlim_t)need) {
+        fprintf(stderr, "bench: %s needs RLIMIT_NOFILE >= %ld (hard limit %llu)\n", why, need,
+                (unsigned long long)rl.rlim_max);
+        exit(1);
+    }
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0) die("setrlimit");
 }
 
 /* ---- cases ---- */
@@ -440,15 +589,7 @@ static void clients(int go) {
 }
 
 static double poller10k(void) {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) die("getrlimit");
-    rl.rlim_cur = rl.rlim_max;
-    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < CONNS + 64) {
-        fprintf(stderr, "bench: poller10k needs RLIMIT_NOFILE >= %d (hard limit %llu)\n", CONNS + 64,
-                (unsigned long long)rl.rlim_max);
-        exit(1);
-    }
-    if (setrlimit(RLIMIT_NOFILE, &rl) < 0) die("setrlimit");
+    raise_nofile(CONNS + 64, "poller10k");
     listener = s_listen(&conn_port);
     int go[2];
     if (pipe2(go, O_CLOEXEC) < 0) die("pipe");
@@ -493,25 +634,172 @@ static double poller10k(void) {
             }
         }
     }
-    double took = thread_cpu() - cpu0, wall = now() - t0;
+    measured_cpu = thread_cpu() - cpu0;
+    measured_wall = now() - t0;
     if (getenv("POLYSOCK_BENCH_VERBOSE"))
-        fprintf(stderr, "server cpu %.2f s of %.2f s wall (%.0f messages/s), %lld waits, %.1f events each\n",
-                took, wall, (double)total / MSG / wall, waits, (double)events / waits);
+        fprintf(stderr, "server cpu %.2f s of %.2f s wall, %lld waits, %.1f events each\n", measured_cpu,
+                measured_wall, waits, (double)events / waits);
     int status;
     if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0) die("clients");
     for (int i = 0; i < CONNS; i++) s_close(conn[i]);
     s_poller_close(p);
     s_close(listener);
     close(go[1]);
-    return (double)total / MSG / took;
+    return (double)total / MSG / measured_wall;
+}
+
+/* sendto: n 64-byte datagrams to 127.0.0.1, timed in sections of SECTION
+ * sends; raw libc takes them off the queue between sections. */
+static double sendto_case(void) {
+    int port, from_port;
+    int sink = raw_udp(&port);
+    sock_t s = s_udp(&from_port);
+    struct sockaddr_in to = loopback(port);
+    static struct raw_batch b;
+    raw_batch_init(&b, port);
+    char msg[DGRAM] = {1};
+    for (long done = 0; done < n_ops; done += SECTION) {
+        section_begin();
+        for (int i = 0; i < SECTION; i++)
+            if (s_sendto(s, msg, sizeof msg, port, &to) != sizeof msg) die("sendto");
+        section_end();
+        for (int i = 0; i < SECTION; i += MMSG) raw_recv_batch(sink, &b, MMSG);
+    }
+    s_close(s);
+    close(sink);
+    return n_ops / measured_wall;
+}
+
+/* recvfrom: n 64-byte datagrams, with their senders, timed in sections
+ * of SECTION receives; raw libc queues each section's datagrams first. */
+static double recvfrom_case(void) {
+    int port, from_port;
+    sock_t s = s_udp(&port);
+    int src = raw_udp(&from_port);
+    static struct raw_batch b;
+    raw_batch_init(&b, port);
+    char buf[DGRAM];
+    for (long done = 0; done < n_ops; done += SECTION) {
+        for (int i = 0; i < SECTION; i += MMSG) raw_send_batch(src, &b, MMSG);
+        section_begin();
+        for (int i = 0; i < SECTION; i++)
+            if (s_recvfrom(s, buf, sizeof buf) != sizeof buf) die("recvfrom");
+        section_end();
+    }
+    s_close(s);
+    close(src);
+    return n_ops / measured_wall;
+}
+
+/* mmsg: n 64-byte datagrams from one socket to another, in batches of
+ * MMSG. polysock: one sendmmsg and one recvmmsg per batch; raw: a sendto
+ * loop and a recvfrom loop (`batched` 0), or sendmmsg/recvmmsg
+ * (`batched` 1, mmsgraw). */
+static double mmsg_case(int batched) {
+    int port, from_port;
+    sock_t dst = s_udp(&port), src = s_udp(&from_port);
+    struct sockaddr_in to = loopback(port);
+    static struct raw_batch b;
+    raw_batch_init(&b, port);
+    static polysock_mmsg out[MMSG], in[MMSG];
+    static polysock_iovec iov[MMSG];
+    for (int i = 0; i < MMSG; i++) {
+        iov[i] = (polysock_iovec){b.buf[i], DGRAM};
+        out[i] = (polysock_mmsg){.iov = &iov[i], .iovcnt = 1};
+        out[i].addr.family = POLYSOCK_AF_INET;
+        out[i].addr.port = port;
+        strcpy(out[i].addr.host, "127.0.0.1");
+        in[i] = (polysock_mmsg){.iov = &iov[i], .iovcnt = 1};
+    }
+    measure_begin();
+    for (long done = 0; done < n_ops; done += MMSG) {
+        if (use_polysock) {
+            for (int sent = 0; sent < MMSG;) {
+                int64_t k = polysock_sendmmsg(src, out + sent, (size_t)(MMSG - sent), 0);
+                if (k <= 0) die("polysock_sendmmsg");
+                sent += (int)k;
+            }
+            for (int got = 0; got < MMSG;) {
+                int64_t k = polysock_recvmmsg(dst, in + got, (size_t)(MMSG - got), 0);
+                if (k <= 0) die("polysock_recvmmsg");
+                got += (int)k;
+            }
+        } else if (batched) {
+            raw_send_batch((int)src, &b, MMSG);
+            raw_recv_batch((int)dst, &b, MMSG);
+        } else {
+            for (int i = 0; i < MMSG; i++)
+                if (s_sendto(src, b.buf[i], DGRAM, port, &to) != DGRAM) die("sendto");
+            for (int i = 0; i < MMSG; i++)
+                if (s_recvfrom(dst, b.buf[i], DGRAM) != DGRAM) die("recvfrom");
+        }
+    }
+    measure_end();
+    s_close(src);
+    s_close(dst);
+    return n_ops / measured_wall;
+}
+
+/* poll: n polls over POLL_IDLE idle UDP sockets and one with a datagram
+ * waiting (last), timeout 1 s: each returns at once with that one. */
+enum { POLL_IDLE = 1000 };
+
+static double poll_case(void) {
+    raise_nofile(POLL_IDLE + 64, "poll");
+    static sock_t socks[POLL_IDLE + 1];
+    static polysock_pollfd pfds[POLL_IDLE + 1];
+    static struct pollfd fds[POLL_IDLE + 1];
+    int port;
+    for (int i = 0; i <= POLL_IDLE; i++) {
+        socks[i] = s_udp(&port);
+        pfds[i] = (polysock_pollfd){.handle = socks[i], .events = POLYSOCK_POLLIN};
+        fds[i] = (struct pollfd){.fd = (int)socks[i], .events = POLLIN};
+    }
+    int src = raw_udp(&port);
+    port = 0;
+    if (use_polysock) {
+        polysock_addr a;
+        if (polysock_getsockname(socks[POLL_IDLE], &a) < 0) die("getsockname");
+        port = a.port;
+    } else {
+        struct sockaddr_in sa;
+        socklen_t len = sizeof sa;
+        if (getsockname((int)socks[POLL_IDLE], (struct sockaddr *)&sa, &len) < 0) die("getsockname");
+        port = ntohs(sa.sin_port);
+    }
+    struct sockaddr_in to = loopback(port);
+    if (sendto(src, "x", 1, 0, (struct sockaddr *)&to, sizeof to) != 1) die("sendto");
+    for (long i = 0; i < n_ops; i += SECTION) {
+        section_begin();
+        for (int k = 0; k < SECTION; k++) {
+            int64_t n;
+            if (use_polysock) {
+                n = polysock_poll(pfds, POLL_IDLE + 1, 1000);
+            } else {
+                do n = poll(fds, POLL_IDLE + 1, 1000); while (n < 0 && errno == EINTR);
+            }
+            if (n != 1) die("poll");
+        }
+        section_end();
+    }
+    for (int i = 0; i <= POLL_IDLE; i++) s_close(socks[i]);
+    close(src);
+    return n_ops / measured_wall;
+}
+
+static long round_up(long n, long unit) {
+    return n < unit ? unit : (n + unit - 1) / unit * unit;
 }
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: bench pingpong|bulk|connect|sendfile|poller10k raw|polysock [n]\n");
+        fprintf(stderr, "usage: bench pingpong|bulk|connect|sendfile|poller10k|sendto|recvfrom|mmsg|mmsgraw|poll "
+                        "raw|polysock [n]\n");
         return 2;
     }
     use_polysock = strcmp(argv[2], "polysock") == 0;
+    /* The batched cases count whole sections and batches. */
+    long unit_ops = strcmp(argv[1], "mmsg") == 0 || strcmp(argv[1], "mmsgraw") == 0 ? MMSG : SECTION;
     const char *c = argv[1];
     double v;
     const char *unit;
@@ -535,12 +823,24 @@ int main(int argc, char **argv) {
         n_ops = argc > 3 ? atol(argv[3]) : 20; /* messages per connection */
         v = poller10k();
         unit = "messages/server-CPU-s";
+    } else if (strcmp(c, "sendto") == 0 || strcmp(c, "recvfrom") == 0) {
+        n_ops = round_up(argc > 3 ? atol(argv[3]) : 200000, unit_ops);
+        v = c[0] == 's' ? sendto_case() : recvfrom_case();
+        unit = "calls/s";
+    } else if (strcmp(c, "mmsg") == 0 || strcmp(c, "mmsgraw") == 0) {
+        n_ops = round_up(argc > 3 ? atol(argv[3]) : 200000, unit_ops);
+        v = mmsg_case(c[4] == 'r');
+        unit = "datagrams/s";
+    } else if (strcmp(c, "poll") == 0) {
+        n_ops = round_up(argc > 3 ? atol(argv[3]) : 20000, unit_ops);
+        v = poll_case();
+        unit = "polls/s";
     } else {
         fprintf(stderr, "bench: unknown case %s\n", c);
         return 2;
     }
-    /* The same work per CPU-second of the whole process (poller10k's rate
-     * is already per server CPU-second: its clients run in a child). */
+    /* The same work per CPU-second (of the process; poller10k's server
+     * thread; the per-call cases' measured sections). */
     double per_cpu = measured_cpu > 0 ? v * measured_wall / measured_cpu : 0;
     printf("%s %s %.1f %s %.1f\n", c, argv[2], v, unit, per_cpu);
     return 0;

@@ -4,15 +4,22 @@
 //! case) against the library cargo just built, then runs every case in
 //! rounds, alternating which implementation goes first, and prints the
 //! median rate of each, the ratio polysock/raw, and the spread (max-min
-//! over median) of each side. The table is also written to
-//! benches/results.md and a bar chart to benches/results.svg. The cases of
-//! benches/ring.c (more than two sides each) run from ring_cases/.
+//! over median) of each side, both per second of wall time and per second
+//! of CPU time (the process's; for poller10k the server thread's, since its
+//! clients run in a raw child process; for the per-call cases the measured
+//! sections'). The table is also written to benches/results.md and a bar
+//! chart to benches/results.svg. The cases of benches/ring.c (more than two
+//! sides each) run from ring_cases/.
 //!
 //! POLYSOCK_BENCH_ROUNDS (default 7) and POLYSOCK_BENCH_SCALE (default 1.0,
 //! multiplies every case's size) tune the run. The sendfile case's file is
 //! made once next to the bench binary (under target/) and deleted after.
-//! poller10k's rate is per second of the server thread's CPU time: on a
-//! small machine the clients, not the server, bound the wall-clock rate.
+//!
+//! POLYSOCK_BENCH_INSTRUCTIONS=1 instead counts the instructions each side
+//! executes in user space per operation (valgrind's callgrind, run at two
+//! sizes: the difference divided by the difference in operations, so setup
+//! cancels out), which a loaded machine does not disturb; it writes
+//! benches/instructions.md.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -20,44 +27,123 @@ use std::process::Command;
 
 mod ring_cases;
 
-/// A case: its bench.c name, its size, what it measures, and the goal.
+/// A case: its bench.c name, its size, what it measures, and the goal;
+/// for instruction counts, what one operation is, how many there are per
+/// unit of size, and the two (small) sizes to run.
 struct Case {
     name: &'static str,
     size: u64,
     unit: &'static str,
     goal: &'static str,
+    op: &'static str,
+    ops_per_size: u64,
+    counted: [u64; 2],
+    /// Its goal is per CPU-second (the chart shows that ratio).
+    by_cpu: bool,
 }
+
+const CALL_GOAL: &str = "time ratio <= 1.02 (rate >= 0.98)";
 
 const CASES: &[Case] = &[
     Case {
         name: "pingpong",
         size: 50_000,
-        unit: "round trips/s",
+        unit: "round trips/s (64 B, TCP)",
         goal: "time ratio <= 1.02 (rate >= 0.98)",
+        op: "round trip",
+        ops_per_size: 1,
+        counted: [1_000, 2_000],
+        by_cpu: false,
     },
     Case {
         name: "bulk",
         size: 65_536,
         unit: "MiB/s (4 GiB in 64 KiB writes)",
         goal: ">= 0.98",
+        op: "64 KiB write",
+        ops_per_size: 1,
+        counted: [200, 400],
+        by_cpu: false,
     },
     Case {
         name: "connect",
         size: 50_000,
         unit: "connect+accept+close/s",
-        goal: "time ratio <= 1.05 (rate >= 0.952)",
+        goal: ">= 1.0",
+        op: "connection",
+        ops_per_size: 1,
+        counted: [500, 1_000],
+        by_cpu: false,
     },
     Case {
         name: "sendfile",
         size: 1024,
         unit: "MiB/s (1 GiB file: polysock sendfile vs raw read+send, 64 KiB buffer)",
         goal: ">= 1.2 (sendfile over read+send)",
+        op: "MiB",
+        ops_per_size: 1,
+        counted: [16, 32],
+        by_cpu: false,
     },
     Case {
         name: "poller10k",
         size: 20,
-        unit: "echoed messages per server CPU-second (10,000 connections, 64 B)",
-        goal: ">= 0.95 (poller vs raw epoll)",
+        unit: "echoed messages/s (10,000 connections, 64 B; CPU: the server thread's)",
+        goal: ">= 0.95 per server CPU-second (poller vs raw epoll)",
+        op: "echoed message (server only)",
+        ops_per_size: 10_000,
+        counted: [1, 2],
+        by_cpu: true,
+    },
+    Case {
+        name: "sendto",
+        size: 200_000,
+        unit: "sendto calls/s (64 B datagrams to \"127.0.0.1\")",
+        goal: CALL_GOAL,
+        op: "sendto",
+        ops_per_size: 1,
+        counted: [1_024, 2_048],
+        by_cpu: false,
+    },
+    Case {
+        name: "recvfrom",
+        size: 200_000,
+        unit: "recvfrom calls/s (64 B datagrams, with the sender's address)",
+        goal: CALL_GOAL,
+        op: "recvfrom",
+        ops_per_size: 1,
+        counted: [1_024, 2_048],
+        by_cpu: false,
+    },
+    Case {
+        name: "mmsg",
+        size: 200_000,
+        unit: "datagrams/s (64 B; polysock sendmmsg+recvmmsg in batches of 32 vs a raw sendto+recvfrom loop)",
+        goal: ">= 1.2 (batches over a loop)",
+        op: "datagram sent and received",
+        ops_per_size: 1,
+        counted: [1_024, 2_048],
+        by_cpu: false,
+    },
+    Case {
+        name: "mmsgraw",
+        size: 200_000,
+        unit: "datagrams/s (64 B; sendmmsg+recvmmsg in batches of 32, polysock vs raw)",
+        goal: CALL_GOAL,
+        op: "datagram sent and received",
+        ops_per_size: 1,
+        counted: [1_024, 2_048],
+        by_cpu: false,
+    },
+    Case {
+        name: "poll",
+        size: 20_000,
+        unit: "polls/s (1,000 idle UDP sockets + 1 ready, timeout 1 s)",
+        goal: CALL_GOAL,
+        op: "poll of 1,001 sockets",
+        ops_per_size: 1,
+        counted: [256, 512],
+        by_cpu: false,
     },
 ];
 
@@ -74,17 +160,26 @@ fn main() {
     // The file the sendfile case sends, made by its first run.
     let data = DataFile(exe.with_file_name(format!("bench-data-{}.bin", std::process::id())));
 
+    let selected: Vec<&Case> = CASES
+        .iter()
+        .filter(|c| filters.is_empty() || filters.iter().any(|f| c.name.contains(f.as_str())))
+        .collect();
+    if std::env::var_os("POLYSOCK_BENCH_INSTRUCTIONS").is_some() {
+        count_instructions(&root, &exe, &selected, &data, filters.is_empty());
+        return;
+    }
+
     let mut table = String::new();
     let _ = writeln!(
         table,
-        "| case | unit | raw (median) | polysock (median) | polysock/raw | spread raw | spread polysock | polysock/raw per CPU-second | goal |"
+        "| case | unit | raw (median) | polysock (median) | polysock/raw | spread raw | spread polysock | polysock/raw per CPU-second | CPU spread raw | CPU spread polysock | goal |"
     );
-    let _ = writeln!(table, "|---|---|---:|---:|---:|---:|---:|---:|---|");
+    let _ = writeln!(
+        table,
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    );
     let mut bars = Vec::new();
-    for case in CASES
-        .iter()
-        .filter(|c| filters.is_empty() || filters.iter().any(|f| c.name.contains(f.as_str())))
-    {
+    for case in selected {
         let size = ((case.size as f64) * scale).max(1.0) as u64;
         let (mut raw, mut ps) = (Vec::new(), Vec::new());
         let (mut raw_cpu, mut ps_cpu) = (Vec::new(), Vec::new());
@@ -108,17 +203,12 @@ fn main() {
         }
         let (mr, mp) = (median(&mut raw), median(&mut ps));
         let ratio = mp / mr;
-        // The same work per CPU-second of the process: steadier than wall
-        // time on two noisy cores (n/a where the case is already per CPU).
+        // The same work per CPU-second: steadier than wall time on two
+        // noisy cores.
         let (cr, cp) = (median(&mut raw_cpu), median(&mut ps_cpu));
-        let cpu_ratio = if cr > 0.0 && cp > 0.0 {
-            format!("{:.3}", cp / cr)
-        } else {
-            "n/a".to_string()
-        };
         let _ = writeln!(
             table,
-            "| {} | {} | {:.0} | {:.0} | {:.3} | {:.1}% | {:.1}% | {} | {} |",
+            "| {} | {} | {:.0} | {:.0} | {:.3} | {:.1}% | {:.1}% | {:.3} | {:.1}% | {:.1}% | {} |",
             case.name,
             case.unit,
             mr,
@@ -126,14 +216,17 @@ fn main() {
             ratio,
             spread(&raw, mr),
             spread(&ps, mp),
-            cpu_ratio,
+            cp / cr,
+            spread(&raw_cpu, cr),
+            spread(&ps_cpu, cp),
             case.goal
         );
-        bars.push((case.name, ratio));
+        bars.push((case.name, if case.by_cpu { cp / cr } else { ratio }));
         data.remove();
         eprintln!(
-            "{}: raw {mr:.0}, polysock {mp:.0}, ratio {ratio:.3}",
-            case.name
+            "{}: raw {mr:.0}, polysock {mp:.0}, ratio {ratio:.3}; per CPU-second {:.3}",
+            case.name,
+            cp / cr
         );
     }
     // The ring's cases have more than two sides: tables of their own.
@@ -150,6 +243,67 @@ fn main() {
         );
         let _ = std::fs::write(root.join("benches/results.svg"), svg(&bars));
     }
+}
+
+/// Instructions per operation for each side of each case (see the top of
+/// this file), printed and, for a full run, written to
+/// benches/instructions.md.
+fn count_instructions(root: &Path, exe: &Path, cases: &[&Case], data: &DataFile, all: bool) {
+    let mut table = String::new();
+    let _ = writeln!(
+        table,
+        "| case | per | raw | polysock | polysock - raw | polysock/raw |"
+    );
+    let _ = writeln!(table, "|---|---|---:|---:|---:|---:|");
+    for case in cases {
+        let per_op = |imp| {
+            let [a, b] = case.counted.map(|n| callgrind(exe, case.name, imp, n, &data.0));
+            (b - a) / ((case.counted[1] - case.counted[0]) * case.ops_per_size) as f64
+        };
+        let (raw, ps) = (per_op("raw"), per_op("polysock"));
+        let _ = writeln!(
+            table,
+            "| {} | {} | {raw:.0} | {ps:.0} | {:.0} | {:.3} |",
+            case.name,
+            case.op,
+            ps - raw,
+            ps / raw
+        );
+        data.remove();
+        eprintln!("{}: raw {raw:.0}, polysock {ps:.0} instructions per {}", case.name, case.op);
+    }
+    let header = "Instructions executed in user space per operation (callgrind; kernel work is not counted), \
+                  from two runs of each side: (count at size b - count at size a) / (operations b - a).\n\n";
+    println!("\n{header}{table}");
+    if all {
+        let _ = std::fs::write(root.join("benches/instructions.md"), format!("{header}{table}"));
+    }
+}
+
+/// The instructions one run executes in its main process (callgrind).
+fn callgrind(exe: &Path, case: &str, imp: &str, size: u64, data: &Path) -> f64 {
+    let child = Command::new("valgrind")
+        .args([
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+        ])
+        .arg(exe)
+        .args([case, imp, &size.to_string()])
+        .env("POLYSOCK_BENCH_FILE", data)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("running valgrind (apt-get install valgrind)");
+    let pid = child.id();
+    let out = child.wait_with_output().expect("running valgrind");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{case} {imp} under callgrind failed: {err}");
+    // "==PID== Collected : N" for the process itself (not a forked child).
+    let tag = format!("=={pid}== Collected : ");
+    err.lines()
+        .find_map(|l| l.strip_prefix(&tag))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no instruction count in callgrind's output: {err}"))
 }
 
 /// Deleted after its case, and on the way out whatever happens.
