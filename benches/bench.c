@@ -741,19 +741,24 @@ static double mmsg_case(int batched) {
 }
 
 /* poll: n polls over POLL_IDLE idle UDP sockets and one with a datagram
- * waiting (last), timeout 1 s: each returns at once with that one. */
-enum { POLL_IDLE = 1000 };
+ * waiting, in the middle, timeout 1 s: each returns at once with that
+ * one. (Where it sits matters to poll(2): with a timeout, the kernel
+ * enqueues a wait entry on every socket it scans until it finds one
+ * ready.) */
+enum { POLL_IDLE = 1000, POLL_READY = POLL_IDLE / 2 };
 
 static double poll_case(void) {
     raise_nofile(POLL_IDLE + 64, "poll");
     static sock_t socks[POLL_IDLE + 1];
+    /* socks[POLL_IDLE] is the ready one, polled at POLL_READY. */
     static polysock_pollfd pfds[POLL_IDLE + 1];
     static struct pollfd fds[POLL_IDLE + 1];
     int port;
     for (int i = 0; i <= POLL_IDLE; i++) {
         socks[i] = s_udp(&port);
-        pfds[i] = (polysock_pollfd){.handle = socks[i], .events = POLYSOCK_POLLIN};
-        fds[i] = (struct pollfd){.fd = (int)socks[i], .events = POLLIN};
+        int at = i == POLL_IDLE ? POLL_READY : i == POLL_READY ? POLL_IDLE : i;
+        pfds[at] = (polysock_pollfd){.handle = socks[i], .events = POLYSOCK_POLLIN};
+        fds[at] = (struct pollfd){.fd = (int)socks[i], .events = POLLIN};
     }
     int src = raw_udp(&port);
     port = 0;

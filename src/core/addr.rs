@@ -8,8 +8,9 @@
 //! socket ("@name"), and "" binds to an autobound abstract name.
 
 use super::error::{Error, Result, fail, format_into};
-use socket2::SockAddr;
+use socket2::{SockAddr, SockAddrStorage};
 use std::ffi::CStr;
+use std::mem::MaybeUninit;
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 
@@ -61,14 +62,72 @@ impl Addr {
         self.host[n] = 0;
     }
 
+    /// An IPv4 address as text.
+    #[inline]
+    fn ipv4(ip: [u8; 4], port: u16) -> Addr {
+        let mut a = Addr::empty();
+        a.set_ipv4(ip, port);
+        a
+    }
+
+    /// Becomes an IPv4 address, in place (the text is zero-filled to the
+    /// end, as always).
+    #[inline]
+    fn set_ipv4(&mut self, ip: [u8; 4], port: u16) {
+        self.family = libc::AF_INET;
+        self.port = i32::from(port);
+        self.flowinfo = 0;
+        self.scope_id = 0;
+        self.host = [0; POLYSOCK_ADDR_HOST_LEN];
+        // SAFETY: c_char and u8 have the same size; the first 16 bytes of
+        // the host are viewed as bytes for the formatter.
+        let text = unsafe { &mut *self.host.as_mut_ptr().cast::<[u8; 16]>() };
+        format_ipv4(ip, text);
+    }
+
+    /// The text form of the first `len` bytes of `raw`, an address the
+    /// kernel stored (only those bytes need be initialised).
+    pub fn from_raw(raw: &MaybeUninit<libc::sockaddr_storage>, len: libc::socklen_t) -> Addr {
+        let mut a = Addr::empty();
+        a.set_from_raw(raw, len);
+        a
+    }
+
+    /// Becomes the text form of `raw` (see from_raw), in place: a receive
+    /// writes it straight into the caller's struct.
+    pub fn set_from_raw(&mut self, raw: &MaybeUninit<libc::sockaddr_storage>, len: libc::socklen_t) {
+        let len = (len as usize).min(size_of::<libc::sockaddr_storage>());
+        if len >= size_of::<libc::sockaddr_in>() {
+            // SAFETY: the kernel initialised at least a sockaddr_in's bytes.
+            let sin = unsafe { &*raw.as_ptr().cast::<libc::sockaddr_in>() };
+            if i32::from(sin.sin_family) == libc::AF_INET {
+                self.set_ipv4(sin.sin_addr.s_addr.to_ne_bytes(), u16::from_be(sin.sin_port));
+                return;
+            }
+        }
+        if len == 0 {
+            *self = Addr::empty();
+            return;
+        }
+        let mut storage = SockAddrStorage::zeroed();
+        // SAFETY: `len` bytes of `raw` are initialised and fit in the
+        // storage, which is a sockaddr_storage.
+        let sa = unsafe {
+            let dst: *mut libc::sockaddr_storage = storage.view_as();
+            std::ptr::copy_nonoverlapping(raw.as_ptr().cast::<u8>(), dst.cast::<u8>(), len);
+            SockAddr::new(storage, len as libc::socklen_t)
+        };
+        *self = Addr::from_sockaddr(&sa);
+    }
+
     /// The text form of a kernel address.
     pub fn from_sockaddr(sa: &SockAddr) -> Addr {
+        if let Some(v4) = sa.as_socket_ipv4() {
+            return Addr::ipv4(v4.ip().octets(), v4.port());
+        }
         let mut a = Addr::empty();
         a.family = i32::from(sa.family());
-        if let Some(v4) = sa.as_socket_ipv4() {
-            a.port = i32::from(v4.port());
-            a.set_host(format_into(&mut [0; 64], format_args!("{}", v4.ip())));
-        } else if let Some(v6) = sa.as_socket_ipv6() {
+        if let Some(v6) = sa.as_socket_ipv6() {
             a.port = i32::from(v6.port());
             a.flowinfo = v6.flowinfo();
             a.scope_id = v6.scope_id();
@@ -154,6 +213,71 @@ impl IfName {
     }
 }
 
+/// An IPv4 literal, exactly as std's `Ipv4Addr::from_str` reads one: four
+/// decimal octets of one to three ASCII digits, none above 255, no leading
+/// zero, separated by dots, nothing before or after. Every connect and
+/// sendto parses its host, so this does it in one pass without std's
+/// general parser (about a fifth of its instructions).
+pub(crate) fn parse_ipv4(text: &[u8]) -> Option<Ipv4Addr> {
+    let digit = |i: usize| {
+        text.get(i)
+            .map(|c| u32::from(c.wrapping_sub(b'0')))
+            .filter(|&d| d < 10)
+    };
+    let mut octets = [0u8; 4];
+    let mut i = 0;
+    for (k, octet) in octets.iter_mut().enumerate() {
+        if k > 0 {
+            if text.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        let mut value = digit(i)?;
+        i += 1;
+        if let Some(d) = digit(i) {
+            if value == 0 {
+                return None; // a leading zero
+            }
+            value = value * 10 + d;
+            i += 1;
+            if let Some(d) = digit(i) {
+                value = value * 10 + d;
+                i += 1;
+                if value > 255 {
+                    return None;
+                }
+            }
+        }
+        *octet = value as u8;
+    }
+    // A fourth digit, or anything else after the last octet, fails here.
+    (i == text.len()).then_some(Ipv4Addr::from(octets))
+}
+
+/// Writes `ip` as std's Display does ("192.0.2.1") into `out`; returns
+/// the length.
+fn format_ipv4(ip: [u8; 4], out: &mut [u8; 16]) -> usize {
+    let mut n = 0;
+    for (k, &octet) in ip.iter().enumerate() {
+        if k > 0 {
+            out[n] = b'.';
+            n += 1;
+        }
+        if octet >= 100 {
+            out[n] = b'0' + octet / 100;
+            n += 1;
+        }
+        if octet >= 10 {
+            out[n] = b'0' + octet / 10 % 10;
+            n += 1;
+        }
+        out[n] = b'0' + octet % 10;
+        n += 1;
+    }
+    n
+}
+
 /// Checks a port given as a C int.
 pub fn check_port(op: &str, port: i32) -> Result<u16> {
     u16::try_from(port)
@@ -173,6 +297,9 @@ pub enum Purpose {
 
 /// The one conversion from (host, port) to a kernel address for a socket of
 /// `family` and `socktype`. `op` names the calling operation in messages.
+/// (Inlined, with `literal`: the result is as large as an error, and every
+/// move of it between functions is a copy.)
+#[inline(always)]
 pub fn to_sockaddr(
     op: &str,
     family: i32,
@@ -192,30 +319,8 @@ pub fn to_sockaddr(
             "{op} {host}: polysock addresses are AF_INET, AF_INET6 or AF_UNIX, not family {family}"
         );
     }
-    if host.is_empty() {
-        return Ok(if family == libc::AF_INET {
-            SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port).into()
-        } else {
-            SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0).into()
-        });
-    }
-    if let Ok(ip) = host.parse::<Ipv4Addr>() {
-        return if family == libc::AF_INET {
-            Ok(SocketAddrV4::new(ip, port).into())
-        } else {
-            // An AF_INET6 socket reaches IPv4 through the mapped form.
-            Ok(SocketAddrV6::new(ip.to_ipv6_mapped(), port, 0, 0).into())
-        };
-    }
-    if let Some(v6) = parse_ipv6(op, host, port)? {
-        return if family == libc::AF_INET6 {
-            Ok(v6.into())
-        } else {
-            fail!(
-                libc::EAFNOSUPPORT,
-                "{op} {host}: an IPv6 address for an AF_INET socket"
-            )
-        };
+    if let Some(sa) = literal(op, family, host, port)? {
+        return Ok(sa);
     }
     if purpose == Purpose::Numeric {
         return fail!(
@@ -224,6 +329,38 @@ pub fn to_sockaddr(
         );
     }
     super::resolve::first_address(op, family, socktype, host, port, purpose)
+}
+
+/// The address for `host` when it needs no resolver ("" for the any
+/// address, an IPv4 or IPv6 literal); Ok(None) when it is a name.
+#[inline(always)]
+fn literal(op: &str, family: i32, host: &str, port: u16) -> Result<Option<SockAddr>> {
+    if host.is_empty() {
+        return Ok(Some(if family == libc::AF_INET {
+            SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port).into()
+        } else {
+            SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0).into()
+        }));
+    }
+    if let Some(ip) = parse_ipv4(host.as_bytes()) {
+        return Ok(Some(if family == libc::AF_INET {
+            SocketAddrV4::new(ip, port).into()
+        } else {
+            // An AF_INET6 socket reaches IPv4 through the mapped form.
+            SocketAddrV6::new(ip.to_ipv6_mapped(), port, 0, 0).into()
+        }));
+    }
+    if let Some(v6) = parse_ipv6(op, host, port)? {
+        return if family == libc::AF_INET6 {
+            Ok(Some(v6.into()))
+        } else {
+            fail!(
+                libc::EAFNOSUPPORT,
+                "{op} {host}: an IPv6 address for an AF_INET socket"
+            )
+        };
+    }
+    Ok(None)
 }
 
 /// An IPv6 literal: "::1", "[::1]", "fe80::1%eth0", "fe80::1%2". Ok(None)

@@ -19,13 +19,13 @@
 //! numbers need them), so making a socket allocates nothing beyond its
 //! page.
 
-use super::error::{Result, fail};
+use super::error::{Error, Result, fail};
 use super::socket::Socket;
 use std::cell::UnsafeCell;
 use std::os::fd::RawFd;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::Mutex;
 
 /// A socket handle as the C ABI sees it.
 pub type Handle = i64;
@@ -81,19 +81,36 @@ impl Default for Padded {
 
 type Page = [Padded; PAGE_SLOTS];
 
-static TABLE: [OnceLock<Box<Page>>; PAGES] = [const { OnceLock::new() }; PAGES];
+/// The pages, made by the first insert that needs one and never freed.
+static TABLE: [AtomicPtr<Page>; PAGES] = [const { AtomicPtr::new(std::ptr::null_mut()) }; PAGES];
 
-/// The slot for `fd`. Only `insert` creates pages: a lookup of an fd whose
-/// page was never needed finds nothing and allocates nothing.
-fn slot(fd: RawFd, create: bool) -> Option<&'static Slot> {
+/// The slot for `fd`, if its page exists. A lookup of an fd whose page was
+/// never needed finds nothing and allocates nothing.
+#[inline]
+fn slot(fd: RawFd) -> Option<&'static Slot> {
+    let fd = usize::try_from(fd).ok().filter(|&fd| fd < MAX_FD)?;
+    let page = TABLE[fd / PAGE_SLOTS].load(Ordering::Acquire);
+    // SAFETY: a page, once published, lives for the rest of the process.
+    let page = unsafe { page.as_ref() }?;
+    Some(&page[fd % PAGE_SLOTS].0)
+}
+
+/// The slot for `fd`, making its page if needed (insert only).
+fn slot_or_new(fd: RawFd) -> Option<&'static Slot> {
     let fd = usize::try_from(fd).ok().filter(|&fd| fd < MAX_FD)?;
     let cell = &TABLE[fd / PAGE_SLOTS];
-    let page = if create {
-        cell.get_or_init(new_page)
-    } else {
-        cell.get()?
-    };
-    Some(&page[fd % PAGE_SLOTS].0)
+    if cell.load(Ordering::Acquire).is_null() {
+        let page = Box::into_raw(new_page());
+        if cell
+            .compare_exchange(std::ptr::null_mut(), page, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // Another insert published this page first.
+            // SAFETY: ours was never published.
+            drop(unsafe { Box::from_raw(page) });
+        }
+    }
+    slot(fd as RawFd)
 }
 
 /// A page built on the heap: built on the stack first, its 192 KiB would
@@ -105,13 +122,27 @@ fn new_page() -> Box<Page> {
         .unwrap_or_else(|_| unreachable!("PAGE_SLOTS slots make one page"))
 }
 
+/// The slot a handle names and the generation it carries, if it can name
+/// one at all (the slot's state says whether it still does).
+#[inline]
+fn lookup(h: Handle) -> Option<(&'static Slot, u64)> {
+    let (fd, generation) = split(h)?;
+    Some((slot(fd)?, generation))
+}
+
+#[inline]
 fn split(h: Handle) -> Option<(RawFd, u64)> {
-    if !(0..1 << (32 + GEN_BITS)).contains(&h) {
-        return None;
-    }
-    let generation = (h >> 32) as u64;
-    let fd = (h & 0xffff_ffff) as RawFd;
-    (generation != 0 && fd >= 0).then_some((fd, generation))
+    // A negative handle has a generation above GEN_MAX as u64.
+    let (h, fd) = (h as u64, h as u32);
+    let generation = h >> 32;
+    (generation != 0 && generation <= GEN_MAX && (fd as usize) < MAX_FD)
+        .then_some((fd as RawFd, generation))
+}
+
+/// Whether a slot's state word shows the open socket of `generation`.
+#[inline]
+fn is_live(state: u64, generation: u64) -> bool {
+    generation_of(state) == generation && state & (OPEN | EMPTY) == OPEN
 }
 
 fn handle(generation: u64, fd: RawFd) -> Handle {
@@ -139,6 +170,7 @@ impl Drop for SocketRef {
 }
 
 /// Counts a use into `slot` if its state satisfies `ok`.
+#[inline(always)]
 fn enter(slot: &'static Slot, ok: impl Fn(u64) -> bool) -> Option<SocketRef> {
     let mut state = slot.state.load(Ordering::Acquire);
     loop {
@@ -169,21 +201,28 @@ fn enter(slot: &'static Slot, ok: impl Fn(u64) -> bool) -> Option<SocketRef> {
 
 /// Ends one use; the last use of a closed socket drops it (closing its fd
 /// unless detached) and empties the slot.
+#[inline(always)]
 fn release(slot: &'static Slot) {
     let before = slot.state.fetch_sub(1, Ordering::AcqRel);
     if before & OPEN == 0 && before & USERS == 1 {
-        // SAFETY: closed and no uses left: we are the only one who can
-        // reach the socket now, and no one else will try (see Slot).
-        let socket = unsafe { (*slot.socket.get()).take() };
-        slot.state.fetch_or(EMPTY, Ordering::Release);
-        drop(socket);
+        retire(slot);
     }
+}
+
+/// The end of the last use of a closed socket.
+#[inline(never)]
+fn retire(slot: &'static Slot) {
+    // SAFETY: closed and no uses left: we are the only one who can reach
+    // the socket now, and no one else will try (see Slot).
+    let socket = unsafe { (*slot.socket.get()).take() };
+    slot.state.fetch_or(EMPTY, Ordering::Release);
+    drop(socket);
 }
 
 /// Registers a socket and issues its handle.
 pub fn insert(sock: Socket) -> Result<Handle> {
     let fd = sock.fd();
-    let Some(slot) = slot(fd, true) else {
+    let Some(slot) = slot_or_new(fd) else {
         return fail!(
             libc::EMFILE,
             "fd {fd} is beyond polysock's table ({MAX_FD} descriptors)"
@@ -234,28 +273,47 @@ pub fn insert(sock: Socket) -> Result<Handle> {
 }
 
 /// A use of the socket behind a live handle, or EBADF.
+#[inline]
 pub fn get(h: Handle) -> Result<SocketRef> {
-    if let Some((fd, generation)) = split(h) {
-        if let Some(slot) = slot(fd, false) {
-            if let Some(r) = enter(slot, |s| {
-                generation_of(s) == generation && s & OPEN != 0 && s & EMPTY == 0
-            }) {
-                return Ok(r);
-            }
+    if let Some((slot, generation)) = lookup(h) {
+        if let Some(r) = enter(slot, |s| is_live(s, generation)) {
+            return Ok(r);
         }
     }
-    fail!(libc::EBADF, "handle {h} is not an open polysock socket")
+    Err(not_open(h))
+}
+
+/// Whether `h` is an open handle at this moment, without taking a use:
+/// for a call that only hands the fd number to the kernel without waiting
+/// (poll with a zero timeout) and checks again afterwards that the handle
+/// is still open, which proves the number was this socket's throughout
+/// (generations never repeat for a slot before 2^21 reuses).
+#[inline]
+pub(crate) fn is_open(h: Handle) -> bool {
+    lookup(h).is_some_and(|(slot, generation)| is_live(slot.state.load(Ordering::Acquire), generation))
+}
+
+/// The fd number a handle names (meaningful while it is open).
+#[inline]
+pub(crate) fn fd_of(h: Handle) -> RawFd {
+    (h & 0xffff_ffff) as RawFd
+}
+
+#[cold]
+#[inline(never)]
+fn not_open(h: Handle) -> Error {
+    Error::new(
+        libc::EBADF,
+        format_args!("handle {h} is not an open polysock socket"),
+    )
 }
 
 /// Marks the handle's slot closed (no new uses), returning a use of the
 /// socket and how many other uses were running.
 fn shut(h: Handle) -> Option<(SocketRef, u64)> {
-    let (fd, generation) = split(h)?;
-    let slot = slot(fd, false)?;
+    let (slot, generation) = lookup(h)?;
     let _writers = slot.writers.lock().unwrap_or_else(|p| p.into_inner());
-    let r = enter(slot, |s| {
-        generation_of(s) == generation && s & OPEN != 0 && s & EMPTY == 0
-    })?;
+    let r = enter(slot, |s| is_live(s, generation))?;
     let before = slot.state.fetch_and(!OPEN, Ordering::AcqRel);
     Some((r, (before & USERS) - 1))
 }
@@ -278,26 +336,18 @@ pub fn close(h: Handle) -> bool {
 /// (EBUSY) while another call uses the socket: the fd would change owner
 /// under it.
 pub fn detach(h: Handle) -> Result<RawFd> {
-    let Some((fd, generation)) = split(h) else {
-        return fail!(
+    let not_open = || {
+        fail!(
             libc::EBADF,
             "detach: handle {h} is not an open polysock socket"
-        );
+        )
     };
-    let Some(slot) = slot(fd, false) else {
-        return fail!(
-            libc::EBADF,
-            "detach: handle {h} is not an open polysock socket"
-        );
+    let Some((slot, generation)) = lookup(h) else {
+        return not_open();
     };
     let _writers = slot.writers.lock().unwrap_or_else(|p| p.into_inner());
-    let Some(sock) = enter(slot, |s| {
-        generation_of(s) == generation && s & OPEN != 0 && s & EMPTY == 0
-    }) else {
-        return fail!(
-            libc::EBADF,
-            "detach: handle {h} is not an open polysock socket"
-        );
+    let Some(sock) = enter(slot, |s| is_live(s, generation)) else {
+        return not_open();
     };
     // Only our use may run, and OPEN goes in the same step.
     let mine = (generation << 32) | OPEN | 1;
@@ -314,7 +364,7 @@ pub fn detach(h: Handle) -> Result<RawFd> {
 /// The live handle that owns `fd`, for runtimes that already show fd
 /// numbers to their users.
 pub fn handle_of_fd(fd: RawFd) -> Result<Handle> {
-    if let Some(slot) = slot(fd, false) {
+    if let Some(slot) = slot(fd) {
         let state = slot.state.load(Ordering::Acquire);
         if state & OPEN != 0 {
             return Ok(handle(generation_of(state), fd));

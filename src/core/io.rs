@@ -200,29 +200,47 @@ impl Socket {
         })
     }
 
-    /// Receives once, with the sender's address (none, family 0, for
-    /// bytes the buffered reader held).
-    pub fn recvfrom(&self, buf: &mut [MaybeUninit<u8>], flags: i32) -> Result<(usize, Addr)> {
+    /// Receives once, and writes the sender's address to `from` if given
+    /// (none, family 0, for bytes the buffered reader held); `from` is
+    /// written only on success.
+    pub fn recvfrom(
+        &self,
+        buf: &mut [MaybeUninit<u8>],
+        flags: i32,
+        from: Option<&mut Addr>,
+    ) -> Result<usize> {
         if self.reader.has_data() {
             if let Some(n) = self.reader.take_into(buf, flags) {
-                return Ok((n, Addr::empty()));
+                if let Some(from) = from {
+                    *from = Addr::empty();
+                }
+                return Ok(n);
             }
         }
         let fd = self.fd();
         let (ptr, len) = (buf.as_mut_ptr(), buf.len());
-        let mut storage = socket2::SockAddrStorage::zeroed();
-        let max_len = storage.size_of();
+        let mut storage = MaybeUninit::<libc::sockaddr_storage>::uninit();
+        let max_len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
         let mut sa_len = max_len;
-        // SAFETY: sockaddr_storage is the type the storage is made of.
-        let sa_ptr: *mut libc::sockaddr_storage = unsafe { storage.view_as() };
+        // No address wanted: the kernel need not copy one.
+        let (sa_ptr, sa_len_ptr) = match from {
+            Some(_) => (storage.as_mut_ptr(), &raw mut sa_len),
+            None => (std::ptr::null_mut(), std::ptr::null_mut()),
+        };
         let n = self.retry("recvfrom", libc::POLLIN, flags, &mut None, || {
-            sa_len = max_len;
-            // SAFETY: ptr is valid for len bytes; sa_ptr for max_len bytes.
-            unsafe { libc::recvfrom(fd, ptr.cast(), len, flags, sa_ptr.cast(), &mut sa_len) }
+            // SAFETY: ptr is valid for len bytes; sa_ptr (NULL or) for
+            // max_len bytes, its length at sa_len_ptr.
+            unsafe {
+                if !sa_len_ptr.is_null() {
+                    *sa_len_ptr = max_len;
+                }
+                libc::recvfrom(fd, ptr.cast(), len, flags, sa_ptr.cast(), sa_len_ptr)
+            }
         })?;
-        // SAFETY: the kernel initialised sa_len bytes of storage (the rest
-        // is zeroed).
-        let from = unsafe { socket2::SockAddr::new(storage, sa_len) };
-        Ok((n, Addr::from_sockaddr(&from)))
+        if let Some(from) = from {
+            // The kernel initialised sa_len bytes of storage.
+            from.set_from_raw(&storage, sa_len);
+        }
+        Ok(n)
     }
 }

@@ -6,11 +6,10 @@
 //! and addresses and control data live on the stack.
 
 use super::addr::{self, Addr, Purpose};
-use super::error::{Context, Error, Result, fail};
+use super::error::{Error, Result, fail};
 use super::io::NOSIGNAL;
 use super::socket::{Socket, get_int};
-use socket2::{SockAddr, SockAddrStorage};
-use std::fmt::Write;
+use socket2::SockAddr;
 use std::mem::MaybeUninit;
 use std::os::fd::RawFd;
 
@@ -195,18 +194,17 @@ impl Socket {
                 return Ok((n, Addr::empty(), 0));
             }
         }
-        // SAFETY: sockaddr_storage is plain C data; zero is valid.
-        let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut storage = MaybeUninit::<libc::sockaddr_storage>::uninit();
         let mut msg = msghdr();
         bufs.set_on(&mut msg);
-        msg.msg_name = (&mut storage as *mut libc::sockaddr_storage).cast();
+        msg.msg_name = storage.as_mut_ptr().cast();
         let fd = self.fd();
         let n = self.retry("recvmsg", libc::POLLIN, flags, &mut None, || {
             msg.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
             // SAFETY: msg points at checked buffers and at `storage`.
             unsafe { libc::recvmsg(fd, &mut msg, flags) }
         })?;
-        let from = addr_of(&storage, msg.msg_namelen);
+        let from = Addr::from_raw(&storage, msg.msg_namelen);
         Ok((n, from, msg.msg_flags))
     }
 
@@ -382,12 +380,14 @@ fn collect_fds(msg: &libc::msghdr, fds: &mut [RawFd], nfds: &mut usize) -> bool 
     dropped
 }
 
-/// "sendmmsg message 3": the operation named in a batch's messages, made
-/// without allocating.
-pub fn message_op(op: &str, i: usize) -> Context {
-    let mut c = Context::new();
-    let _ = write!(c, "{op} message {i}");
-    c
+/// An error about one message of a batch: "sendmmsg: ..." becomes
+/// "sendmmsg message 3: ..." (the per-message checks name only `op`, so
+/// that the name is formatted only when something failed).
+#[cold]
+#[inline(never)]
+fn in_message(op: &str, i: usize, e: Error) -> Error {
+    let rest = e.context().strip_prefix(op).unwrap_or(e.context());
+    Error::new(e.code(), format_args!("{op} message {i}{rest}"))
 }
 
 fn close_fd(fd: RawFd) {
@@ -411,33 +411,48 @@ impl Socket {
         msg: impl Fn(usize) -> Result<(Bufs<'a>, Option<(&'a str, i32)>)>,
         mut sent: impl FnMut(usize, usize),
     ) -> Result<usize> {
+        const OP: &str = "sendmmsg";
         let count = count.min(POLYSOCK_MMSG_MAX);
         if count == 0 {
             return Ok(0);
         }
-        // SAFETY: mmsghdr is plain C data; zero is valid.
-        let mut hdrs: [libc::mmsghdr; POLYSOCK_MMSG_MAX] = unsafe { std::mem::zeroed() };
-        let mut addrs: [Option<SockAddr>; POLYSOCK_MMSG_MAX] = [const { None }; POLYSOCK_MMSG_MAX];
+        let mut hdrs = [const { MaybeUninit::<libc::mmsghdr>::uninit() }; POLYSOCK_MMSG_MAX];
+        let mut addrs = [const { MaybeUninit::<SockAddr>::uninit() }; POLYSOCK_MMSG_MAX];
+        // The last destination converted: a batch to one peer converts it
+        // once.
+        let mut last: Option<(&str, i32, usize)> = None;
         for i in 0..count {
-            let (bufs, to) = msg(i)?;
-            addrs[i] = self.dest(message_op("sendmmsg", i).as_str(), to)?;
-            let h = &mut hdrs[i].msg_hdr;
+            let (bufs, to) = msg(i).map_err(|e| in_message(OP, i, e))?;
+            // SAFETY: mmsghdr is plain C data; zero is valid.
+            let h = &mut hdrs[i].write(unsafe { std::mem::zeroed() }).msg_hdr;
             bufs.set_on(h);
-            if let Some(sa) = &addrs[i] {
+            if let Some((host, port)) = to {
+                let at = match last {
+                    Some((h, p, at)) if h == host && p == port => at,
+                    _ => {
+                        let sa = self.dest(OP, Some((host, port))).map_err(|e| in_message(OP, i, e))?;
+                        addrs[i].write(sa.expect("a destination was given"));
+                        last = Some((host, port, i));
+                        i
+                    }
+                };
+                // SAFETY: addrs[at] was written above, for this or an
+                // earlier message.
+                let sa = unsafe { addrs[at].assume_init_ref() };
                 h.msg_name = sa.as_ptr().cast_mut().cast();
                 h.msg_namelen = sa.len();
             }
         }
         let fd = self.fd();
-        let n = self.retry("sendmmsg", libc::POLLOUT, flags, &mut None, || {
-            // SAFETY: the first `count` headers point at checked buffers
-            // and valid addresses.
-            unsafe {
-                libc::sendmmsg(fd, hdrs.as_mut_ptr(), count as _, (flags | NOSIGNAL) as _) as isize
-            }
+        let hdrs_ptr = hdrs.as_mut_ptr().cast::<libc::mmsghdr>();
+        let n = self.retry(OP, libc::POLLOUT, flags, &mut None, || {
+            // SAFETY: the first `count` headers are initialised and point at
+            // checked buffers and valid addresses.
+            unsafe { libc::sendmmsg(fd, hdrs_ptr, count as _, (flags | NOSIGNAL) as _) as isize }
         })?;
-        for (i, h) in hdrs.iter().enumerate().take(n) {
-            sent(i, h.msg_len as usize);
+        for (i, h) in hdrs.iter().enumerate().take(n.min(count)) {
+            // SAFETY: the first `count` headers are initialised.
+            sent(i, unsafe { h.assume_init_ref() }.msg_len as usize);
         }
         Ok(n)
     }
@@ -452,56 +467,69 @@ impl Socket {
         count: usize,
         flags: i32,
         bufs: impl Fn(usize) -> Result<Bufs<'a>>,
-        mut got: impl FnMut(usize, usize, i32, Addr),
+        mut got: impl FnMut(usize, usize, i32, &Addr),
     ) -> Result<usize> {
+        const OP: &str = "recvmmsg";
         let count = count.min(POLYSOCK_MMSG_MAX);
         if count == 0 {
             return fail!(libc::EINVAL, "recvmmsg: count is 0");
         }
         if self.reader.has_data() {
-            let first = bufs(0)?;
+            let first = bufs(0).map_err(|e| in_message(OP, 0, e))?;
             if let Some(n) = self.reader.take_with(flags, |src| first.scatter(src)) {
-                got(0, n, 0, Addr::empty());
+                got(0, n, 0, &Addr::empty());
                 return Ok(1);
             }
         }
-        // SAFETY: mmsghdr and sockaddr_storage are plain C data.
-        let mut hdrs: [libc::mmsghdr; POLYSOCK_MMSG_MAX] = unsafe { std::mem::zeroed() };
-        let mut names: [libc::sockaddr_storage; POLYSOCK_MMSG_MAX] = unsafe { std::mem::zeroed() };
+        let mut hdrs = [const { MaybeUninit::<libc::mmsghdr>::uninit() }; POLYSOCK_MMSG_MAX];
+        let mut names =
+            [const { MaybeUninit::<libc::sockaddr_storage>::uninit() }; POLYSOCK_MMSG_MAX];
         for i in 0..count {
-            let h = &mut hdrs[i].msg_hdr;
-            bufs(i)?.set_on(h);
-            h.msg_name = (&mut names[i] as *mut libc::sockaddr_storage).cast();
+            // SAFETY: mmsghdr is plain C data; zero is valid.
+            let h = &mut hdrs[i].write(unsafe { std::mem::zeroed() }).msg_hdr;
+            bufs(i).map_err(|e| in_message(OP, i, e))?.set_on(h);
+            h.msg_name = names[i].as_mut_ptr().cast();
         }
         let fd = self.fd();
-        let n = self.retry("recvmmsg", libc::POLLIN, flags, &mut None, || {
-            for h in &mut hdrs[..count] {
-                h.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        let hdrs_ptr = hdrs.as_mut_ptr().cast::<libc::mmsghdr>();
+        let n = self.retry(OP, libc::POLLIN, flags, &mut None, || {
+            for i in 0..count {
+                // SAFETY: the first `count` headers are initialised.
+                unsafe { (*hdrs_ptr.add(i)).msg_hdr.msg_namelen = NAME_LEN };
             }
             // SAFETY: the first `count` headers point at checked buffers
             // and at `names`.
             unsafe {
                 libc::recvmmsg(
                     fd,
-                    hdrs.as_mut_ptr(),
+                    hdrs_ptr,
                     count as _,
                     (flags | libc::MSG_WAITFORONE) as _,
                     std::ptr::null_mut(),
                 ) as isize
             }
         })?;
-        for i in 0..n {
-            let h = &hdrs[i];
-            got(
-                i,
-                h.msg_len as usize,
-                h.msg_hdr.msg_flags,
-                addr_of(&names[i], h.msg_hdr.msg_namelen),
-            );
+        // The last sender converted to text: datagrams from one peer are
+        // converted once.
+        let mut last: Option<(&[u8], Addr)> = None;
+        for i in 0..n.min(count) {
+            // SAFETY: the first `count` headers are initialised.
+            let h = unsafe { hdrs[i].assume_init_ref() };
+            let len = (h.msg_hdr.msg_namelen as usize).min(NAME_LEN as usize);
+            // SAFETY: the kernel initialised `len` bytes of the name.
+            let raw = unsafe { std::slice::from_raw_parts(names[i].as_ptr().cast::<u8>(), len) };
+            let from = match &last {
+                Some((bytes, addr)) if *bytes == raw => addr,
+                _ => &last.insert((raw, Addr::from_raw(&names[i], len as _))).1,
+            };
+            got(i, h.msg_len as usize, h.msg_hdr.msg_flags, from);
         }
         Ok(n)
     }
 }
+
+/// The room for a sender's address in a receive.
+const NAME_LEN: libc::socklen_t = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 impl Socket {
@@ -523,7 +551,7 @@ impl Socket {
         _count: usize,
         _flags: i32,
         _bufs: impl Fn(usize) -> Result<Bufs<'a>>,
-        _got: impl FnMut(usize, usize, i32, Addr),
+        _got: impl FnMut(usize, usize, i32, &Addr),
     ) -> Result<usize> {
         fail!(
             libc::EOPNOTSUPP,

@@ -10,6 +10,7 @@ use super::error::{Result, fail};
 use super::handles::{self, MAX_FD, SocketRef};
 use super::socket::CLOSED;
 use super::wait::Deadline;
+use std::cell::Cell;
 
 /// Data to read (or a connection to accept, or end of stream).
 pub const POLYSOCK_POLLIN: i32 = 0x01;
@@ -55,8 +56,29 @@ pub(crate) const STACK_ENTRIES: usize = 64;
 /// The most entries one call accepts (the size of the handle table).
 pub(crate) const MAX_ENTRIES: usize = MAX_FD;
 
+/// A thread keeps the array it polled more entries than STACK_ENTRIES
+/// with for its next call, up to this many entries (512 KiB).
+const KEPT_ENTRIES: usize = 65536;
+
+thread_local! {
+    static SCRATCH: Cell<Vec<libc::pollfd>> = const { Cell::new(Vec::new()) };
+}
+
+/// Whether polysock's bits are the platform's (Linux): then converting is
+/// a mask.
+const SAME_BITS: bool = libc::POLLIN as i32 == POLYSOCK_POLLIN
+    && libc::POLLPRI as i32 == POLYSOCK_POLLPRI
+    && libc::POLLOUT as i32 == POLYSOCK_POLLOUT
+    && libc::POLLERR as i32 == POLYSOCK_POLLERR
+    && libc::POLLHUP as i32 == POLYSOCK_POLLHUP
+    && libc::POLLNVAL as i32 == POLYSOCK_POLLNVAL;
+
 /// polysock event bits to the platform's poll(2) bits.
+#[inline]
 pub(crate) fn to_os(events: i32) -> libc::c_short {
+    if SAME_BITS {
+        return (events & (POLYSOCK_POLLIN | POLYSOCK_POLLPRI | POLYSOCK_POLLOUT)) as libc::c_short;
+    }
     let mut os = 0;
     if events & POLYSOCK_POLLIN != 0 {
         os |= libc::POLLIN;
@@ -71,7 +93,11 @@ pub(crate) fn to_os(events: i32) -> libc::c_short {
 }
 
 /// The platform's poll(2) bits to polysock's.
+#[inline]
 pub(crate) fn from_os(revents: libc::c_short) -> i32 {
+    if SAME_BITS {
+        return i32::from(revents) & ALL_EVENTS;
+    }
     let mut ev = 0;
     for (os, ours) in [
         (libc::POLLIN, POLYSOCK_POLLIN),
@@ -113,8 +139,15 @@ pub(crate) fn check_timeout(op: &str, ms: i64) -> Result<()> {
 
 /// Waits until at least one entry is ready or `timeout_ms` passes (-1:
 /// forever, 0: just look). Writes every entry's `revents` and returns how
-/// many entries have a non-zero one (0 on timeout). Up to STACK_ENTRIES
-/// entries cost no allocation; more cost two arrays for the call.
+/// many entries have a non-zero one (0 on timeout).
+///
+/// It first looks without waiting and without taking a use of any socket:
+/// only the fd numbers matter, and the handle of every entry that shows
+/// something is checked again afterwards (one closed meanwhile is reported
+/// POLLNVAL, whatever its fd showed). Only when nothing is ready and the caller is willing to wait
+/// does it hold every socket, so that close() wakes the wait and no fd
+/// number is reused under it, and poll again. Up to STACK_ENTRIES entries
+/// cost no allocation; a thread keeps its larger array for the next call.
 pub fn poll(fds: &mut [PollFd], timeout_ms: i64) -> Result<usize> {
     check_timeout("poll", timeout_ms)?;
     if fds.len() > MAX_ENTRIES {
@@ -124,41 +157,111 @@ pub fn poll(fds: &mut [PollFd], timeout_ms: i64) -> Result<usize> {
             fds.len()
         );
     }
-    for (i, f) in fds.iter().enumerate() {
-        check_events("poll", format_args!("entry {i}"), f.events)?;
-    }
-    const IDLE: libc::pollfd = libc::pollfd {
-        fd: -1,
-        events: 0,
-        revents: 0,
-    };
     let n = fds.len();
     if n <= STACK_ENTRIES {
         let mut os = [IDLE; STACK_ENTRIES];
-        let mut held: [Option<SocketRef>; STACK_ENTRIES] = [const { None }; STACK_ENTRIES];
-        poll_with(fds, &mut os[..n], &mut held[..n], timeout_ms)
-    } else {
-        let mut os = Vec::new();
-        let mut held = Vec::new();
-        if os.try_reserve_exact(n).is_err() || held.try_reserve_exact(n).is_err() {
+        return poll_in(fds, &mut os[..n], timeout_ms);
+    }
+    let mut os = SCRATCH.try_with(Cell::take).unwrap_or_default();
+    if os.len() < n {
+        if os.try_reserve_exact(n - os.len()).is_err() {
             return fail!(libc::ENOMEM, "poll: no memory for {n} entries");
         }
         os.resize(n, IDLE);
-        held.resize_with(n, || None);
-        poll_with(fds, &mut os, &mut held, timeout_ms)
+    }
+    let r = poll_in(fds, &mut os[..n], timeout_ms);
+    if os.capacity() <= KEPT_ENTRIES {
+        let _ = SCRATCH.try_with(|c| c.set(os));
+    }
+    r
+}
+
+const IDLE: libc::pollfd = libc::pollfd {
+    fd: -1,
+    events: 0,
+    revents: 0,
+};
+
+/// The call, over a scratch array as long as `fds`.
+fn poll_in(fds: &mut [PollFd], os: &mut [libc::pollfd], timeout_ms: i64) -> Result<usize> {
+    for (i, (f, p)) in fds.iter().zip(os.iter_mut()).enumerate() {
+        if f.events & !ALL_EVENTS != 0 {
+            check_events("poll", format_args!("entry {i}"), f.events)?;
+        }
+        *p = match f.handle {
+            h if h >= 0 && handles::is_open(h) => libc::pollfd {
+                fd: handles::fd_of(h),
+                events: to_os(f.events),
+                revents: 0,
+            },
+            _ => IDLE,
+        };
+    }
+    os_poll(os, None)?;
+    let mut ready = 0;
+    for (f, p) in fds.iter_mut().zip(os.iter()) {
+        f.revents = match f.handle {
+            h if h < 0 => 0,
+            // Not open before the look.
+            _ if p.fd < 0 => POLYSOCK_POLLNVAL,
+            _ if p.revents == 0 => 0,
+            // Closed since: the readiness may be another socket's that
+            // took the fd number. (Nothing shown needs no such check: the
+            // look may as well have happened before the close.)
+            h if !handles::is_open(h) => POLYSOCK_POLLNVAL,
+            _ => from_os(p.revents) & (f.events | ALWAYS),
+        };
+        ready += usize::from(f.revents != 0);
+    }
+    if ready > 0 || timeout_ms == 0 {
+        return Ok(ready);
+    }
+    // The wait's time counts from here: the look took microseconds.
+    let deadline = Deadline::after_ms(timeout_ms);
+    if fds.len() <= STACK_ENTRIES {
+        let mut held: [Option<SocketRef>; STACK_ENTRIES] = [const { None }; STACK_ENTRIES];
+        poll_held(fds, os, &mut held[..fds.len()], deadline)
+    } else {
+        // Only a wait that may sleep gets here.
+        let mut held = Vec::new();
+        if held.try_reserve_exact(fds.len()).is_err() {
+            return fail!(libc::ENOMEM, "poll: no memory for {} entries", fds.len());
+        }
+        held.resize_with(fds.len(), || None);
+        poll_held(fds, os, &mut held, deadline)
     }
 }
 
-/// The call itself, over scratch arrays as long as `fds`. Each live handle's
-/// socket is held for the call, so its fd number cannot be reused under it.
-fn poll_with(
+/// poll(2) until something is ready or the deadline passes; without a
+/// deadline, one look that does not wait.
+fn os_poll(os: &mut [libc::pollfd], deadline: Option<&Deadline>) -> Result<()> {
+    loop {
+        let ms = deadline.map_or(0, Deadline::remaining_ms);
+        // SAFETY: os is a valid array of os.len() pollfd.
+        let n = unsafe { libc::poll(os.as_mut_ptr(), os.len() as libc::nfds_t, ms) };
+        if n > 0 || (n == 0 && (ms == 0 || deadline.is_none_or(|d| d.remaining_ms() == 0))) {
+            return Ok(());
+        }
+        if n < 0 {
+            let code = errno::errno().0;
+            if code != libc::EINTR {
+                return fail!(code, "poll");
+            }
+        }
+    }
+}
+
+/// The wait, holding each live handle's socket for its duration, so that
+/// its fd number cannot be reused under it and close() wakes it.
+fn poll_held(
     fds: &mut [PollFd],
     os: &mut [libc::pollfd],
     held: &mut [Option<SocketRef>],
-    timeout_ms: i64,
+    deadline: Deadline,
 ) -> Result<usize> {
     let mut invalid = false;
     for ((f, p), h) in fds.iter().zip(os.iter_mut()).zip(held.iter_mut()) {
+        *p = IDLE;
         if f.handle < 0 {
             continue;
         }
@@ -172,21 +275,7 @@ fn poll_with(
         }
     }
     // As poll(2) with a closed fd: an invalid entry is ready at once.
-    let deadline = Deadline::after_ms(if invalid { 0 } else { timeout_ms });
-    loop {
-        let ms = deadline.remaining_ms();
-        // SAFETY: os is a valid array of os.len() pollfd.
-        let n = unsafe { libc::poll(os.as_mut_ptr(), os.len() as libc::nfds_t, ms) };
-        if n > 0 || (n == 0 && (ms == 0 || deadline.remaining_ms() == 0)) {
-            break;
-        }
-        if n < 0 {
-            let code = errno::errno().0;
-            if code != libc::EINTR {
-                return fail!(code, "poll");
-            }
-        }
-    }
+    os_poll(os, (!invalid).then_some(&deadline))?;
     let mut ready = 0;
     for ((f, p), h) in fds.iter_mut().zip(os.iter()).zip(held.iter()) {
         f.revents = match h {
@@ -196,9 +285,7 @@ fn poll_with(
             Some(s) if s.state() & CLOSED != 0 => POLYSOCK_POLLNVAL,
             Some(_) => from_os(p.revents) & (f.events | ALWAYS),
         };
-        if f.revents != 0 {
-            ready += 1;
-        }
+        ready += usize::from(f.revents != 0);
     }
     Ok(ready)
 }

@@ -148,7 +148,11 @@ impl Watchers {
     /// it while its fd is still open.
     pub(crate) fn socket_closing(&mut self, fd: RawFd, sock_id: usize) {
         // Called from Drop, which has the socket to itself: no lock needed.
-        let list = std::mem::take(self.0.get_mut().unwrap_or_else(|p| p.into_inner()));
+        let list = self.0.get_mut().unwrap_or_else(|p| p.into_inner());
+        if list.is_empty() {
+            return;
+        }
+        let list = std::mem::take(list);
         for w in list {
             if let Some(p) = w.upgrade() {
                 p.forget(fd, sock_id);

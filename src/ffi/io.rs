@@ -2,7 +2,7 @@
 //! MSG_NOSIGNAL (a vanished peer is EPIPE, never SIGPIPE).
 
 use super::socket::polysock_t;
-use super::{boundary, buf_in, buf_out, count, opt_str, ret, set_opt_out, with, with_progress};
+use super::{boundary, buf_in, buf_out, count, opt_str, ret, with, with_progress};
 use crate::core::addr::Addr;
 use crate::core::error::{Result, fail};
 use std::ffi::{c_char, c_void};
@@ -122,9 +122,8 @@ pub extern "C" fn polysock_recvfrom(
     boundary! {
         ret(with(h, |s| {
             let out = nonempty("recvfrom", buf_out("recvfrom", buf.cast(), len)?)?;
-            let (n, addr) = s.recvfrom(out, flags)?;
-            set_opt_out(from, addr);
-            Ok(count(n))
+            // SAFETY: a non-NULL `from` is valid for writes (documented).
+            s.recvfrom(out, flags, unsafe { from.as_mut() }).map(count)
         }))
     }
 }

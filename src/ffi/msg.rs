@@ -4,11 +4,11 @@
 //! they are (the struct has the layout of the platform's struct iovec).
 
 use super::socket::polysock_t;
-use super::{boundary, buf_in, buf_out, check_len, count, opt_str, out, ret, set_opt_out, with};
+use super::{boundary, buf_in, buf_out, check_len, count, opt_str, out, ret, set_opt_out, utf8, with};
 use crate::core::addr::Addr;
 use crate::core::error::{Error, Result, fail};
 use crate::core::handles;
-use crate::core::msg::{Bufs, POLYSOCK_IOV_MAX, POLYSOCK_MMSG_MAX, message_op};
+use crate::core::msg::{Bufs, POLYSOCK_IOV_MAX, POLYSOCK_MMSG_MAX};
 use std::ffi::{c_char, c_void};
 
 /// One buffer of a vectored call: `len` bytes at `base` (which may be NULL
@@ -221,13 +221,10 @@ pub(crate) fn dest<'a>(op: &str, a: &'a Addr) -> Result<Option<(&'a str, i32)>> 
     }
     // SAFETY: host is an array of c_char, viewed as bytes.
     let bytes: &[u8] = unsafe { std::slice::from_raw_parts(a.host.as_ptr().cast(), a.host.len()) };
-    let Some(end) = bytes.iter().position(|&b| b == 0) else {
+    let Ok(host) = std::ffi::CStr::from_bytes_until_nul(bytes) else {
         return fail!(libc::EINVAL, "{op}: addr.host is not NUL-terminated");
     };
-    match std::str::from_utf8(&bytes[..end]) {
-        Ok(host) => Ok(Some((host, a.port))),
-        Err(_) => fail!(libc::EINVAL, "{op}: addr.host is not valid UTF-8"),
-    }
+    Ok(Some((utf8(op, "addr.host", host)?, a.port)))
 }
 
 /// Sends up to POLYSOCK_MMSG_MAX messages (datagrams) in one system call
@@ -259,8 +256,7 @@ pub extern "C" fn polysock_sendmmsg(
                 |i| {
                     // SAFETY: i < n, within the caller's array (documented).
                     let m = unsafe { &*msgs.add(i) };
-                    let op = message_op("sendmmsg", i);
-                    Ok((bufs(op.as_str(), m.iov, m.iovcnt)?, dest(op.as_str(), &m.addr)?))
+                    Ok((bufs("sendmmsg", m.iov, m.iovcnt)?, dest("sendmmsg", &m.addr)?))
                 },
                 // SAFETY: as above; only `len` is written.
                 |i, len| unsafe { (*msgs.add(i)).len = len },
@@ -298,14 +294,14 @@ pub extern "C" fn polysock_recvmmsg(
                 |i| {
                     // SAFETY: i < n, within the caller's array (documented).
                     let m = unsafe { &*msgs.add(i) };
-                    bufs(message_op("recvmmsg", i).as_str(), m.iov, m.iovcnt)
+                    bufs("recvmmsg", m.iov, m.iovcnt)
                 },
                 |i, len, mflags, from| {
                     // SAFETY: as above.
                     let m = unsafe { &mut *msgs.add(i) };
                     m.len = len;
                     m.flags = mflags;
-                    m.addr = from;
+                    m.addr = *from;
                 },
             )
             .map(super::count)
