@@ -257,7 +257,9 @@ fn count_instructions(root: &Path, exe: &Path, cases: &[&Case], data: &DataFile,
     let _ = writeln!(table, "|---|---|---:|---:|---:|---:|");
     for case in cases {
         let per_op = |imp| {
-            let [a, b] = case.counted.map(|n| callgrind(exe, case.name, imp, n, &data.0));
+            let [a, b] = case
+                .counted
+                .map(|n| callgrind(exe, case.name, imp, n, &data.0));
             (b - a) / ((case.counted[1] - case.counted[0]) * case.ops_per_size) as f64
         };
         let (raw, ps) = (per_op("raw"), per_op("polysock"));
@@ -270,23 +272,26 @@ fn count_instructions(root: &Path, exe: &Path, cases: &[&Case], data: &DataFile,
             ps / raw
         );
         data.remove();
-        eprintln!("{}: raw {raw:.0}, polysock {ps:.0} instructions per {}", case.name, case.op);
+        eprintln!(
+            "{}: raw {raw:.0}, polysock {ps:.0} instructions per {}",
+            case.name, case.op
+        );
     }
     let header = "Instructions executed in user space per operation (callgrind; kernel work is not counted), \
                   from two runs of each side: (count at size b - count at size a) / (operations b - a).\n\n";
     println!("\n{header}{table}");
     if all {
-        let _ = std::fs::write(root.join("benches/instructions.md"), format!("{header}{table}"));
+        let _ = std::fs::write(
+            root.join("benches/instructions.md"),
+            format!("{header}{table}"),
+        );
     }
 }
 
 /// The instructions one run executes in its main process (callgrind).
 fn callgrind(exe: &Path, case: &str, imp: &str, size: u64, data: &Path) -> f64 {
     let child = Command::new("valgrind")
-        .args([
-            "--tool=callgrind",
-            "--callgrind-out-file=/dev/null",
-        ])
+        .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
         .arg(exe)
         .args([case, imp, &size.to_string()])
         .env("POLYSOCK_BENCH_FILE", data)
@@ -297,7 +302,10 @@ fn callgrind(exe: &Path, case: &str, imp: &str, size: u64, data: &Path) -> f64 {
     let pid = child.id();
     let out = child.wait_with_output().expect("running valgrind");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{case} {imp} under callgrind failed: {err}");
+    assert!(
+        out.status.success(),
+        "{case} {imp} under callgrind failed: {err}"
+    );
     // "==PID== Collected : N" for the process itself (not a forked child).
     let tag = format!("=={pid}== Collected : ");
     err.lines()

@@ -10,8 +10,8 @@
 use super::error::{Error, Result, fail, format_into};
 use socket2::{SockAddr, SockAddrStorage};
 use std::ffi::CStr;
-use std::mem::MaybeUninit;
 use std::fmt;
+use std::mem::MaybeUninit;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 
 /// Room for the host text in `polysock_addr`, NUL included: an AF_UNIX path
@@ -95,13 +95,20 @@ impl Addr {
 
     /// Becomes the text form of `raw` (see from_raw), in place: a receive
     /// writes it straight into the caller's struct.
-    pub fn set_from_raw(&mut self, raw: &MaybeUninit<libc::sockaddr_storage>, len: libc::socklen_t) {
+    pub fn set_from_raw(
+        &mut self,
+        raw: &MaybeUninit<libc::sockaddr_storage>,
+        len: libc::socklen_t,
+    ) {
         let len = (len as usize).min(size_of::<libc::sockaddr_storage>());
         if len >= size_of::<libc::sockaddr_in>() {
             // SAFETY: the kernel initialised at least a sockaddr_in's bytes.
             let sin = unsafe { &*raw.as_ptr().cast::<libc::sockaddr_in>() };
             if i32::from(sin.sin_family) == libc::AF_INET {
-                self.set_ipv4(sin.sin_addr.s_addr.to_ne_bytes(), u16::from_be(sin.sin_port));
+                self.set_ipv4(
+                    sin.sin_addr.s_addr.to_ne_bytes(),
+                    u16::from_be(sin.sin_port),
+                );
                 return;
             }
         }

@@ -24,8 +24,8 @@ use super::socket::Socket;
 use std::cell::UnsafeCell;
 use std::os::fd::RawFd;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 /// A socket handle as the C ABI sees it.
 pub type Handle = i64;
@@ -102,7 +102,12 @@ fn slot_or_new(fd: RawFd) -> Option<&'static Slot> {
     if cell.load(Ordering::Acquire).is_null() {
         let page = Box::into_raw(new_page());
         if cell
-            .compare_exchange(std::ptr::null_mut(), page, Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(
+                std::ptr::null_mut(),
+                page,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
             .is_err()
         {
             // Another insert published this page first.
@@ -290,7 +295,8 @@ pub fn get(h: Handle) -> Result<SocketRef> {
 /// (generations never repeat for a slot before 2^21 reuses).
 #[inline]
 pub(crate) fn is_open(h: Handle) -> bool {
-    lookup(h).is_some_and(|(slot, generation)| is_live(slot.state.load(Ordering::Acquire), generation))
+    lookup(h)
+        .is_some_and(|(slot, generation)| is_live(slot.state.load(Ordering::Acquire), generation))
 }
 
 /// The fd number a handle names (meaningful while it is open).

@@ -9,7 +9,7 @@ use super::addr::{self, Addr, Purpose};
 use super::error::{Error, Result, fail};
 use super::io::NOSIGNAL;
 use super::socket::{Socket, get_int};
-use socket2::SockAddr;
+use socket2::{SockAddr, SockAddrStorage};
 use std::mem::MaybeUninit;
 use std::os::fd::RawFd;
 
@@ -430,7 +430,9 @@ impl Socket {
                 let at = match last {
                     Some((h, p, at)) if h == host && p == port => at,
                     _ => {
-                        let sa = self.dest(OP, Some((host, port))).map_err(|e| in_message(OP, i, e))?;
+                        let sa = self
+                            .dest(OP, Some((host, port)))
+                            .map_err(|e| in_message(OP, i, e))?;
                         addrs[i].write(sa.expect("a destination was given"));
                         last = Some((host, port, i));
                         i

@@ -4,7 +4,9 @@
 //! they are (the struct has the layout of the platform's struct iovec).
 
 use super::socket::polysock_t;
-use super::{boundary, buf_in, buf_out, check_len, count, opt_str, out, ret, set_opt_out, utf8, with};
+use super::{
+    boundary, buf_in, buf_out, check_len, count, opt_str, out, ret, set_opt_out, utf8, with,
+};
 use crate::core::addr::Addr;
 use crate::core::error::{Error, Result, fail};
 use crate::core::handles;
