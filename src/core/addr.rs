@@ -399,7 +399,9 @@ fn parse_ipv6(op: &str, host: &str, port: u16) -> Result<Option<SocketAddrV6>> {
 
 /// An interface index from a name or a number; None for no such interface.
 fn scope_index(scope: &str) -> Option<u32> {
-    if let Ok(n) = scope.parse::<u32>() {
+    // Digits only, as std's SocketAddrV6 reads a scope ("+1" is a name).
+    if scope.bytes().all(|b| b.is_ascii_digit()) && !scope.is_empty() {
+        let n = scope.parse::<u32>().ok()?;
         return interface_name(n).map(|_| n);
     }
     let mut name = [0 as libc::c_char; libc::IF_NAMESIZE];
@@ -516,3 +518,7 @@ mod tests {
         assert_eq!(e.code(), libc::ENAMETOOLONG);
     }
 }
+
+#[cfg(test)]
+#[path = "addr_tests.rs"]
+mod against_std;
