@@ -19,7 +19,7 @@
 //! executes in user space per operation (valgrind's callgrind, run at two
 //! sizes: the difference divided by the difference in operations, so setup
 //! cancels out), which a loaded machine does not disturb; it writes
-//! benches/instructions.md.
+//! benches/instructions.md (after its hand-kept before/after history).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -281,12 +281,18 @@ fn count_instructions(root: &Path, exe: &Path, cases: &[&Case], data: &DataFile,
                   from two runs of each side: (count at size b - count at size a) / (operations b - a).\n\n";
     println!("\n{header}{table}");
     if all {
-        let _ = std::fs::write(
-            root.join("benches/instructions.md"),
-            format!("{header}{table}"),
-        );
+        // The file's history (before/after counts per change) stays; only
+        // what follows the marker is this run's.
+        let path = root.join("benches/instructions.md");
+        let old = std::fs::read_to_string(&path).unwrap_or_default();
+        let kept = old.split(LATEST).next().unwrap_or("");
+        let _ = std::fs::write(&path, format!("{kept}{LATEST}\n\n{header}{table}"));
     }
 }
+
+/// Where benches/instructions.md's latest full run begins.
+const LATEST: &str =
+    "<!-- latest run: written by POLYSOCK_BENCH_INSTRUCTIONS=1 cargo bench --bench compare -->";
 
 /// The instructions one run executes in its main process (callgrind).
 fn callgrind(exe: &Path, case: &str, imp: &str, size: u64, data: &Path) -> f64 {
