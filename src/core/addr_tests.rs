@@ -204,6 +204,7 @@ fn literals_match_std_on_edge_cases() {
         "fe80::1%01",
         "fe80::1%lo%lo",
         "fe80::1%nosuchif",
+        "fe80::1%lo\0x",
         "%lo",
         "1.2.3.4%lo",
         "[1.2.3.4]",
