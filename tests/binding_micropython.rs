@@ -132,7 +132,9 @@ fn micropython_shim_tests_and_zerynth_examples() {
     println!("{output}");
     assert!(ok, "the MicroPython binding's tests failed:\n{output}");
     assert!(
-        output.contains(" passed, 0 failed") && output.contains("echoed: Hello World!"),
+        output.contains(" passed, 0 failed")
+            && output.contains("interrupt ok")
+            && output.contains("echoed: Hello World!"),
         "the MicroPython tests did not report their results:\n{output}"
     );
     if args.len() == 3 {

@@ -18,6 +18,38 @@
 
 #include "polysock.h"
 
+// Around every blocking call: the GIL is released (ports that have one), and
+// where MicroPython raises KeyboardInterrupt straight from its SIGINT
+// handler (MICROPY_ASYNC_KBD_INTR: the unix port), SIGINT is held off for
+// the thread so that the handler's longjmp never crosses polysock's Rust
+// frames; a Ctrl-C during the call is delivered as soon as it returns.
+#if MICROPY_ASYNC_KBD_INTR
+#include <pthread.h>
+#include <signal.h>
+typedef sigset_t ps_held_t;
+static inline void ps_hold(ps_held_t *old) {
+    sigset_t intr;
+    sigemptyset(&intr);
+    sigaddset(&intr, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &intr, old);
+    MP_THREAD_GIL_EXIT();
+}
+static inline void ps_release(const ps_held_t *old) {
+    MP_THREAD_GIL_ENTER();
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+#else
+typedef int ps_held_t;
+static inline void ps_hold(ps_held_t *old) {
+    (void)old;
+    MP_THREAD_GIL_EXIT();
+}
+static inline void ps_release(const ps_held_t *old) {
+    (void)old;
+    MP_THREAD_GIL_ENTER();
+}
+#endif
+
 // A timeout is its own OSError subclass, as Zerynth raises it; MicroPython
 // has no built-in TimeoutError.
 MP_DEFINE_EXCEPTION(TimeoutError, OSError)
@@ -171,9 +203,10 @@ static mp_obj_t ps_connect(mp_obj_t self_in, mp_obj_t addr) {
     ps_socket_t *s = ps_self(self_in);
     mp_int_t port;
     const char *host = ps_addr_from_obj(s->family, addr, &port);
-    MP_THREAD_GIL_EXIT();
+    ps_held_t held;
+    ps_hold(&held);
     int32_t r = polysock_connect(s->h, host, port);
-    MP_THREAD_GIL_ENTER();
+    ps_release(&held);
     if (r != 0) {
         ps_raise();
     }
@@ -205,13 +238,16 @@ static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(ps_listen_obj, 1, 2, ps_listen);
 static mp_obj_t ps_accept(mp_obj_t self_in) {
     ps_socket_t *s = ps_self(self_in);
     polysock_addr peer;
-    MP_THREAD_GIL_EXIT();
+    ps_held_t held;
+    ps_hold(&held);
     polysock_t c = polysock_accept(s->h, &peer);
-    MP_THREAD_GIL_ENTER();
     if (c < 0) {
+        ps_release(&held);
         ps_raise();
     }
+    // Owned by an object before a pending Ctrl-C can be delivered.
     mp_obj_t t[2] = { MP_OBJ_FROM_PTR(ps_new(c, s->family)), ps_addr_to_obj(&peer) };
+    ps_release(&held);
     return mp_obj_new_tuple(2, t);
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(ps_accept_obj, ps_accept);
@@ -250,9 +286,10 @@ static mp_obj_t ps_shrink(mp_obj_array_t *a, size_t len) {
 // raises (TimeoutError on ETIMEDOUT).
 static size_t ps_recv_exact(ps_socket_t *s, void *buf, size_t len, mp_int_t flags) {
     size_t got = 0;
-    MP_THREAD_GIL_EXIT();
+    ps_held_t held;
+    ps_hold(&held);
     int64_t r = polysock_recv_exact(s->h, buf, len, flags, &got);
-    MP_THREAD_GIL_ENTER();
+    ps_release(&held);
     if (r < 0 && polysock_errno() != POLYSOCK_EEOF) {
         ps_raise();
     }
@@ -294,9 +331,10 @@ static mp_obj_t ps_recvfrom(size_t n_args, const mp_obj_t *args) {
     ps_socket_t *s = ps_self(args[0]);
     mp_obj_array_t *out = ps_bytearray(mp_obj_get_int(args[1]));
     polysock_addr from;
-    MP_THREAD_GIL_EXIT();
+    ps_held_t held;
+    ps_hold(&held);
     int64_t r = polysock_recvfrom(s->h, out->items, out->len, ps_flags(n_args, args, 2), &from);
-    MP_THREAD_GIL_ENTER();
+    ps_release(&held);
     if (r < 0) {
         ps_raise();
     }
@@ -312,9 +350,10 @@ static mp_obj_t ps_send_or_all(size_t n_args, const mp_obj_t *args, bool all) {
     mp_buffer_info_t b;
     mp_get_buffer_raise(args[1], &b, MP_BUFFER_READ);
     mp_int_t flags = ps_flags(n_args, args, 2);
-    MP_THREAD_GIL_EXIT();
+    ps_held_t held;
+    ps_hold(&held);
     int64_t r = all ? polysock_sendall(s->h, b.buf, b.len, flags, NULL) : polysock_send(s->h, b.buf, b.len, flags);
-    MP_THREAD_GIL_ENTER();
+    ps_release(&held);
     if (r < 0) {
         ps_raise();
     }
@@ -339,9 +378,10 @@ static mp_obj_t ps_sendto(size_t n_args, const mp_obj_t *args) {
     mp_int_t port;
     const char *host = ps_addr_from_obj(s->family, args[2], &port);
     mp_int_t flags = ps_flags(n_args, args, 3);
-    MP_THREAD_GIL_EXIT();
+    ps_held_t held;
+    ps_hold(&held);
     int64_t r = polysock_sendto(s->h, b.buf, b.len, flags, host, port);
-    MP_THREAD_GIL_ENTER();
+    ps_release(&held);
     if (r < 0) {
         ps_raise();
     }
@@ -495,9 +535,10 @@ static mp_obj_t ps_getaddrinfo(size_t n_args, const mp_obj_t *args) {
     }
     polysock_addrinfo res[16];
     size_t count = 0;
-    MP_THREAD_GIL_EXIT();
+    ps_held_t held;
+    ps_hold(&held);
     int64_t r = polysock_getaddrinfo(host, service, v[0], v[1], v[2], v[3], res, MP_ARRAY_SIZE(res), &count);
-    MP_THREAD_GIL_ENTER();
+    ps_release(&held);
     if (r < 0) {
         ps_raise();
     }
@@ -519,9 +560,10 @@ static mp_obj_t ps_gethostbyname(mp_obj_t name) {
     }
     const char *n = ps_cstr(name);
     char out[64];
-    MP_THREAD_GIL_EXIT();
+    ps_held_t held;
+    ps_hold(&held);
     int32_t r = polysock_gethostbyname(n, out, sizeof out);
-    MP_THREAD_GIL_ENTER();
+    ps_release(&held);
     if (r != 0) {
         ps_raise();
     }
@@ -548,9 +590,10 @@ static mp_obj_t ps_poll(size_t n_args, const mp_obj_t *args) {
         fds[i].events = mp_obj_get_int(pair[1]);
         fds[i].revents = 0;
     }
-    MP_THREAD_GIL_EXIT();
+    ps_held_t held;
+    ps_hold(&held);
     int64_t r = polysock_poll(fds, n, timeout);
-    MP_THREAD_GIL_ENTER();
+    ps_release(&held);
     if (r < 0) {
         ps_raise();
     }

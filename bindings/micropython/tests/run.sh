@@ -15,6 +15,22 @@ export MICROPYPATH="$here"
 mkdir -p "$tmp"
 echo "== test_socket.py"
 "$mpy" "$here/tests/test_socket.py" "$tmp"
+echo "== test_interrupt.py (SIGINT during a blocking recv)"
+out=$tmp/interrupt.out
+"$mpy" "$here/tests/test_interrupt.py" >"$out" 2>&1 &
+pid=$!
+i=0
+until grep -q ready "$out" 2>/dev/null; do
+    i=$((i + 1))
+    [ $i -le 500 ] || { kill -9 $pid; cat "$out"; echo "test_interrupt.py never got ready"; exit 1; }
+    sleep 0.01
+done
+sleep 0.2
+kill -INT $pid
+status=0
+wait $pid || status=$?
+cat "$out"
+[ $status -eq 0 ]
 echo "== examples/echo.py"
 "$mpy" "$here/examples/echo.py"
 if [ -n "$ref" ]; then
