@@ -18,7 +18,7 @@
 
 #include "polysock.h"
 
-// Around every blocking call: the GIL is released (ports that have one), and
+// Around every polysock call: the GIL is released (ports that have one), and
 // where MicroPython raises KeyboardInterrupt straight from its SIGINT
 // handler (MICROPY_ASYNC_KBD_INTR: the unix port), SIGINT is held off for
 // the thread so that the handler's longjmp never crosses polysock's Rust
@@ -50,6 +50,16 @@ static inline void ps_release(const ps_held_t *old) {
 }
 #endif
 
+// PS(call): a quick polysock call under the same guard. Its arguments must
+// be plain C values computed beforehand (nothing that can raise).
+#define PS(call) __extension__({ \
+        ps_held_t ps_held_; \
+        ps_hold(&ps_held_); \
+        __typeof__(call) ps_r_ = (call); \
+        ps_release(&ps_held_); \
+        ps_r_; \
+    })
+
 // A timeout is its own OSError subclass, as Zerynth raises it; MicroPython
 // has no built-in TimeoutError.
 MP_DEFINE_EXCEPTION(TimeoutError, OSError)
@@ -57,10 +67,10 @@ MP_DEFINE_EXCEPTION(TimeoutError, OSError)
 // The last failure of this thread as OSError(code, "detailed message"), or
 // TimeoutError for ETIMEDOUT. Read inside the same native call.
 static MP_NORETURN void ps_raise(void) {
-    int32_t code = polysock_errno();
-    const char *msg = polysock_last_error();
+    int32_t code = PS(polysock_errno());
+    const char *msg = PS(polysock_last_error());
     if (msg == NULL || msg[0] == '\0') {
-        msg = polysock_strerror(code);
+        msg = PS(polysock_strerror(code));
     }
     mp_obj_t args[2] = { MP_OBJ_NEW_SMALL_INT(code), mp_obj_new_str(msg, strlen(msg)) };
     nlr_raise(mp_obj_new_exception_args(code == ETIMEDOUT ? &mp_type_TimeoutError : &mp_type_OSError, 2, args));
@@ -167,18 +177,19 @@ static mp_obj_t ps_socket_make_new(const mp_obj_type_t *type, size_t n_args, siz
     if (v[ARG_fileno].u_obj != mp_const_none) {
         // Takes the fd over, as CPython's socket(fileno=fd): family and
         // type come from the kernel.
-        h = polysock_adopt_fd(mp_obj_get_int(v[ARG_fileno].u_obj));
+        mp_int_t fd = mp_obj_get_int(v[ARG_fileno].u_obj);
+        h = PS(polysock_adopt_fd(fd));
         if (h < 0) {
             ps_raise();
         }
         polysock_socket_info info;
-        if (polysock_info(h, &info) != 0) {
+        if (PS(polysock_info(h, &info)) != 0) {
             ps_raise();
         }
         return MP_OBJ_FROM_PTR(ps_new(h, info.family));
     }
     mp_int_t proto = v[ARG_proto].u_obj == mp_const_none ? 0 : mp_obj_get_int(v[ARG_proto].u_obj);
-    h = polysock_socket(v[ARG_family].u_int, v[ARG_type].u_int, proto);
+    h = PS(polysock_socket(v[ARG_family].u_int, v[ARG_type].u_int, proto));
     if (h < 0) {
         ps_raise();
     }
@@ -187,11 +198,11 @@ static mp_obj_t ps_socket_make_new(const mp_obj_type_t *type, size_t n_args, siz
 
 static void ps_socket_print(const mp_print_t *print, mp_obj_t self_in, mp_print_kind_t kind) {
     ps_socket_t *s = ps_self(self_in);
-    mp_printf(print, "<socket fileno=%d>", (int)polysock_fileno(s->h));
+    mp_printf(print, "<socket fileno=%d>", (int)PS(polysock_fileno(s->h)));
 }
 
 static mp_obj_t ps_fileno(mp_obj_t self_in) {
-    int32_t fd = polysock_fileno(ps_self(self_in)->h);
+    int32_t fd = PS(polysock_fileno(ps_self(self_in)->h));
     if (fd < 0) {
         ps_raise();
     }
@@ -218,7 +229,7 @@ static mp_obj_t ps_bind(mp_obj_t self_in, mp_obj_t addr) {
     ps_socket_t *s = ps_self(self_in);
     mp_int_t port;
     const char *host = ps_addr_from_obj(s->family, addr, &port);
-    if (polysock_bind(s->h, host, port) != 0) {
+    if (PS(polysock_bind(s->h, host, port)) != 0) {
         ps_raise();
     }
     return mp_const_none;
@@ -227,7 +238,7 @@ static MP_DEFINE_CONST_FUN_OBJ_2(ps_bind_obj, ps_bind);
 
 static mp_obj_t ps_listen(size_t n_args, const mp_obj_t *args) {
     mp_int_t backlog = n_args > 1 ? mp_obj_get_int(args[1]) : 128;
-    if (polysock_listen(ps_self(args[0])->h, backlog) != 0) {
+    if (PS(polysock_listen(ps_self(args[0])->h, backlog)) != 0) {
         ps_raise();
     }
     return mp_const_none;
@@ -241,20 +252,20 @@ static mp_obj_t ps_accept(mp_obj_t self_in) {
     ps_held_t held;
     ps_hold(&held);
     polysock_t c = polysock_accept(s->h, &peer);
+    ps_release(&held);
     if (c < 0) {
-        ps_release(&held);
         ps_raise();
     }
-    // Owned by an object before a pending Ctrl-C can be delivered.
+    // (A Ctrl-C delivered right here leaves the accepted connection open,
+    // unowned: MicroPython objects cannot be made with the guard held.)
     mp_obj_t t[2] = { MP_OBJ_FROM_PTR(ps_new(c, s->family)), ps_addr_to_obj(&peer) };
-    ps_release(&held);
     return mp_obj_new_tuple(2, t);
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(ps_accept_obj, ps_accept);
 
 static mp_obj_t ps_close(mp_obj_t self_in) {
     // Closing twice is harmless (polysock gives EBADF, ignored here).
-    polysock_close(ps_self(self_in)->h);
+    PS(polysock_close(ps_self(self_in)->h));
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(ps_close_obj, ps_close);
@@ -290,7 +301,7 @@ static size_t ps_recv_exact(ps_socket_t *s, void *buf, size_t len, mp_int_t flag
     ps_hold(&held);
     int64_t r = polysock_recv_exact(s->h, buf, len, flags, &got);
     ps_release(&held);
-    if (r < 0 && polysock_errno() != POLYSOCK_EEOF) {
+    if (r < 0 && PS(polysock_errno()) != POLYSOCK_EEOF) {
         ps_raise();
     }
     return got;
@@ -330,10 +341,11 @@ static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(ps_recv_into_obj, 2, 4, ps_recv_into)
 static mp_obj_t ps_recvfrom(size_t n_args, const mp_obj_t *args) {
     ps_socket_t *s = ps_self(args[0]);
     mp_obj_array_t *out = ps_bytearray(mp_obj_get_int(args[1]));
+    mp_int_t flags = ps_flags(n_args, args, 2);
     polysock_addr from;
     ps_held_t held;
     ps_hold(&held);
-    int64_t r = polysock_recvfrom(s->h, out->items, out->len, ps_flags(n_args, args, 2), &from);
+    int64_t r = polysock_recvfrom(s->h, out->items, out->len, flags, &from);
     ps_release(&held);
     if (r < 0) {
         ps_raise();
@@ -402,7 +414,7 @@ static mp_obj_t ps_settimeout(mp_obj_t self_in, mp_obj_t t) {
             mp_raise_ValueError(MP_ERROR_TEXT("timeout must be nonnegative"));
         }
     }
-    if (polysock_settimeout(ps_self(self_in)->h, ms) != 0) {
+    if (PS(polysock_settimeout(ps_self(self_in)->h, ms)) != 0) {
         ps_raise();
     }
     return mp_const_none;
@@ -412,7 +424,7 @@ static MP_DEFINE_CONST_FUN_OBJ_2(ps_settimeout_obj, ps_settimeout);
 // gettimeout() -> milliseconds, or None when blocking
 static mp_obj_t ps_gettimeout(mp_obj_t self_in) {
     int64_t ms;
-    if (polysock_gettimeout(ps_self(self_in)->h, &ms) != 0) {
+    if (PS(polysock_gettimeout(ps_self(self_in)->h, &ms)) != 0) {
         ps_raise();
     }
     return ms < 0 ? mp_const_none : mp_obj_new_int_from_ll(ms);
@@ -420,7 +432,8 @@ static mp_obj_t ps_gettimeout(mp_obj_t self_in) {
 static MP_DEFINE_CONST_FUN_OBJ_1(ps_gettimeout_obj, ps_gettimeout);
 
 static mp_obj_t ps_setblocking(mp_obj_t self_in, mp_obj_t flag) {
-    if (polysock_setblocking(ps_self(self_in)->h, mp_obj_is_true(flag)) != 0) {
+    int32_t blocking = mp_obj_is_true(flag);
+    if (PS(polysock_setblocking(ps_self(self_in)->h, blocking)) != 0) {
         ps_raise();
     }
     return mp_const_none;
@@ -428,7 +441,8 @@ static mp_obj_t ps_setblocking(mp_obj_t self_in, mp_obj_t flag) {
 static MP_DEFINE_CONST_FUN_OBJ_2(ps_setblocking_obj, ps_setblocking);
 
 static mp_obj_t ps_shutdown(mp_obj_t self_in, mp_obj_t how) {
-    if (polysock_shutdown(ps_self(self_in)->h, mp_obj_get_int(how)) != 0) {
+    mp_int_t h = mp_obj_get_int(how);
+    if (PS(polysock_shutdown(ps_self(self_in)->h, h)) != 0) {
         ps_raise();
     }
     return mp_const_none;
@@ -437,7 +451,7 @@ static MP_DEFINE_CONST_FUN_OBJ_2(ps_shutdown_obj, ps_shutdown);
 
 static mp_obj_t ps_name(mp_obj_t self_in, int32_t (*get)(polysock_t, polysock_addr *)) {
     polysock_addr a;
-    if (get(ps_self(self_in)->h, &a) != 0) {
+    if (PS(get(ps_self(self_in)->h, &a)) != 0) {
         ps_raise();
     }
     return ps_addr_to_obj(&a);
@@ -457,11 +471,12 @@ static mp_obj_t ps_setsockopt(size_t n_args, const mp_obj_t *args) {
     mp_int_t level = mp_obj_get_int(args[1]), opt = mp_obj_get_int(args[2]);
     int32_t r;
     if (mp_obj_is_int(args[3]) || mp_obj_is_bool(args[3])) {
-        r = polysock_setsockopt_int(h, level, opt, mp_obj_get_int(args[3]));
+        mp_int_t value = mp_obj_get_int(args[3]);
+        r = PS(polysock_setsockopt_int(h, level, opt, value));
     } else {
         mp_buffer_info_t b;
         mp_get_buffer_raise(args[3], &b, MP_BUFFER_READ);
-        r = polysock_setsockopt_bytes(h, level, opt, b.buf, b.len);
+        r = PS(polysock_setsockopt_bytes(h, level, opt, b.buf, b.len));
     }
     if (r != 0) {
         ps_raise();
@@ -473,7 +488,8 @@ static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(ps_setsockopt_obj, 4, 4, ps_setsockop
 // getsockopt(level, option) -> int
 static mp_obj_t ps_getsockopt(mp_obj_t self_in, mp_obj_t level, mp_obj_t opt) {
     int32_t v;
-    if (polysock_getsockopt_int(ps_self(self_in)->h, mp_obj_get_int(level), mp_obj_get_int(opt), &v) != 0) {
+    mp_int_t lv = mp_obj_get_int(level), op = mp_obj_get_int(opt);
+    if (PS(polysock_getsockopt_int(ps_self(self_in)->h, lv, op, &v)) != 0) {
         ps_raise();
     }
     return mp_obj_new_int(v);
@@ -615,12 +631,12 @@ static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(ps_poll_obj, 1, 2, ps_poll);
 // constants() -> {name: value} of every constant the platform has (AF_*,
 // SOCK_*, SO_*, IPPROTO_*, MSG_*, E*, ...), from polysock's table.
 static mp_obj_t ps_constants(void) {
-    int64_t n = polysock_constant_count();
+    int64_t n = PS(polysock_constant_count());
     mp_obj_t d = mp_obj_new_dict(n);
     for (int64_t i = 0; i < n; i++) {
         const char *name;
         int64_t value;
-        if (polysock_constant_at(i, &name, &value) == 0) {
+        if (PS(polysock_constant_at(i, &name, &value)) == 0) {
             mp_obj_dict_store(d, mp_obj_new_str(name, strlen(name)), mp_obj_new_int_from_ll(value));
         }
     }
@@ -639,7 +655,7 @@ static MP_DEFINE_CONST_FUN_OBJ_0(ps_constants_obj, ps_constants);
 static mp_obj_t ps_module_getattr(mp_obj_t attr) {
     const char *name = qstr_str(mp_obj_str_get_qstr(attr));
     int64_t value;
-    if (polysock_constant_lookup(name, &value) == 0) {
+    if (PS(polysock_constant_lookup(name, &value)) == 0) {
         return mp_obj_new_int_from_ll(value);
     }
     return MP_OBJ_NULL;
@@ -647,7 +663,7 @@ static mp_obj_t ps_module_getattr(mp_obj_t attr) {
 static MP_DEFINE_CONST_FUN_OBJ_1(ps_module_getattr_obj, ps_module_getattr);
 
 static mp_obj_t ps_version(void) {
-    const char *v = polysock_version();
+    const char *v = PS(polysock_version());
     return mp_obj_new_str(v, strlen(v));
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(ps_version_obj, ps_version);
