@@ -18,45 +18,52 @@
 
 #include "polysock.h"
 
-// Around every polysock call: the GIL is released (ports that have one), and
-// where MicroPython raises KeyboardInterrupt straight from its SIGINT
-// handler (MICROPY_ASYNC_KBD_INTR: the unix port), SIGINT is held off for
-// the thread so that the handler's longjmp never crosses polysock's Rust
-// frames; a Ctrl-C during the call is delivered as soon as it returns.
+// The guard around every polysock call: where MicroPython raises
+// KeyboardInterrupt straight from its SIGINT handler (MICROPY_ASYNC_KBD_INTR:
+// the unix port), SIGINT is held off for the thread so that the handler's
+// longjmp never crosses polysock's Rust frames; a Ctrl-C during the call is
+// delivered as soon as it returns.
 #if MICROPY_ASYNC_KBD_INTR
 #include <pthread.h>
 #include <signal.h>
 typedef sigset_t ps_held_t;
-static inline void ps_hold(ps_held_t *old) {
+static inline void ps_mask(ps_held_t *old) {
     sigset_t intr;
     sigemptyset(&intr);
     sigaddset(&intr, SIGINT);
     pthread_sigmask(SIG_BLOCK, &intr, old);
-    MP_THREAD_GIL_EXIT();
 }
-static inline void ps_release(const ps_held_t *old) {
-    MP_THREAD_GIL_ENTER();
+static inline void ps_unmask(const ps_held_t *old) {
     pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 #else
 typedef int ps_held_t;
-static inline void ps_hold(ps_held_t *old) {
+static inline void ps_mask(ps_held_t *old) {
     (void)old;
-    MP_THREAD_GIL_EXIT();
 }
-static inline void ps_release(const ps_held_t *old) {
+static inline void ps_unmask(const ps_held_t *old) {
     (void)old;
-    MP_THREAD_GIL_ENTER();
 }
 #endif
 
-// PS(call): a quick polysock call under the same guard. Its arguments must
+// Around a call that may block: the guard, and the GIL released.
+static inline void ps_hold(ps_held_t *old) {
+    ps_mask(old);
+    MP_THREAD_GIL_EXIT();
+}
+static inline void ps_release(const ps_held_t *old) {
+    MP_THREAD_GIL_ENTER();
+    ps_unmask(old);
+}
+
+// PS(call): a quick polysock call under the guard alone (the GIL kept: it
+// also runs from the collector, closing a lost socket). Its arguments must
 // be plain C values computed beforehand (nothing that can raise).
 #define PS(call) __extension__({ \
         ps_held_t ps_held_; \
-        ps_hold(&ps_held_); \
+        ps_mask(&ps_held_); \
         __typeof__(call) ps_r_ = (call); \
-        ps_release(&ps_held_); \
+        ps_unmask(&ps_held_); \
         ps_r_; \
     })
 
