@@ -82,6 +82,73 @@ pub(crate) const OWN_CODES: &[CodeInfo] = &[
         c"POLYSOCK_EEOF",
         c"Connection closed before all bytes arrived",
     ),
+    // TLS texts are phrased to continue "tls handshake with a.test: ".
+    own(POLYSOCK_ETLS, c"POLYSOCK_ETLS", c"TLS error"),
+    own(
+        POLYSOCK_ETLS_CERT_EXPIRED,
+        c"POLYSOCK_ETLS_CERT_EXPIRED",
+        c"certificate expired",
+    ),
+    own(
+        POLYSOCK_ETLS_CERT_NOT_YET_VALID,
+        c"POLYSOCK_ETLS_CERT_NOT_YET_VALID",
+        c"certificate not yet valid",
+    ),
+    own(
+        POLYSOCK_ETLS_HOSTNAME,
+        c"POLYSOCK_ETLS_HOSTNAME",
+        c"hostname mismatch",
+    ),
+    own(
+        POLYSOCK_ETLS_UNKNOWN_ISSUER,
+        c"POLYSOCK_ETLS_UNKNOWN_ISSUER",
+        c"unknown issuer",
+    ),
+    own(
+        POLYSOCK_ETLS_SELF_SIGNED,
+        c"POLYSOCK_ETLS_SELF_SIGNED",
+        c"self-signed certificate",
+    ),
+    own(
+        POLYSOCK_ETLS_BAD_CERT,
+        c"POLYSOCK_ETLS_BAD_CERT",
+        c"invalid certificate",
+    ),
+    own(
+        POLYSOCK_ETLS_CERT_REQUIRED,
+        c"POLYSOCK_ETLS_CERT_REQUIRED",
+        c"peer sent no certificate",
+    ),
+    own(
+        POLYSOCK_ETLS_ALERT,
+        c"POLYSOCK_ETLS_ALERT",
+        c"peer sent alert",
+    ),
+    own(
+        POLYSOCK_ETLS_PROTOCOL,
+        c"POLYSOCK_ETLS_PROTOCOL",
+        c"peer sent something that is not valid TLS",
+    ),
+    own(
+        POLYSOCK_ETLS_INCOMPATIBLE,
+        c"POLYSOCK_ETLS_INCOMPATIBLE",
+        c"nothing in common with the peer",
+    ),
+    own(
+        POLYSOCK_ETLS_TRUNCATED,
+        c"POLYSOCK_ETLS_TRUNCATED",
+        c"peer closed without close_notify",
+    ),
+    own(
+        POLYSOCK_ETLS_PEM,
+        c"POLYSOCK_ETLS_PEM",
+        c"no usable PEM data",
+    ),
+    own(
+        POLYSOCK_ETLS_CONFIG,
+        c"POLYSOCK_ETLS_CONFIG",
+        c"unusable TLS configuration",
+    ),
 ];
 
 const fn own(code: i32, name: &'static CStr, text: &'static CStr) -> CodeInfo {

@@ -1,6 +1,7 @@
 //! The constants table a VM walks to register every name it needs: the
 //! platform's socket constants (from `constant_list.rs`), its errno names,
-//! polysock's resolver codes (EAI_*) and typed option ids (POLYSOCK_OPT_*).
+//! polysock's resolver and TLS codes, typed option ids (POLYSOCK_OPT_*) and
+//! TLS settings (POLYSOCK_TLS_*).
 //! A name the platform lacks is absent, never given a made-up value.
 
 use super::codes::{ERRNO_NAMES, OWN_CODES};
@@ -30,6 +31,7 @@ pub(crate) const POLYSOCK_CONSTANTS: &[(&CStr, i64)] = {
     use super::connect::*;
     use super::poll::*;
     use super::poller::*;
+    use super::tls::*;
     &[
         (c"POLYSOCK_OPT_NODELAY", POLYSOCK_OPT_NODELAY as i64),
         (c"POLYSOCK_OPT_QUICKACK", POLYSOCK_OPT_QUICKACK as i64),
@@ -64,6 +66,36 @@ pub(crate) const POLYSOCK_CONSTANTS: &[(&CStr, i64)] = {
             POLYSOCK_SERVER_DUALSTACK as i64,
         ),
         (c"POLYSOCK_CONNECT_STAGGER_MS", POLYSOCK_CONNECT_STAGGER_MS),
+        (c"POLYSOCK_TLS_CLIENT", POLYSOCK_TLS_CLIENT as i64),
+        (c"POLYSOCK_TLS_SERVER", POLYSOCK_TLS_SERVER as i64),
+        (c"POLYSOCK_TLS_1_2", POLYSOCK_TLS_1_2 as i64),
+        (c"POLYSOCK_TLS_1_3", POLYSOCK_TLS_1_3 as i64),
+        (
+            c"POLYSOCK_TLS_CLIENT_AUTH_NONE",
+            POLYSOCK_TLS_CLIENT_AUTH_NONE as i64,
+        ),
+        (
+            c"POLYSOCK_TLS_CLIENT_AUTH_OPTIONAL",
+            POLYSOCK_TLS_CLIENT_AUTH_OPTIONAL as i64,
+        ),
+        (
+            c"POLYSOCK_TLS_CLIENT_AUTH_REQUIRED",
+            POLYSOCK_TLS_CLIENT_AUTH_REQUIRED as i64,
+        ),
+        (c"POLYSOCK_TLS_STATE_NONE", POLYSOCK_TLS_STATE_NONE as i64),
+        (
+            c"POLYSOCK_TLS_STATE_HANDSHAKE",
+            POLYSOCK_TLS_STATE_HANDSHAKE as i64,
+        ),
+        (c"POLYSOCK_TLS_STATE_OPEN", POLYSOCK_TLS_STATE_OPEN as i64),
+        (
+            c"POLYSOCK_TLS_STATE_CLOSED",
+            POLYSOCK_TLS_STATE_CLOSED as i64,
+        ),
+        (
+            c"POLYSOCK_TLS_STATE_FAILED",
+            POLYSOCK_TLS_STATE_FAILED as i64,
+        ),
     ]
 };
 

@@ -30,9 +30,50 @@ pub const POLYSOCK_EPANIC: i32 = 20100;
 /// A stream ended (the peer closed) before the requested bytes arrived.
 pub const POLYSOCK_EEOF: i32 = 20101;
 
+// TLS failures (20200..20299): each names its cause; the message adds the
+// details (`tls handshake with example.test: certificate expired (notAfter
+// 2020-01-01)`). Timeouts, would-block and socket errors keep their errno.
+/// A TLS failure none of the codes below describes.
+pub const POLYSOCK_ETLS: i32 = 20200;
+/// The peer's certificate has expired.
+pub const POLYSOCK_ETLS_CERT_EXPIRED: i32 = 20201;
+/// The peer's certificate is not valid yet.
+pub const POLYSOCK_ETLS_CERT_NOT_YET_VALID: i32 = 20202;
+/// The peer's certificate is not for the name that was asked for.
+pub const POLYSOCK_ETLS_HOSTNAME: i32 = 20203;
+/// The peer's certificate chain does not lead to a trusted CA.
+pub const POLYSOCK_ETLS_UNKNOWN_ISSUER: i32 = 20204;
+/// The peer's certificate is self-signed and not trusted.
+pub const POLYSOCK_ETLS_SELF_SIGNED: i32 = 20205;
+/// The peer's certificate is otherwise invalid (bad signature, wrong
+/// purpose, malformed, revoked...).
+pub const POLYSOCK_ETLS_BAD_CERT: i32 = 20206;
+/// The peer sent no certificate where one is required.
+pub const POLYSOCK_ETLS_CERT_REQUIRED: i32 = 20207;
+/// The peer sent a fatal alert (the message names it).
+pub const POLYSOCK_ETLS_ALERT: i32 = 20208;
+/// The peer sent something that is not valid TLS (not a TLS peer, or a
+/// corrupted stream).
+pub const POLYSOCK_ETLS_PROTOCOL: i32 = 20209;
+/// No TLS version, cipher suite, signature scheme or ALPN protocol in
+/// common with the peer.
+pub const POLYSOCK_ETLS_INCOMPATIBLE: i32 = 20210;
+/// The peer closed the connection without a TLS close_notify (the data may
+/// have been truncated).
+pub const POLYSOCK_ETLS_TRUNCATED: i32 = 20211;
+/// PEM input with no usable certificate or key in it.
+pub const POLYSOCK_ETLS_PEM: i32 = 20212;
+/// A TLS configuration that cannot work (a key that does not match its
+/// certificate, no trust anchors, a server without a certificate...).
+pub const POLYSOCK_ETLS_CONFIG: i32 = 20213;
+
 /// Room for the context of one error. Longer contexts are cut, never
 /// overflowed.
 const CONTEXT_LEN: usize = 384;
+
+/// Separates a context from a detail that follows the code's description
+/// (see `Error::detailed`).
+const DETAIL: char = '\u{1f}';
 
 /// One failure: its code and what was being done.
 #[derive(Clone)]
@@ -54,6 +95,19 @@ impl Error {
         let mut context = Context::new();
         let _ = context.write_fmt(args);
         Error { code, context }
+    }
+
+    /// An error whose message continues after the code's description:
+    /// context "tls handshake with a.test", detail " (notAfter 2020-01-01)"
+    /// reads "tls handshake with a.test: certificate expired (notAfter
+    /// 2020-01-01)". The detail rides in the context, so an error re-tagged
+    /// with `context()` keeps it.
+    pub fn detailed(code: i32, context: fmt::Arguments<'_>, detail: fmt::Arguments<'_>) -> Error {
+        let mut c = Context::new();
+        let _ = c.write_fmt(context);
+        let _ = c.write_char(DETAIL);
+        let _ = c.write_fmt(detail);
+        Error { code, context: c }
     }
 
     /// The current C `errno`, with context.
@@ -79,17 +133,18 @@ impl Error {
 }
 
 impl fmt::Display for Error {
-    /// `context: description`, e.g. `connect 127.0.0.1:4000: Connection refused`.
+    /// `context: description`, e.g. `connect 127.0.0.1:4000: Connection
+    /// refused`, then the detail if there is one.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.context().is_empty() {
-            f.write_str(crate::core::codes::describe(self.code))
+        let describe = crate::core::codes::describe(self.code);
+        let (context, detail) = self
+            .context()
+            .split_once(DETAIL)
+            .unwrap_or((self.context(), ""));
+        if context.is_empty() {
+            write!(f, "{describe}{detail}")
         } else {
-            write!(
-                f,
-                "{}: {}",
-                self.context(),
-                crate::core::codes::describe(self.code)
-            )
+            write!(f, "{context}: {describe}{detail}")
         }
     }
 }
@@ -165,6 +220,25 @@ mod tests {
         );
         assert_eq!(e.to_string(), "connect 127.0.0.1:4000: Connection refused");
         assert_eq!(e.code(), libc::ECONNREFUSED);
+    }
+
+    #[test]
+    fn a_detail_follows_the_description_also_when_retagged() {
+        let e = Error::detailed(
+            POLYSOCK_EEOF,
+            format_args!("recv from {}", "a.test"),
+            format_args!(" (after {} bytes)", 5),
+        );
+        let desc = crate::core::codes::describe(POLYSOCK_EEOF);
+        assert_eq!(
+            e.to_string(),
+            format!("recv from a.test: {desc} (after 5 bytes)")
+        );
+        let outer = Error::new(e.code(), format_args!("sendall: {}", e.context()));
+        assert_eq!(
+            outer.to_string(),
+            format!("sendall: recv from a.test: {desc} (after 5 bytes)")
+        );
     }
 
     #[test]

@@ -70,6 +70,9 @@ impl Socket {
         flags: i32,
         deadline: &mut Option<Deadline>,
     ) -> Result<usize> {
+        if let Some(tls) = self.tls() {
+            return tls.send(self, buf, flags, deadline);
+        }
         let fd = self.fd();
         self.retry("send", libc::POLLOUT, flags, deadline, || {
             // SAFETY: buf is valid for reads of buf.len() bytes.
@@ -123,6 +126,9 @@ impl Socket {
         flags: i32,
         deadline: &mut Option<Deadline>,
     ) -> Result<usize> {
+        if let Some(tls) = self.tls() {
+            return tls.recv(self, "recv", buf, flags, deadline);
+        }
         let fd = self.fd();
         let (ptr, len) = (buf.as_mut_ptr(), buf.len());
         self.retry("recv", libc::POLLIN, flags, deadline, || {
@@ -170,6 +176,7 @@ impl Socket {
 
     /// Sends one datagram (or stream data) to host:port (a path for AF_UNIX).
     pub fn sendto(&self, buf: &[u8], flags: i32, host: Option<&str>, port: i32) -> Result<usize> {
+        self.refuse_tls("sendto")?;
         let sa = addr::to_sockaddr(
             "sendto",
             self.family(),
@@ -209,6 +216,7 @@ impl Socket {
         flags: i32,
         from: Option<&mut Addr>,
     ) -> Result<usize> {
+        self.refuse_tls("recvfrom")?;
         if self.reader.has_data() {
             if let Some(n) = self.reader.take_into(buf, flags) {
                 if let Some(from) = from {

@@ -17,5 +17,6 @@ pub mod resolve;
 pub mod ring;
 pub mod sendfile;
 pub mod socket;
+pub mod tls;
 pub mod udp;
 pub mod wait;

@@ -153,6 +153,7 @@ impl Socket {
     /// Sends the buffers as one message (one datagram), to `to` (host,
     /// port) if given, else to the connected peer.
     pub fn sendmsg(&self, bufs: Bufs<'_>, flags: i32, to: Option<(&str, i32)>) -> Result<usize> {
+        self.refuse_tls("sendmsg")?;
         let sa = self.dest("sendmsg", to)?;
         let mut msg = msghdr();
         bufs.set_on(&mut msg);
@@ -186,6 +187,7 @@ impl Socket {
     /// a passed descriptor, was dropped). Bytes the buffered reader holds
     /// come first.
     pub fn recvmsg(&self, bufs: Bufs<'_>, flags: i32) -> Result<(usize, Addr, i32)> {
+        self.refuse_tls("recvmsg")?;
         if bufs.total() == 0 {
             return fail!(libc::EINVAL, "recvmsg: the buffers hold 0 bytes");
         }
@@ -214,6 +216,7 @@ impl Socket {
     /// first byte, so `data` must not be empty; if fewer bytes than
     /// `data.len()` go, the caller sends the rest with plain send.
     pub fn send_handle(&self, other: &Socket, data: &[u8], flags: i32) -> Result<usize> {
+        self.refuse_tls("send_handle")?;
         self.check_unix("send_handle")?;
         if data.is_empty() && self.socktype() == libc::SOCK_STREAM {
             return fail!(
@@ -261,6 +264,7 @@ impl Socket {
         buf: &mut [MaybeUninit<u8>],
         flags: i32,
     ) -> Result<(usize, Option<Socket>, i32)> {
+        self.refuse_tls("recv_handle")?;
         self.check_unix("recv_handle")?;
         if self.reader.has_data() {
             if let Some(n) = self.reader.take_into(buf, flags) {
@@ -412,6 +416,7 @@ impl Socket {
         mut sent: impl FnMut(usize, usize),
     ) -> Result<usize> {
         const OP: &str = "sendmmsg";
+        self.refuse_tls(OP)?;
         let count = count.min(POLYSOCK_MMSG_MAX);
         if count == 0 {
             return Ok(0);
@@ -472,6 +477,7 @@ impl Socket {
         mut got: impl FnMut(usize, usize, i32, &Addr),
     ) -> Result<usize> {
         const OP: &str = "recvmmsg";
+        self.refuse_tls(OP)?;
         let count = count.min(POLYSOCK_MMSG_MAX);
         if count == 0 {
             return fail!(libc::EINVAL, "recvmmsg: count is 0");

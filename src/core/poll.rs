@@ -259,7 +259,9 @@ fn poll_held(
     held: &mut [Option<SocketRef>],
     deadline: Deadline,
 ) -> Result<usize> {
-    let mut invalid = false;
+    // An entry that is ready without the kernel (a dead handle, TLS bytes
+    // already decrypted) makes the wait a look.
+    let mut at_once = false;
     for ((f, p), h) in fds.iter().zip(os.iter_mut()).zip(held.iter_mut()) {
         *p = IDLE;
         if f.handle < 0 {
@@ -267,15 +269,17 @@ fn poll_held(
         }
         match handles::get(f.handle) {
             Ok(sock) => {
+                // Decrypted bytes are ready although the kernel has none.
+                at_once |= f.events & POLYSOCK_POLLIN != 0 && sock.tls_readable();
                 p.fd = sock.fd();
                 p.events = to_os(f.events);
                 *h = Some(sock);
             }
-            Err(_) => invalid = true,
+            Err(_) => at_once = true,
         }
     }
     // As poll(2) with a closed fd: an invalid entry is ready at once.
-    os_poll(os, (!invalid).then_some(&deadline))?;
+    os_poll(os, (!at_once).then_some(&deadline))?;
     let mut ready = 0;
     for ((f, p), h) in fds.iter_mut().zip(os.iter()).zip(held.iter()) {
         f.revents = match h {
@@ -283,6 +287,9 @@ fn poll_held(
             None => POLYSOCK_POLLNVAL,
             // Closed by another thread while we waited.
             Some(s) if s.state() & CLOSED != 0 => POLYSOCK_POLLNVAL,
+            Some(s) if f.events & POLYSOCK_POLLIN != 0 && s.tls_readable() => {
+                (from_os(p.revents) & (f.events | ALWAYS)) | POLYSOCK_POLLIN
+            }
             Some(_) => from_os(p.revents) & (f.events | ALWAYS),
         };
         ready += usize::from(f.revents != 0);

@@ -190,12 +190,15 @@ impl Socket {
             scanned = avail.len();
             let room = b.room();
             let (ptr, len) = (room.as_mut_ptr(), room.len());
-            let n = self.retry(op, libc::POLLIN, 0, &mut deadline, || {
-                // SAFETY: ptr is valid for writes of len bytes (the spare
-                // capacity of the buffer, which nothing else touches while
-                // the lock is held).
-                unsafe { libc::recv(fd, ptr.cast(), len, 0) }
-            })?;
+            let n = match self.tls() {
+                Some(tls) => tls.recv(self, op, room, 0, &mut deadline)?,
+                None => self.retry(op, libc::POLLIN, 0, &mut deadline, || {
+                    // SAFETY: ptr is valid for writes of len bytes (the
+                    // spare capacity of the buffer, which nothing else
+                    // touches while the lock is held).
+                    unsafe { libc::recv(fd, ptr.cast(), len, 0) }
+                })?,
+            };
             if n == 0 {
                 // End of stream: what is left is the last line.
                 let n = copy_out(b.bytes(), out);
@@ -209,10 +212,11 @@ impl Socket {
         }
     }
 
-    /// The number of bytes the buffered reader holds: a runtime's event
-    /// loop must not wait for readability while this is above 0.
+    /// The number of bytes the buffered reader holds, and on a TLS socket
+    /// the decrypted bytes waiting: a runtime's event loop must not wait
+    /// for readability while this is above 0.
     pub fn buffered_len(&self) -> usize {
-        self.reader.len()
+        self.reader.len() + self.tls().map_or(0, |t| t.buffered())
     }
 }
 

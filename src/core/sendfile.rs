@@ -82,8 +82,9 @@ impl Socket {
     ) -> Result<()> {
         let mut deadline = None;
         let mut pos = offset;
+        // A TLS stream must encrypt: it takes the copying path.
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        {
+        if self.tls().is_none() {
             let _quiet = SigpipeBlock::new();
             let sock = self.fd();
             while remaining != Some(0) {

@@ -8,10 +8,12 @@ use super::constants;
 use super::error::{Error, Result, fail};
 use super::poller::Watchers;
 use super::reader::Reader;
+use super::tls::TlsStream;
 use super::wait::{self, Deadline};
 use socket2::{Domain, Protocol, SockAddr, Type};
 use std::mem::ManuallyDrop;
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 
 // State flags (`Socket::state`).
@@ -79,6 +81,8 @@ pub struct Socket {
     /// The pollers this socket is registered with: they forget it before
     /// its fd closes (see poller.rs).
     pub(crate) watchers: Watchers,
+    /// The TLS session, once wrapped (see tls/); empty for plain sockets.
+    pub(crate) tls: OnceLock<Box<TlsStream>>,
 }
 
 impl Drop for Socket {
@@ -182,6 +186,7 @@ impl Socket {
             state: AtomicU32::new(state),
             reader: Reader::new(),
             watchers: Watchers::new(),
+            tls: OnceLock::new(),
         };
         if (timeout < 0 && fresh == Fresh::Blocking)
             || (timeout == 0 && fresh == Fresh::NonBlocking)
@@ -255,6 +260,7 @@ impl Socket {
 
     /// A new, independent socket on a duplicate of this one's fd.
     pub fn dup(&self) -> Result<Socket> {
+        self.refuse_tls("dup")?;
         let s = Socket::adopt(dup_cloexec("dup", self.fd())?)?;
         s.set_timeout(self.timeout())?;
         Ok(s)
@@ -516,6 +522,7 @@ impl Socket {
                 );
             }
         };
+        self.tls_shutdown(how)?;
         // SAFETY: plain syscall on our own fd.
         if unsafe { libc::shutdown(self.fd(), how) } != 0 {
             return Err(Error::last_os(format_args!("shutdown")));

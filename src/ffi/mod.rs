@@ -23,6 +23,7 @@ pub mod resolve;
 pub mod ring;
 pub mod sendfile;
 pub mod socket;
+pub mod tls;
 pub mod udp;
 
 /// What a failed call returns: -1 for status and counts, NULL for strings.

@@ -87,7 +87,7 @@ fn array_out<'a, T>(op: &str, p: *mut T, capacity: usize) -> Result<&'a mut [May
 
 /// A caller's text buffer: None when `p` is NULL and the output is
 /// optional; EINVAL when it is NULL and required.
-fn text_buf<'a>(
+pub(crate) fn text_buf<'a>(
     op: &str,
     what: &str,
     p: *mut c_char,
@@ -109,7 +109,7 @@ fn text_buf<'a>(
 }
 
 /// ERANGE unless `needed` bytes fit a buffer of `len`.
-fn check_room(op: &str, what: &str, len: usize, needed: usize) -> Result<()> {
+pub(crate) fn check_room(op: &str, what: &str, len: usize, needed: usize) -> Result<()> {
     if needed > len {
         return fail!(
             libc::ERANGE,
@@ -120,7 +120,7 @@ fn check_room(op: &str, what: &str, len: usize, needed: usize) -> Result<()> {
 }
 
 /// Writes `bytes` (which must fit, see check_room).
-fn put(dst: &mut [MaybeUninit<u8>], bytes: &[u8]) {
+pub(crate) fn put(dst: &mut [MaybeUninit<u8>], bytes: &[u8]) {
     for (d, &s) in dst.iter_mut().zip(bytes) {
         d.write(s);
     }
@@ -158,14 +158,20 @@ impl<'a> Output<'a> {
 }
 
 /// Writes one required text result into (p, len).
-fn text_result(op: &str, what: &str, p: *mut c_char, len: usize, text: &CStr) -> Result<()> {
+pub(crate) fn text_result(
+    op: &str,
+    what: &str,
+    p: *mut c_char,
+    len: usize,
+    text: &CStr,
+) -> Result<()> {
     let buf = text_buf(op, what, p, len, true)?;
     Output::new(op, what, buf, with_nul(text).to_vec())?.write();
     Ok(())
 }
 
 /// "a\0b\0\0": NUL-separated, ending with an empty string.
-fn name_list(items: &[std::ffi::CString]) -> Vec<u8> {
+pub(crate) fn name_list(items: &[std::ffi::CString]) -> Vec<u8> {
     let mut v = Vec::new();
     for s in items {
         v.extend_from_slice(s.as_bytes_with_nul());
