@@ -29,7 +29,8 @@ pub const LIMIT: Duration = Duration::from_secs(60);
 pub fn certs() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("tls-certs-{}", std::process::id()));
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("tls-certs-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         make_certs(&dir);
         dir
@@ -69,7 +70,11 @@ fn make_certs(dir: &Path) {
 
     let leaf = |names: &[&str], cn: &str, client: bool| {
         let mut p = CertificateParams::new(
-            names.iter().filter(|n| n.parse::<std::net::IpAddr>().is_err()).map(|n| n.to_string()).collect::<Vec<_>>(),
+            names
+                .iter()
+                .filter(|n| n.parse::<std::net::IpAddr>().is_err())
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>(),
         )
         .unwrap();
         for n in names {
@@ -78,7 +83,8 @@ fn make_certs(dir: &Path) {
             }
         }
         p.distinguished_name.push(DnType::CommonName, cn);
-        p.distinguished_name.push(DnType::OrganizationName, "polysock tests");
+        p.distinguished_name
+            .push(DnType::OrganizationName, "polysock tests");
         p.extended_key_usages = vec![if client {
             ExtendedKeyUsagePurpose::ClientAuth
         } else {
@@ -101,12 +107,18 @@ fn make_certs(dir: &Path) {
     p.not_before = rcgen::date_time_ymd(2090, 1, 1);
     p.not_after = rcgen::date_time_ymd(2091, 1, 1);
     make("notyet", p, &issuer);
-    make("wronghost", leaf(&["other.test"], "other.test", false), &issuer);
+    make(
+        "wronghost",
+        leaf(&["other.test"], "other.test", false),
+        &issuer,
+    );
     make("unknown", leaf(&server_names, "localhost", false), &other);
     make("client", leaf(&[], "polysock client", true), &issuer);
     make("client_unknown", leaf(&[], "stranger", true), &other);
     let key = KeyPair::generate().unwrap();
-    let cert = leaf(&server_names, "localhost", false).self_signed(&key).unwrap();
+    let cert = leaf(&server_names, "localhost", false)
+        .self_signed(&key)
+        .unwrap();
     write(dir, "selfsigned", &cert.pem(), &key);
 }
 
@@ -121,8 +133,12 @@ pub struct Peer {
 
 impl Peer {
     pub fn spawn(mut cmd: Command, name: &str) -> Peer {
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
         let (tx, rx) = channel();
         let out = child.stdout.take().unwrap();
         let err = child.stderr.take().unwrap();
@@ -165,7 +181,10 @@ impl Peer {
         let deadline = std::time::Instant::now() + LIMIT;
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match self.lines.recv_timeout(left.min(Duration::from_millis(200))) {
+            match self
+                .lines
+                .recv_timeout(left.min(Duration::from_millis(200)))
+            {
                 Ok(l) => all.push(l),
                 Err(_) if self.child.try_wait().unwrap().is_some() => {
                     while let Ok(l) = self.lines.recv_timeout(Duration::from_millis(200)) {
@@ -201,7 +220,8 @@ pub fn value<'a>(lines: &'a [String], key: &str) -> Option<&'a str> {
 /// tests/tls_peer.py with `args`.
 pub fn python(args: &[&str]) -> Peer {
     let mut cmd = Command::new("python3");
-    cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls_peer.py")).args(args);
+    cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls_peer.py"))
+        .args(args);
     Peer::spawn(cmd, &format!("tls_peer.py {args:?}"))
 }
 
@@ -218,12 +238,18 @@ pub fn python_server(server: &str, mode: &str, extra: &[&str]) -> (Peer, i32) {
 /// A port that was free a moment ago (for openssl s_server, which does
 /// not report the one it gets in -quiet mode).
 pub fn free_port() -> i32 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port() as i32
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port() as i32
 }
 
 /// The same bytes tls_peer.py's `pattern` makes.
 pub fn pattern(n: usize) -> Vec<u8> {
-    let block: Vec<u8> = (0..65536usize).map(|i| ((i * 7 + 3) & 0xff) as u8).collect();
+    let block: Vec<u8> = (0..65536usize)
+        .map(|i| ((i * 7 + 3) & 0xff) as u8)
+        .collect();
     block.iter().copied().cycle().take(n).collect()
 }
 
@@ -238,7 +264,12 @@ pub fn sha256(data: &[u8]) -> String {
     let owned = data.to_vec();
     let w = std::thread::spawn(move || stdin.write_all(&owned));
     let mut out = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
     w.join().unwrap().unwrap();
     child.wait().unwrap();
     out.split_whitespace().next().unwrap().to_string()
@@ -251,11 +282,15 @@ pub fn c(s: &str) -> CString {
 }
 
 pub fn last_error() -> String {
-    unsafe { CStr::from_ptr(polysock_last_error()) }.to_string_lossy().into_owned()
+    unsafe { CStr::from_ptr(polysock_last_error()) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 pub fn errname() -> String {
-    unsafe { CStr::from_ptr(polysock_errname(polysock_errno())) }.to_string_lossy().into_owned()
+    unsafe { CStr::from_ptr(polysock_errname(polysock_errno())) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// Asserts that `r` is -1 with `code`, and returns the message.
@@ -276,7 +311,9 @@ pub fn ok(r: i64) -> i64 {
 
 /// A client config trusting the test CA only.
 pub fn client_config() -> polysock_tls_config_t {
-    let cfg = ok(polysock_tls_config_new(polysock::core::tls::POLYSOCK_TLS_CLIENT));
+    let cfg = ok(polysock_tls_config_new(
+        polysock::core::tls::POLYSOCK_TLS_CLIENT,
+    ));
     ok(polysock_tls_config_system_roots(cfg, 0) as i64);
     ok(polysock_tls_config_add_ca_file(cfg, c(&cert("ca")).as_ptr()) as i64);
     cfg
@@ -284,7 +321,9 @@ pub fn client_config() -> polysock_tls_config_t {
 
 /// A server config with `name`'s certificate.
 pub fn server_config(name: &str) -> polysock_tls_config_t {
-    let cfg = ok(polysock_tls_config_new(polysock::core::tls::POLYSOCK_TLS_SERVER));
+    let cfg = ok(polysock_tls_config_new(
+        polysock::core::tls::POLYSOCK_TLS_SERVER,
+    ));
     ok(polysock_tls_config_cert_file(cfg, c(&cert(name)).as_ptr(), c(&key(name)).as_ptr()) as i64);
     cfg
 }
@@ -310,7 +349,9 @@ pub fn listen() -> (polysock_t, i32) {
 pub fn text(f: impl Fn(*mut std::ffi::c_char, usize) -> i32) -> String {
     let mut buf = [0 as std::ffi::c_char; 512];
     ok(f(buf.as_mut_ptr(), buf.len()) as i64);
-    unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned()
+    unsafe { CStr::from_ptr(buf.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// The number of open fds of this process.
