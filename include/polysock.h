@@ -526,6 +526,81 @@
 #define POLYSOCK_EEOF 20101
 
 /**
+ * A TLS failure none of the codes below describes.
+ */
+#define POLYSOCK_ETLS 20200
+
+/**
+ * The peer's certificate has expired.
+ */
+#define POLYSOCK_ETLS_CERT_EXPIRED 20201
+
+/**
+ * The peer's certificate is not valid yet.
+ */
+#define POLYSOCK_ETLS_CERT_NOT_YET_VALID 20202
+
+/**
+ * The peer's certificate is not for the name that was asked for.
+ */
+#define POLYSOCK_ETLS_HOSTNAME 20203
+
+/**
+ * The peer's certificate chain does not lead to a trusted CA.
+ */
+#define POLYSOCK_ETLS_UNKNOWN_ISSUER 20204
+
+/**
+ * The peer's certificate is self-signed and not trusted.
+ */
+#define POLYSOCK_ETLS_SELF_SIGNED 20205
+
+/**
+ * The peer's certificate is otherwise invalid (bad signature, wrong
+ * purpose, malformed, revoked...).
+ */
+#define POLYSOCK_ETLS_BAD_CERT 20206
+
+/**
+ * The peer sent no certificate where one is required.
+ */
+#define POLYSOCK_ETLS_CERT_REQUIRED 20207
+
+/**
+ * The peer sent a fatal alert (the message names it).
+ */
+#define POLYSOCK_ETLS_ALERT 20208
+
+/**
+ * The peer sent something that is not valid TLS (not a TLS peer, or a
+ * corrupted stream).
+ */
+#define POLYSOCK_ETLS_PROTOCOL 20209
+
+/**
+ * No TLS version, cipher suite, signature scheme or ALPN protocol in
+ * common with the peer.
+ */
+#define POLYSOCK_ETLS_INCOMPATIBLE 20210
+
+/**
+ * The peer closed the connection without a TLS close_notify (the data may
+ * have been truncated).
+ */
+#define POLYSOCK_ETLS_TRUNCATED 20211
+
+/**
+ * PEM input with no usable certificate or key in it.
+ */
+#define POLYSOCK_ETLS_PEM 20212
+
+/**
+ * A TLS configuration that cannot work (a key that does not match its
+ * certificate, no trust anchors, a server without a certificate...).
+ */
+#define POLYSOCK_ETLS_CONFIG 20213
+
+/**
  * The most buffers one vectored call takes (Linux's UIO_MAXIOV, and the
  * IOV_MAX of macOS and the BSDs).
  */
@@ -730,6 +805,68 @@
  * The most buffers in one group (io_uring's limit for a buffer ring).
  */
 #define POLYSOCK_RING_MAX_BUFFERS 32768
+
+/**
+ * polysock_tls_config_new: a client configuration.
+ */
+#define POLYSOCK_TLS_CLIENT 1
+
+/**
+ * polysock_tls_config_new: a server configuration.
+ */
+#define POLYSOCK_TLS_SERVER 2
+
+/**
+ * TLS 1.2, as its version number on the wire.
+ */
+#define POLYSOCK_TLS_1_2 771
+
+/**
+ * TLS 1.3, as its version number on the wire.
+ */
+#define POLYSOCK_TLS_1_3 772
+
+/**
+ * polysock_tls_config_client_auth: ask clients for no certificate.
+ */
+#define POLYSOCK_TLS_CLIENT_AUTH_NONE 0
+
+/**
+ * polysock_tls_config_client_auth: verify a client certificate when the
+ * client sends one.
+ */
+#define POLYSOCK_TLS_CLIENT_AUTH_OPTIONAL 1
+
+/**
+ * polysock_tls_config_client_auth: refuse clients without a valid
+ * certificate.
+ */
+#define POLYSOCK_TLS_CLIENT_AUTH_REQUIRED 2
+
+/**
+ * polysock_tls_state: a plain socket (never wrapped).
+ */
+#define POLYSOCK_TLS_STATE_NONE 0
+
+/**
+ * polysock_tls_state: wrapped; the handshake has not completed.
+ */
+#define POLYSOCK_TLS_STATE_HANDSHAKE 1
+
+/**
+ * polysock_tls_state: the handshake is done; data flows.
+ */
+#define POLYSOCK_TLS_STATE_OPEN 2
+
+/**
+ * polysock_tls_state: close_notify was sent or received.
+ */
+#define POLYSOCK_TLS_STATE_CLOSED 3
+
+/**
+ * polysock_tls_state: a fatal TLS error ended the session.
+ */
+#define POLYSOCK_TLS_STATE_FAILED 4
 
 /**
  * The most datagrams one polysock_send_segments call sends (the kernel's
@@ -1018,6 +1155,13 @@ typedef struct polysock_socket_info {
    */
   struct polysock_addr peer;
 } polysock_socket_info;
+
+/**
+ * A TLS configuration id: a positive integer below 2^53 (exact in a
+ * double), never equal to a socket handle or a poller id. Functions that
+ * create one return -1 on failure; a freed id is EBADF.
+ */
+typedef int64_t polysock_tls_config_t;
 
 #ifdef __cplusplus
 extern "C" {
@@ -2194,6 +2338,300 @@ int32_t polysock_getpeername(polysock_t h, struct polysock_addr *out_addr);
  * Returns 0, or -1: EBADF, EINVAL (`out` NULL).
  */
 int32_t polysock_info(polysock_t h, struct polysock_socket_info *out_info);
+
+/**
+ * Creates a TLS configuration for `side`: POLYSOCK_TLS_CLIENT or
+ * POLYSOCK_TLS_SERVER. A client configuration starts with the operating
+ * system's trust store (read once per process; SSL_CERT_FILE and
+ * SSL_CERT_DIR are honoured), certificate verification with host-name
+ * checking, SNI, TLS 1.2 and 1.3, no ALPN, no client certificate. A server
+ * configuration needs its certificate (polysock_tls_config_cert_file or
+ * _pem) before a socket can be wrapped with it. Changes made after a
+ * wrap apply to later wraps only.
+ *
+ * Returns the id, or -1: EINVAL (unknown `side`), EMFILE (too many
+ * configurations).
+ */
+polysock_tls_config_t polysock_tls_config_new(int32_t side);
+
+/**
+ * Frees a configuration. Sockets wrapped with it keep working. Freeing a
+ * freed or never-made id does nothing.
+ *
+ * Returns 0 always.
+ */
+int32_t polysock_tls_config_free(polysock_tls_config_t cfg);
+
+/**
+ * Trusts (`on` 1) or ignores (`on` 0) the operating system's trust store.
+ * On by default for clients, off for servers (whose trust store verifies
+ * client certificates).
+ *
+ * Returns 0, or -1: EBADF (`cfg` is not a live configuration), EINVAL
+ * (`on` neither 0 nor 1).
+ */
+int32_t polysock_tls_config_system_roots(polysock_tls_config_t cfg, int32_t on);
+
+/**
+ * Trusts the CA certificates of the PEM file at `path` (every
+ * "BEGIN CERTIFICATE" block), in addition to those trusted already. For a
+ * server: the CAs that client certificates must lead to.
+ *
+ * Returns the number of certificates added (1 or more), or -1: EBADF,
+ * EINVAL (`path` NULL or not UTF-8), ENOENT, EACCES and other errors of
+ * reading the file, POLYSOCK_ETLS_PEM (no certificate in it, bad PEM, or a
+ * certificate that cannot be a trust anchor).
+ */
+int32_t polysock_tls_config_add_ca_file(polysock_tls_config_t cfg, const char *path);
+
+/**
+ * As polysock_tls_config_add_ca_file, with the PEM text in memory (`len`
+ * bytes at `pem`; no NUL needed).
+ *
+ * Returns the number of certificates added, or -1: EBADF, EINVAL (`pem`
+ * NULL, `len` > SSIZE_MAX), POLYSOCK_ETLS_PEM.
+ */
+int32_t polysock_tls_config_add_ca_pem(polysock_tls_config_t cfg, const void *pem, size_t len);
+
+/**
+ * The certificate chain (PEM file `chain_path`, leaf first, then its
+ * intermediates) and private key (PEM file `key_path`: PKCS#8, PKCS#1 RSA
+ * or SEC1 EC) this side presents: a server's certificate, or a client's
+ * certificate for servers that ask for one. Replaces an earlier one.
+ *
+ * Returns 0, or -1: EBADF, EINVAL (a path NULL or not UTF-8), ENOENT,
+ * EACCES..., POLYSOCK_ETLS_PEM (no certificate or no key in the file),
+ * POLYSOCK_ETLS_CONFIG (the key does not match the certificate, or is of
+ * a kind rustls cannot use).
+ */
+int32_t polysock_tls_config_cert_file(polysock_tls_config_t cfg, const char *chain_path, const char *key_path);
+
+/**
+ * As polysock_tls_config_cert_file, with both PEM texts in memory.
+ *
+ * Returns 0, or -1: EBADF, EINVAL (a buffer NULL, a length > SSIZE_MAX),
+ * POLYSOCK_ETLS_PEM, POLYSOCK_ETLS_CONFIG.
+ */
+int32_t polysock_tls_config_cert_pem(polysock_tls_config_t cfg, const void *chain, size_t chain_len, const void *key, size_t key_len);
+
+/**
+ * Adds `protocol` ("h2", "http/1.1") to the ALPN protocols offered (a
+ * client, in order of preference) or accepted (a server, which then
+ * refuses clients that offer none of them). polysock_tls_alpn tells
+ * which one was chosen.
+ *
+ * Returns 0, or -1: EBADF, EINVAL (`protocol` NULL, empty, over 255 bytes
+ * or not UTF-8).
+ */
+int32_t polysock_tls_config_add_alpn(polysock_tls_config_t cfg, const char *protocol);
+
+/**
+ * The lowest and highest TLS versions to speak: POLYSOCK_TLS_1_2 or
+ * POLYSOCK_TLS_1_3, or 0 for no limit (the default for both).
+ *
+ * Returns 0, or -1: EBADF, EINVAL (another value, or `min` above `max`).
+ */
+int32_t polysock_tls_config_versions(polysock_tls_config_t cfg, int32_t min, int32_t max);
+
+/**
+ * Whether a client sends the server name (SNI) in its hello: 1 (the
+ * default) or 0. Never sent for IP addresses.
+ *
+ * Returns 0, or -1: EBADF, EINVAL (`on` neither 0 nor 1, or a server
+ * configuration).
+ */
+int32_t polysock_tls_config_sni(polysock_tls_config_t cfg, int32_t on);
+
+/**
+ * Whether a server asks clients for a certificate:
+ * POLYSOCK_TLS_CLIENT_AUTH_NONE (the default), _OPTIONAL (verified when
+ * sent) or _REQUIRED (a client without a valid one is refused). The
+ * certificates are verified against the CAs added with
+ * polysock_tls_config_add_ca_file/_pem.
+ *
+ * Returns 0, or -1: EBADF, EINVAL (another mode, or a client
+ * configuration).
+ */
+int32_t polysock_tls_config_client_auth(polysock_tls_config_t cfg, int32_t mode);
+
+/**
+ * INSECURE: a client configured so accepts any certificate from any
+ * server: it no longer knows whom it talks to, and anyone on the path can
+ * read and change the traffic. For tests and for peers authenticated some
+ * other way only. Cannot be undone on this configuration.
+ *
+ * Returns 0, or -1: EBADF, EINVAL (a server configuration).
+ */
+int32_t polysock_tls_config_insecure_skip_verify(polysock_tls_config_t cfg);
+
+/**
+ * INSECURE: a client configured so still verifies the server's
+ * certificate chain and dates but accepts a certificate made out to any
+ * name: any server with a certificate from a trusted CA can pose as the
+ * one asked for. Cannot be undone on this configuration.
+ *
+ * Returns 0, or -1: EBADF, EINVAL (a server configuration).
+ */
+int32_t polysock_tls_config_insecure_skip_hostname_check(polysock_tls_config_t cfg);
+
+/**
+ * Makes the connected stream socket `h` the client side of a TLS session
+ * with client configuration `cfg`, on the same handle. `server_name` is
+ * the DNS name or IP address the server's certificate must be for, and
+ * the SNI sent; it may be NULL only with
+ * polysock_tls_config_insecure_skip_verify. No I/O happens here: the
+ * handshake runs in polysock_tls_handshake, or in the first send or
+ * receive. Bytes polysock_readline already buffered (a STARTTLS reply)
+ * go to the TLS session.
+ *
+ * Returns 0, or -1: EBADF (`h` or `cfg` not live), EINVAL (a server
+ * configuration, `server_name` NULL or neither a name nor an address, a
+ * listening socket), EOPNOTSUPP (not SOCK_STREAM), ENOTCONN (not
+ * connected), EALREADY (already TLS), POLYSOCK_ETLS_CONFIG (no trusted CA
+ * at all, or another reason the configuration cannot work).
+ */
+int32_t polysock_tls_wrap(polysock_t h, polysock_tls_config_t cfg, const char *server_name);
+
+/**
+ * Makes the accepted stream socket `h` the server side of a TLS session
+ * with server configuration `cfg` (see polysock_tls_wrap).
+ *
+ * Returns 0, or -1: EBADF, EINVAL (a client configuration, a listening
+ * socket), EOPNOTSUPP, ENOTCONN, EALREADY, POLYSOCK_ETLS_CONFIG (no
+ * certificate configured; client certificates required but no CA added).
+ */
+int32_t polysock_tls_wrap_server(polysock_t h, polysock_tls_config_t cfg);
+
+/**
+ * Runs the TLS handshake to its end, within the socket's timeout (one
+ * deadline for the whole handshake). With timeout 0 it does what it can
+ * and fails with EAGAIN: polysock_tls_wants then says whether to wait for
+ * POLYSOCK_POLLIN or POLYSOCK_POLLOUT before calling it again. Calling it
+ * after the handshake completed does nothing.
+ *
+ * Returns 0, or -1: EBADF (also when closed by another thread), EINVAL
+ * (not a TLS socket), EAGAIN, ETIMEDOUT, ECONNRESET, EPIPE, and the TLS
+ * codes: POLYSOCK_ETLS_CERT_EXPIRED, _CERT_NOT_YET_VALID, _HOSTNAME,
+ * _UNKNOWN_ISSUER, _SELF_SIGNED, _BAD_CERT, _CERT_REQUIRED, _ALERT,
+ * _PROTOCOL, _INCOMPATIBLE, _TRUNCATED (the peer closed during the
+ * handshake), POLYSOCK_ETLS. A failed session repeats its error on every
+ * later call.
+ */
+int32_t polysock_tls_handshake(polysock_t h);
+
+/**
+ * The readiness a TLS socket waits for after a call failed with EAGAIN:
+ * POLYSOCK_POLLIN, POLYSOCK_POLLOUT or both (or-ed; POLLOUT also while
+ * encrypted bytes wait to be sent), 0 when nothing is pending. A send
+ * that failed with EAGAIN must be repeated with the same data: it then
+ * reports the bytes that went.
+ *
+ * Returns the events, or -1: EBADF, EINVAL (not a TLS socket).
+ */
+int32_t polysock_tls_wants(polysock_t h);
+
+/**
+ * Where a socket's TLS session stands: POLYSOCK_TLS_STATE_NONE (a plain
+ * socket), _HANDSHAKE, _OPEN, _CLOSED (close_notify sent or received),
+ * _FAILED.
+ *
+ * Returns the state, or -1: EBADF.
+ */
+int32_t polysock_tls_state(polysock_t h);
+
+/**
+ * The negotiated TLS version: POLYSOCK_TLS_1_2 or POLYSOCK_TLS_1_3.
+ *
+ * Returns the version, or -1: EBADF, EINVAL (not a TLS socket), ENOTCONN
+ * (the handshake has not completed).
+ */
+int32_t polysock_tls_version(polysock_t h);
+
+/**
+ * The negotiated cipher suite's IANA name ("TLS_AES_256_GCM_SHA384",
+ * "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256") into `buf`, NUL-terminated
+ * (64 bytes suffice).
+ *
+ * Returns 0, or -1: EBADF, EINVAL (not TLS, `buf` NULL), ENOTCONN,
+ * ERANGE (`len` too small: nothing is written, the message says how much
+ * is needed).
+ */
+int32_t polysock_tls_cipher(polysock_t h, char *buf, size_t len);
+
+/**
+ * The ALPN protocol the handshake chose into `buf`, NUL-terminated; ""
+ * when none was.
+ *
+ * Returns 0, or -1: EBADF, EINVAL (not TLS, `buf` NULL), ENOTCONN,
+ * ERANGE, EILSEQ (the protocol name holds a NUL byte).
+ */
+int32_t polysock_tls_alpn(polysock_t h, char *buf, size_t len);
+
+/**
+ * The server name into `buf`, NUL-terminated: for a client, the one it
+ * was wrapped with; for a server, the one the client sent (SNI), "" when
+ * it sent none (or before the client's hello arrived).
+ *
+ * Returns 0, or -1: EBADF, EINVAL (not TLS, `buf` NULL), ERANGE.
+ */
+int32_t polysock_tls_server_name(polysock_t h, char *buf, size_t len);
+
+/**
+ * Certificate `index` of the chain the peer sent (0: its own, then the
+ * intermediates), in DER, into `buf`. With `buf` NULL and `len` 0 nothing
+ * is written: the call tells the size. polysock_tls_peer_cert_count gives
+ * the chain's length.
+ *
+ * Returns the certificate's length in bytes, or -1: EBADF, EINVAL (not
+ * TLS; `buf` NULL with `len` > 0), ENOTCONN, ENOENT (no certificate at
+ * `index`: a client that sent none, or the end of the chain), ERANGE
+ * (`len` too small: nothing is written).
+ */
+int64_t polysock_tls_peer_cert(polysock_t h, size_t index, void *buf, size_t len);
+
+/**
+ * The number of certificates in the chain the peer sent (0 when it sent
+ * none, as a client may).
+ *
+ * Returns the count, or -1: EBADF, EINVAL (not TLS), ENOTCONN.
+ */
+int64_t polysock_tls_peer_cert_count(polysock_t h);
+
+/**
+ * The peer certificate's subject as RFC 4514 text ("CN=a.test,O=Example",
+ * the most specific part first) into `buf`, NUL-terminated.
+ *
+ * Returns 0, or -1: EBADF, EINVAL (not TLS, `buf` NULL), ENOTCONN, ENOENT
+ * (the peer sent no certificate), ERANGE, POLYSOCK_ETLS_BAD_CERT (the
+ * certificate cannot be read).
+ */
+int32_t polysock_tls_peer_subject(polysock_t h, char *buf, size_t len);
+
+/**
+ * The peer certificate's issuer as RFC 4514 text into `buf` (as
+ * polysock_tls_peer_subject).
+ *
+ * Returns 0, or -1: as polysock_tls_peer_subject.
+ */
+int32_t polysock_tls_peer_issuer(polysock_t h, char *buf, size_t len);
+
+/**
+ * The peer certificate's subjectAltName entries into `buf`, NUL-separated
+ * and ending with an empty string: "DNS:a.test\0IP:127.0.0.1\0\0" ("\0"
+ * when it has none). Kinds: DNS, IP, email, URI, DirName, othername.
+ *
+ * Returns 0, or -1: as polysock_tls_peer_subject.
+ */
+int32_t polysock_tls_peer_san(polysock_t h, char *buf, size_t len);
+
+/**
+ * The peer certificate's validity, notBefore and notAfter, in seconds
+ * since 1970-01-01 UTC, into `not_before` and `not_after`.
+ *
+ * Returns 0, or -1: EBADF, EINVAL (not TLS, an output NULL), ENOTCONN,
+ * ENOENT, POLYSOCK_ETLS_BAD_CERT.
+ */
+int32_t polysock_tls_peer_validity(polysock_t h, int64_t *not_before, int64_t *not_after);
 
 /**
  * Sends `len` bytes of `buf` as datagrams of `segment` bytes each, the
