@@ -7,6 +7,7 @@ mod tls_support;
 
 use polysock::core::error::*;
 use polysock::core::tls::*;
+use polysock::ffi::error::polysock_errno;
 use polysock::ffi::io::*;
 use polysock::ffi::reader::polysock_readline;
 use polysock::ffi::socket::*;
@@ -176,7 +177,6 @@ fn client_to_s_server(version_flag: &str, version: i32) {
         &k,
         "-naccept",
         "1",
-        "-quiet",
         "-alpn",
         "h2,http/1.1",
         version_flag,
@@ -217,16 +217,14 @@ fn client_to_s_server(version_flag: &str, version: i32) {
     ok(polysock_shutdown(s, libc::SHUT_RDWR) as i64);
     polysock_close(s);
     polysock_tls_config_free(cfg);
-    let lines = server.finish();
-    let got: Vec<&String> = lines
-        .iter()
-        .filter(|l| l.starts_with("polysock line"))
-        .collect();
-    assert_eq!(got.len(), 2000, "{:?}", &lines[..lines.len().min(5)]);
-    assert!(
-        !lines.iter().any(|l| l.contains("unexpected eof")),
-        "s_server did not see close_notify: {lines:?}"
-    );
+    // s_server prints what it receives, then "DONE" when SSL_read ends
+    // cleanly (close_notify) or "ERROR" and the cause when it does not;
+    // it runs until its stdin closes.
+    let lines = server.until(|l| l == "DONE" || l == "ERROR");
+    drop(server);
+    let got = lines.iter().filter(|l| l.starts_with("polysock line")).count();
+    assert_eq!(got, 2000, "{:?}", &lines[lines.len().saturating_sub(5)..]);
+    assert_eq!(lines.last().map(|l| l.as_str()), Some("DONE"), "s_server did not see close_notify");
 }
 
 #[test]
@@ -310,6 +308,22 @@ fn openssl_s_client_to_server_tls12() {
     s_client_to_server("-tls1_2", POLYSOCK_TLS_1_2);
 }
 
+/// Certificate `i` of the chain the peer of `s` sent, in DER.
+fn peer_cert(s: polysock_t, i: usize) -> Vec<u8> {
+    let n = ok(polysock_tls_peer_cert(s, i, std::ptr::null_mut(), 0));
+    let mut der = vec![0u8; n as usize];
+    assert_eq!(polysock_tls_peer_cert(s, i, der.as_mut_ptr().cast(), der.len()), n);
+    der
+}
+
+/// The DER of the first certificate in a PEM file.
+fn der(pem: &str) -> Vec<u8> {
+    use rustls_pki_types::pem::PemObject;
+    rustls_pki_types::CertificateDer::from_pem_file(pem)
+        .unwrap()
+        .to_vec()
+}
+
 /// Connects to a Python server showing `server_cert` and returns the
 /// handshake's result code and message.
 fn handshake_against(
@@ -342,6 +356,9 @@ fn handshake_against(
 
 #[test]
 fn bad_server_certificates_each_have_their_code_and_cause() {
+    if !alone("bad_server_certificates_each_have_their_code_and_cause", &[]) {
+        return;
+    }
     let before = open_fds();
     let cfg = client_config();
     let cases: &[(&str, i32, &str)] = &[
@@ -586,7 +603,11 @@ fn client_certificates_both_ways() {
             assert_eq!(r, 0, "{}", last_error());
             let subject = text(|b, l| polysock_tls_peer_subject(s, b, l));
             assert!(subject.contains("CN=polysock client"), "{subject}");
-            assert_eq!(polysock_tls_peer_cert_count(s), 1);
+            // OpenSSL completes the chain it sends from its trust store:
+            // the client's certificate, then the CA's.
+            assert_eq!(polysock_tls_peer_cert_count(s), 2);
+            assert_eq!(peer_cert(s, 0), der(&cert("client")));
+            assert_eq!(peer_cert(s, 1), der(&cert("ca")));
             let mut buf = [0u8; 10];
             ok(polysock_recv_exact(
                 s,
@@ -611,21 +632,11 @@ fn the_system_trust_store_is_read() {
     // rustls-native-certs honours SSL_CERT_FILE: pointed at the test CA, a
     // default client config (no CA added) trusts the server. Run in a
     // child process, so no other test sees the variable.
-    if std::env::var_os("POLYSOCK_TLS_SYSTEM_STORE_CHILD").is_none() {
-        let exe = std::env::current_exe().unwrap();
-        let out = Command::new(exe)
-            .args(["--exact", "the_system_trust_store_is_read", "--nocapture"])
-            .env("POLYSOCK_TLS_SYSTEM_STORE_CHILD", "1")
-            .env("SSL_CERT_FILE", cert("ca"))
-            .env_remove("SSL_CERT_DIR")
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr);
-        assert!(
-            out.status.success() && text.contains("system store trusted"),
-            "{text}"
-        );
+    let ca = cert("ca");
+    if !alone(
+        "the_system_trust_store_is_read",
+        &[("SSL_CERT_FILE", &ca), ("SSL_CERT_DIR", "/nonexistent")],
+    ) {
         return;
     }
     let cfg = ok(polysock_tls_config_new(POLYSOCK_TLS_CLIENT));
@@ -646,5 +657,4 @@ fn the_system_trust_store_is_read() {
     assert!(m.contains("no trusted CA"), "{m}");
     polysock_close(s);
     drop(peer);
-    println!("system store trusted");
 }

@@ -29,6 +29,11 @@ pub const LIMIT: Duration = Duration::from_secs(60);
 pub fn certs() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
+        // A child test process (POLYSOCK_TLS_TEST_CERTS set by its parent)
+        // uses its parent's certificates.
+        if let Some(dir) = std::env::var_os("POLYSOCK_TLS_TEST_CERTS") {
+            return PathBuf::from(dir);
+        }
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("tls-certs-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -129,6 +134,9 @@ pub struct Peer {
     lines: Receiver<String>,
     pub stdin: Option<ChildStdin>,
     pub name: String,
+    /// The threads reading its output (joined on drop, so their pipe ends
+    /// are closed when the Peer is gone).
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Peer {
@@ -143,21 +151,24 @@ impl Peer {
         let out = child.stdout.take().unwrap();
         let err = child.stderr.take().unwrap();
         let tx2 = tx.clone();
-        std::thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(|l| l.ok()) {
-                let _ = tx.send(l);
-            }
-        });
-        std::thread::spawn(move || {
-            for l in BufReader::new(err).lines().map_while(|l| l.ok()) {
-                let _ = tx2.send(format!("stderr: {l}"));
-            }
-        });
+        let readers = vec![
+            std::thread::spawn(move || {
+                for l in BufReader::new(out).lines().map_while(|l| l.ok()) {
+                    let _ = tx.send(l);
+                }
+            }),
+            std::thread::spawn(move || {
+                for l in BufReader::new(err).lines().map_while(|l| l.ok()) {
+                    let _ = tx2.send(format!("stderr: {l}"));
+                }
+            }),
+        ];
         Peer {
             stdin: child.stdin.take(),
             child,
             lines: rx,
             name: name.to_string(),
+            readers,
         }
     }
 
@@ -170,6 +181,26 @@ impl Peer {
                 Ok(l) if l.starts_with(prefix) => return l,
                 Ok(_) => {}
                 Err(e) => panic!("{}: no line starting {prefix:?} ({e})", self.name),
+            }
+        }
+    }
+
+    /// Every line up to and including the first that `end` accepts
+    /// (within LIMIT).
+    pub fn until(&self, end: impl Fn(&str) -> bool) -> Vec<String> {
+        let deadline = std::time::Instant::now() + LIMIT;
+        let mut all = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    let last = end(&l);
+                    all.push(l);
+                    if last {
+                        return all;
+                    }
+                }
+                Err(e) => panic!("{}: no last line ({e}) after {all:?}", self.name),
             }
         }
     }
@@ -205,8 +236,12 @@ impl Peer {
 
 impl Drop for Peer {
     fn drop(&mut self) {
+        drop(self.stdin.take());
         let _ = self.child.kill();
         let _ = self.child.wait();
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
     }
 }
 
@@ -352,6 +387,31 @@ pub fn text(f: impl Fn(*mut std::ffi::c_char, usize) -> i32) -> String {
     unsafe { CStr::from_ptr(buf.as_ptr()) }
         .to_string_lossy()
         .into_owned()
+}
+
+/// Whether this is the child process that runs `test` alone (for what is
+/// process-wide: open fds, environment variables). The parent runs the
+/// test binary again for just that test, with `env` set, asserts it passed
+/// and returns false; the child, where this returns true, runs the body.
+pub fn alone(test: &str, env: &[(&str, &str)]) -> bool {
+    if std::env::var("POLYSOCK_TLS_CHILD").is_ok_and(|t| t == test) {
+        return true;
+    }
+    let dir = certs();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture", "--test-threads", "1"])
+        .env("POLYSOCK_TLS_CHILD", test)
+        .env("POLYSOCK_TLS_TEST_CERTS", dir)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned()
+        + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && text.contains("1 passed"),
+        "{test} in its own process: {text}"
+    );
+    false
 }
 
 /// The number of open fds of this process.

@@ -58,15 +58,16 @@ fn certificate(c: &CertificateError) -> (i32, String) {
             POLYSOCK_ETLS_CERT_NOT_YET_VALID,
             format!(" (notBefore {})", date(Some(not_before.as_secs() as i64))),
         ),
-        C::NotValidForNameContext { presented, .. } if !presented.is_empty() => (
-            POLYSOCK_ETLS_HOSTNAME,
-            format!(": certificate is for {}", presented.join(", ")),
-        ),
+        // The certificate's own names read better than webpki's
+        // `presented` list (`DnsName("a.test")`), which is the fallback.
         C::NotValidForName | C::NotValidForNameContext { .. } => (
             POLYSOCK_ETLS_HOSTNAME,
-            match &cert {
-                Some(c) => format!(": certificate is for {}", c.hosts()),
-                None => String::new(),
+            match (&cert, c) {
+                (Some(cert), _) => format!(": certificate is for {}", cert.hosts()),
+                (None, C::NotValidForNameContext { presented, .. }) if !presented.is_empty() => {
+                    format!(": certificate is for {}", presented.join(", "))
+                }
+                _ => String::new(),
             },
         ),
         C::UnknownIssuer => match &cert {

@@ -212,7 +212,8 @@ impl Conn {
     /// complete and its last flight is out.
     fn handshake(&mut self, io: &mut Io, ctx: &Ctx) -> Result<Step<()>> {
         loop {
-            if self.tls.wants_write() && !self.flush(io).map_err(|e| ctx.os(true, &e))? {
+            let hs = self.tls.is_handshaking();
+            if self.tls.wants_write() && !self.flush(io).map_err(|e| ctx.os(hs, &e))? {
                 return Ok(Step::Wait(libc::POLLOUT));
             }
             if !self.tls.is_handshaking() {
@@ -240,8 +241,14 @@ impl Conn {
         buf: &mut [MaybeUninit<u8>],
         peek: bool,
     ) -> Result<Step<usize>> {
-        if let Step::Wait(ev) = self.handshake(io, ctx)? {
-            return Ok(Step::Wait(ev));
+        // Only while handshaking does a receive wait for its own writes: a
+        // sender's records stuck in a full kernel buffer must never keep
+        // this thread from reading (the peer may be waiting for us to read
+        // before it reads in turn). They are flushed below when they can go.
+        if self.tls.is_handshaking() {
+            if let Step::Wait(ev) = self.handshake(io, ctx)? {
+                return Ok(Step::Wait(ev));
+            }
         }
         loop {
             match self.take_plain(buf, peek) {
