@@ -222,9 +222,16 @@ fn client_to_s_server(version_flag: &str, version: i32) {
     // it runs until its stdin closes.
     let lines = server.until(|l| l == "DONE" || l == "ERROR");
     drop(server);
-    let got = lines.iter().filter(|l| l.starts_with("polysock line")).count();
+    let got = lines
+        .iter()
+        .filter(|l| l.starts_with("polysock line"))
+        .count();
     assert_eq!(got, 2000, "{:?}", &lines[lines.len().saturating_sub(5)..]);
-    assert_eq!(lines.last().map(|l| l.as_str()), Some("DONE"), "s_server did not see close_notify");
+    assert_eq!(
+        lines.last().map(|l| l.as_str()),
+        Some("DONE"),
+        "s_server did not see close_notify"
+    );
 }
 
 #[test]
@@ -312,7 +319,10 @@ fn openssl_s_client_to_server_tls12() {
 fn peer_cert(s: polysock_t, i: usize) -> Vec<u8> {
     let n = ok(polysock_tls_peer_cert(s, i, std::ptr::null_mut(), 0));
     let mut der = vec![0u8; n as usize];
-    assert_eq!(polysock_tls_peer_cert(s, i, der.as_mut_ptr().cast(), der.len()), n);
+    assert_eq!(
+        polysock_tls_peer_cert(s, i, der.as_mut_ptr().cast(), der.len()),
+        n
+    );
     der
 }
 
@@ -356,7 +366,10 @@ fn handshake_against(
 
 #[test]
 fn bad_server_certificates_each_have_their_code_and_cause() {
-    if !alone("bad_server_certificates_each_have_their_code_and_cause", &[]) {
+    if !alone(
+        "bad_server_certificates_each_have_their_code_and_cause",
+        &[],
+    ) {
         return;
     }
     let before = open_fds();
@@ -448,20 +461,19 @@ fn peers_that_misbehave_each_have_their_code() {
         "tls handshake with localhost: peer sent alert handshake_failure"
     );
 
-    // A stall mid-handshake: the socket's timeout holds (generous bounds:
-    // the machine is shared).
+    // A stall mid-handshake: the socket's timeout holds, within 20%.
     let (peer, port) = python_server("server", "stall", &[]);
-    let s = connect(port, 1000);
+    let s = connect(port, 2000);
     ok(polysock_tls_wrap(s, cfg, c("localhost").as_ptr()) as i64);
     let start = Instant::now();
     let m = expect_err(polysock_tls_handshake(s) as i64, libc::ETIMEDOUT);
     let took = start.elapsed();
     assert!(
-        took >= Duration::from_millis(800) && took < Duration::from_millis(3000),
+        took >= Duration::from_millis(1600) && took <= Duration::from_millis(2400),
         "{took:?}"
     );
     assert!(
-        m.starts_with("tls handshake with localhost: timed out after 1000 ms"),
+        m.starts_with("tls handshake with localhost: timed out after 2000 ms"),
         "{m}"
     );
     polysock_close(s);
@@ -656,5 +668,84 @@ fn the_system_trust_store_is_read() {
     );
     assert!(m.contains("no trusted CA"), "{m}");
     polysock_close(s);
+    drop(peer);
+}
+
+/// Runs `step` on a timeout-0 TLS socket until it succeeds, waiting in a
+/// poller for what polysock_tls_wants names after each EAGAIN.
+fn through_poller(
+    p: polysock::ffi::poller::polysock_poller_t,
+    s: polysock_t,
+    mut step: impl FnMut() -> i64,
+) -> (i64, usize) {
+    use polysock::ffi::poller::*;
+    let mut waits = 0;
+    let start = Instant::now();
+    loop {
+        let r = step();
+        if r >= 0 {
+            return (r, waits);
+        }
+        assert_eq!(polysock_errno(), libc::EAGAIN, "{}", last_error());
+        let want = polysock_tls_wants(s);
+        assert!(want > 0, "EAGAIN but tls_wants is {want}");
+        ok(polysock_poller_modify(p, s, want, 0, 7) as i64);
+        let mut ev = [polysock::core::poller::PollerEvent::default(); 4];
+        let n = ok(polysock_poller_wait(p, ev.as_mut_ptr(), ev.len(), 5000));
+        assert_eq!(n, 1, "the poller reported nothing within 5 s");
+        assert_eq!((ev[0].handle, ev[0].user), (s, 7));
+        waits += 1;
+        assert!(start.elapsed() < LIMIT);
+    }
+}
+
+#[test]
+fn a_handshake_and_an_echo_driven_through_the_poller_with_timeout_0() {
+    use polysock::ffi::poller::*;
+    let (peer, port) = python_server("server", "echo", &["--alpn", "x-poll"]);
+    let cfg = client_config();
+    ok(polysock_tls_config_add_alpn(cfg, c("x-poll").as_ptr()) as i64);
+    let s = connect(port, 10_000);
+    ok(polysock_settimeout(s, 0) as i64);
+    ok(polysock_tls_wrap(s, cfg, c("localhost").as_ptr()) as i64);
+    let p = ok(polysock_poller_create());
+    ok(polysock_poller_add(p, s, polysock::core::poll::POLYSOCK_POLLIN, 0, 7) as i64);
+    let (r, waits) = through_poller(p, s, || polysock_tls_handshake(s) as i64);
+    assert_eq!(r, 0);
+    // The server's flight has to arrive at least once.
+    assert!(waits >= 1, "the handshake never waited");
+    assert_eq!(polysock_tls_state(s), POLYSOCK_TLS_STATE_OPEN);
+    assert_eq!(text(|b, l| polysock_tls_alpn(s, b, l)), "x-poll");
+    let msg = pattern(300_000);
+    let mut sent = 0usize;
+    let mut back = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    while back.len() < msg.len() {
+        let (n, _) = through_poller(p, s, || {
+            if sent < msg.len() {
+                let r = polysock_send(s, msg[sent..].as_ptr().cast(), msg.len() - sent, 0);
+                if r >= 0 {
+                    return r;
+                }
+            }
+            // Read until EAGAIN: rustls may hold decrypted bytes the
+            // kernel no longer shows as readable.
+            match polysock_recv(s, buf.as_mut_ptr().cast(), buf.len(), 0) {
+                n if n > 0 => {
+                    back.extend_from_slice(&buf[..n as usize]);
+                    0
+                }
+                0 => panic!("the echo ended early"),
+                r => r,
+            }
+        });
+        if sent < msg.len() {
+            sent += n as usize;
+        }
+    }
+    assert!(back == msg, "the echo differs");
+    polysock_poller_destroy(p);
+    polysock_close(s);
+    polysock_tls_config_free(cfg);
     drop(peer);
 }

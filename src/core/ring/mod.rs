@@ -159,6 +159,8 @@ enum Waiter {
 /// backends do it so that they behave alike).
 fn ring_socket(op: &str, h: Handle) -> Result<SocketRef> {
     let s = lookup(op, h)?;
+    // The ring moves bytes itself: on a TLS stream it would bypass rustls.
+    s.refuse_tls(op)?;
     if s.timeout() != 0 {
         s.set_timeout(0)?;
     }
