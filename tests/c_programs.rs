@@ -31,6 +31,7 @@ c_tests! {
     test_connection,
     test_ring,
     test_udp,
+    test_tls,
 }
 
 /// The header is plain C11 and C++11, warning-free at the strictest levels.

@@ -122,6 +122,7 @@ lib, LIBRARY_PATH, LIBRARY_ORIGIN = _load()
 
 polysock_t = c_int64
 polysock_poller_t = c_int64
+polysock_tls_config_t = c_int64
 polysock_ring_t = c_int64
 
 #: POLYSOCK_ADDR_HOST_LEN
@@ -435,6 +436,38 @@ DECLARATIONS = {
     # socket.rs: non-blocking connect
     "polysock_connect_ex": (c_int32, [polysock_t, c_char_p, c_int32]),
     "polysock_finish_connect": (c_int32, [polysock_t]),
+    # tls (declared only; the Python TLS layer is not written yet)
+    "polysock_tls_config_new": (polysock_tls_config_t, [c_int32]),
+    "polysock_tls_config_free": (c_int32, [polysock_tls_config_t]),
+    "polysock_tls_config_system_roots": (c_int32, [polysock_tls_config_t, c_int32]),
+    "polysock_tls_config_add_ca_file": (c_int32, [polysock_tls_config_t, c_char_p]),
+    "polysock_tls_config_add_ca_pem": (c_int32, [polysock_tls_config_t, c_void_p, c_size_t]),
+    "polysock_tls_config_cert_file": (c_int32, [polysock_tls_config_t, c_char_p, c_char_p]),
+    "polysock_tls_config_cert_pem": (
+        c_int32,
+        [polysock_tls_config_t, c_void_p, c_size_t, c_void_p, c_size_t],
+    ),
+    "polysock_tls_config_add_alpn": (c_int32, [polysock_tls_config_t, c_char_p]),
+    "polysock_tls_config_versions": (c_int32, [polysock_tls_config_t, c_int32, c_int32]),
+    "polysock_tls_config_sni": (c_int32, [polysock_tls_config_t, c_int32]),
+    "polysock_tls_config_client_auth": (c_int32, [polysock_tls_config_t, c_int32]),
+    "polysock_tls_config_insecure_skip_verify": (c_int32, [polysock_tls_config_t]),
+    "polysock_tls_config_insecure_skip_hostname_check": (c_int32, [polysock_tls_config_t]),
+    "polysock_tls_wrap": (c_int32, [polysock_t, polysock_tls_config_t, c_char_p]),
+    "polysock_tls_wrap_server": (c_int32, [polysock_t, polysock_tls_config_t]),
+    "polysock_tls_handshake": (c_int32, [polysock_t]),
+    "polysock_tls_wants": (c_int32, [polysock_t]),
+    "polysock_tls_state": (c_int32, [polysock_t]),
+    "polysock_tls_version": (c_int32, [polysock_t]),
+    "polysock_tls_cipher": (c_int32, [polysock_t, c_char_p, c_size_t]),
+    "polysock_tls_alpn": (c_int32, [polysock_t, c_char_p, c_size_t]),
+    "polysock_tls_server_name": (c_int32, [polysock_t, c_char_p, c_size_t]),
+    "polysock_tls_peer_cert": (c_int64, [polysock_t, c_size_t, c_void_p, c_size_t]),
+    "polysock_tls_peer_cert_count": (c_int64, [polysock_t]),
+    "polysock_tls_peer_subject": (c_int32, [polysock_t, c_char_p, c_size_t]),
+    "polysock_tls_peer_issuer": (c_int32, [polysock_t, c_char_p, c_size_t]),
+    "polysock_tls_peer_san": (c_int32, [polysock_t, c_char_p, c_size_t]),
+    "polysock_tls_peer_validity": (c_int32, [polysock_t, POINTER(c_int64), POINTER(c_int64)]),
 }
 
 #: Declared functions the loaded library does not export (an older build):

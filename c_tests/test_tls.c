@@ -1,0 +1,144 @@
+/* TLS through the C ABI: a polysock server and client on one connection
+ * (certificates made by the openssl command in a temp dir), the same
+ * handle's send/recv/readline, the queries, close_notify, and bad input. */
+#include "harness.h"
+#include <pthread.h>
+
+static char dir_[64];
+
+/* A CA and a localhost certificate it signs, in dir_ (once per test). */
+static void make_certs(void) {
+    make_temp_dir(dir_, "polysock-tls");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && "
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+             "-keyout ca.key -out ca.pem -days 2 -subj /CN=c-test-CA 2>/dev/null && "
+             "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+             "-keyout server.key -out server.csr -subj /CN=localhost 2>/dev/null && "
+             "printf 'subjectAltName=DNS:localhost\\nbasicConstraints=CA:FALSE\\n' > ext && "
+             "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+             "-days 2 -extfile ext -out server.pem 2>/dev/null",
+             dir_);
+    CHECK_EQ(system(cmd), 0);
+}
+
+static const char *path(const char *name) {
+    static char buf[4][128];
+    static int i;
+    char *p = buf[i++ % 4];
+    snprintf(p, 128, "%s/%s", dir_, name);
+    return p;
+}
+
+static void *serve(void *arg) {
+    polysock_t s = *(polysock_t *)arg;
+    polysock_tls_config_t cfg = polysock_tls_config_new(POLYSOCK_TLS_SERVER);
+    CHECK_OK(cfg);
+    CHECK_OK(polysock_tls_config_cert_file(cfg, path("server.pem"), path("server.key")));
+    CHECK_OK(polysock_tls_config_add_alpn(cfg, "x-c"));
+    CHECK_OK(polysock_settimeout(s, 10000));
+    CHECK_OK(polysock_tls_wrap_server(s, cfg));
+    char line[64];
+    size_t n = 0;
+    CHECK_OK(polysock_readline(s, line, sizeof line, &n));
+    CHECK_EQ(n, 6);
+    CHECK(memcmp(line, "hello\n", 6) == 0);
+    CHECK_OK(polysock_sendall(s, "HELLO\n", 6, 0, NULL));
+    CHECK_OK(polysock_shutdown(s, POLYSOCK_SHUT_RDWR));
+    polysock_close(s);
+    polysock_tls_config_free(cfg);
+    return NULL;
+}
+
+TEST(tls_echo_and_queries) {
+    make_certs();
+    polysock_t c, s;
+    connected_tcp(&c, &s);
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, serve, &s), 0);
+    polysock_tls_config_t cfg = polysock_tls_config_new(POLYSOCK_TLS_CLIENT);
+    CHECK_OK(cfg);
+    CHECK_OK(polysock_tls_config_system_roots(cfg, 0));
+    CHECK_OK(polysock_tls_config_add_ca_file(cfg, path("ca.pem")));
+    CHECK_OK(polysock_tls_config_add_alpn(cfg, "x-c"));
+    CHECK_OK(polysock_settimeout(c, 10000));
+    CHECK_OK(polysock_tls_wrap(c, cfg, "localhost"));
+    CHECK_EQ(polysock_tls_state(c), POLYSOCK_TLS_STATE_HANDSHAKE);
+    CHECK_OK(polysock_tls_handshake(c));
+    CHECK_EQ(polysock_tls_state(c), POLYSOCK_TLS_STATE_OPEN);
+    CHECK_EQ(polysock_tls_version(c), POLYSOCK_TLS_1_3);
+    char text[256];
+    CHECK_OK(polysock_tls_alpn(c, text, sizeof text));
+    CHECK_STR(text, "x-c");
+    CHECK_OK(polysock_tls_peer_subject(c, text, sizeof text));
+    CHECK(strstr(text, "CN=localhost") != NULL);
+    CHECK_OK(polysock_tls_peer_issuer(c, text, sizeof text));
+    CHECK(strstr(text, "CN=c-test-CA") != NULL);
+    CHECK_ERR(polysock_tls_peer_subject(c, text, 3), ERANGE);
+    int64_t len = polysock_tls_peer_cert(c, 0, NULL, 0);
+    CHECK(len > 100);
+    CHECK_ERR(polysock_tls_peer_cert(c, 5, NULL, 0), ENOENT);
+    CHECK_OK(polysock_sendall(c, "hello\n", 6, 0, NULL));
+    char buf[16];
+    CHECK_EQ(polysock_recv_exact(c, buf, 6, 0, NULL), 6);
+    CHECK(memcmp(buf, "HELLO\n", 6) == 0);
+    /* The server's close_notify: a clean end of stream. */
+    CHECK_EQ(polysock_recv(c, buf, sizeof buf, 0), 0);
+    CHECK_EQ(polysock_recv(c, buf, sizeof buf, 0), 0); /* and stays ended */
+    /* sendto would bypass the encryption. */
+    CHECK_ERR(polysock_sendto(c, "x", 1, 0, "127.0.0.1", 9), EOPNOTSUPP);
+    pthread_join(t, NULL);
+    polysock_close(c);
+    CHECK_OK(polysock_tls_config_free(cfg));
+}
+
+/* A server whose handshake must fail (its client rejects it). */
+static void *serve_failing(void *arg) {
+    polysock_t s = *(polysock_t *)arg;
+    polysock_tls_config_t cfg = polysock_tls_config_new(POLYSOCK_TLS_SERVER);
+    polysock_tls_config_cert_file(cfg, path("server.pem"), path("server.key"));
+    polysock_settimeout(s, 10000);
+    polysock_tls_wrap_server(s, cfg);
+    CHECK_EQ(polysock_tls_handshake(s), -1);
+    polysock_close(s);
+    polysock_tls_config_free(cfg);
+    return NULL;
+}
+
+TEST(tls_unknown_issuer_is_its_own_code) {
+    make_certs();
+    polysock_t c, s;
+    connected_tcp(&c, &s);
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, serve_failing, &s), 0);
+    polysock_tls_config_t cfg = polysock_tls_config_new(POLYSOCK_TLS_CLIENT);
+    CHECK_OK(polysock_settimeout(c, 10000));
+    CHECK_OK(polysock_tls_wrap(c, cfg, "localhost"));
+    CHECK_ERR(polysock_tls_handshake(c), POLYSOCK_ETLS_UNKNOWN_ISSUER);
+    CHECK(strstr(polysock_last_error(), "tls handshake with localhost: unknown issuer") != NULL);
+    CHECK_STR(polysock_errname(POLYSOCK_ETLS_UNKNOWN_ISSUER), "POLYSOCK_ETLS_UNKNOWN_ISSUER");
+    CHECK_EQ(polysock_tls_state(c), POLYSOCK_TLS_STATE_FAILED);
+    polysock_close(c); /* the server's handshake fails in turn */
+    pthread_join(t, NULL);
+    polysock_tls_config_free(cfg);
+}
+
+
+TEST(tls_bad_input) {
+    CHECK_ERR(polysock_tls_config_new(99), EINVAL);
+    polysock_tls_config_t cfg = polysock_tls_config_new(POLYSOCK_TLS_CLIENT);
+    CHECK_OK(cfg);
+    CHECK_ERR(polysock_tls_config_add_ca_pem(cfg, "garbage", 7), POLYSOCK_ETLS_PEM);
+    CHECK_ERR(polysock_tls_config_add_ca_pem(cfg, NULL, 7), EINVAL);
+    CHECK_ERR(polysock_tls_config_add_ca_file(cfg, "/nonexistent/ca.pem"), ENOENT);
+    CHECK_ERR(polysock_tls_config_add_alpn(cfg, ""), EINVAL);
+    polysock_t u = polysock_socket(POLYSOCK_AF_INET, POLYSOCK_SOCK_STREAM, 0);
+    CHECK_ERR(polysock_tls_wrap(u, cfg, "localhost"), ENOTCONN);
+    CHECK_ERR(polysock_tls_handshake(u), EINVAL);
+    polysock_close(u);
+    CHECK_OK(polysock_tls_config_free(cfg));
+    CHECK_EQ(polysock_tls_config_free(cfg), 0); /* harmless, like close */
+    CHECK_ERR(polysock_tls_config_add_alpn(cfg, "h2"), EBADF);
+    CHECK_ERR(polysock_tls_handshake(-5), EBADF);
+}
