@@ -30,9 +30,16 @@ impl Socket {
     ) -> Result<usize> {
         loop {
             let n = f();
-            if n >= 0 {
-                self.check_open(op)?;
+            if n > 0 {
+                // Bytes moved: report them even if another thread closed
+                // the socket just after, or the caller loses data it got.
                 return Ok(n as usize);
+            }
+            if n == 0 {
+                // A close from another thread wakes recv with shutdown(),
+                // which looks like end of stream: say what really happened.
+                self.check_open(op)?;
+                return Ok(0);
             }
             let code = errno::errno().0;
             self.check_open(op)?;
@@ -250,5 +257,39 @@ impl Socket {
             from.set_from_raw(&storage, sa_len);
         }
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The close of another thread lands right after the system call
+    /// returned (simulated inside `f`, deterministic): the bytes count.
+    #[test]
+    fn bytes_moved_before_a_close_are_reported() {
+        let (a, b) = Socket::pair(libc::AF_UNIX, libc::SOCK_STREAM, 0).unwrap();
+        let sent = a.retry("send", libc::POLLOUT, 0, &mut None, || {
+            // SAFETY: valid fd and buffer of 3 bytes.
+            let n = unsafe { libc::send(a.fd(), b"abc".as_ptr().cast(), 3, NOSIGNAL) };
+            a.close_while_in_use();
+            n
+        });
+        assert_eq!(sent.unwrap(), 3);
+        let mut buf = [0u8; 8];
+        let got = b.retry("recv", libc::POLLIN, 0, &mut None, || {
+            // SAFETY: valid fd and buffer of 8 bytes.
+            let n = unsafe { libc::recv(b.fd(), buf.as_mut_ptr().cast(), 8, 0) };
+            b.close_while_in_use();
+            n
+        });
+        assert_eq!(got.unwrap(), 3);
+        assert_eq!(&buf[..3], b"abc");
+        // What a close's shutdown() makes recv return is still EBADF.
+        let eof = b.retry("recv", libc::POLLIN, 0, &mut None, || {
+            // SAFETY: valid fd and buffer of 8 bytes.
+            unsafe { libc::recv(b.fd(), buf.as_mut_ptr().cast(), 8, 0) }
+        });
+        assert_eq!(eof.unwrap_err().code(), libc::EBADF);
     }
 }
