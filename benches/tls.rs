@@ -1,0 +1,184 @@
+//! `cargo bench --bench tls`: TLS 1.3 over loopback, polysock (rustls,
+//! ring) against OpenSSL (Python's ssl module), in one run.
+//!
+//! Both clients talk to the same server, an OpenSSL one
+//! (benches/tls_openssl.py), so what differs is the client's TLS: bulk
+//! (one connection sending POLYSOCK_BENCH_TLS_MIB, default 256 MiB, and
+//! waiting for the server's "ok") and handshakes (full TLS 1.3 handshakes
+//! plus one round trip, sequentially, TCP_NODELAY on both sides; the server issues no tickets, and
+//! polysock makes a configuration per connection, so nothing resumes).
+//! Rounds alternate which client goes first (A B, B A, ...); the table
+//! gives medians and spreads ((max-min)/median). The OpenSSL client runs
+//! in Python: its per-call overhead is in its figures (small for 64 KiB
+//! writes, visible in handshakes/s).
+
+use polysock::core::tls::{POLYSOCK_TLS_1_3, POLYSOCK_TLS_CLIENT};
+use polysock::ffi::io::*;
+use polysock::ffi::socket::*;
+use polysock::ffi::tls::*;
+use std::ffi::CString;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+fn certs(dir: &Path) -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "bench CA");
+    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    let pem = leaf.signed_by(&key, &issuer).unwrap().pem();
+    std::fs::create_dir_all(dir).unwrap();
+    let p = |n: &str| dir.join(n).display().to_string();
+    std::fs::write(p("ca.pem"), ca_pem).unwrap();
+    std::fs::write(p("server.pem"), pem).unwrap();
+    std::fs::write(p("server.key"), key.serialize_pem()).unwrap();
+    (p("ca.pem"), p("server.pem"), p("server.key"))
+}
+
+fn check(r: i64, what: &str) -> i64 {
+    if r < 0 {
+        let m = unsafe { std::ffi::CStr::from_ptr(polysock::ffi::error::polysock_last_error()) };
+        panic!("{what}: {}", m.to_string_lossy());
+    }
+    r
+}
+
+/// One polysock connection sending `bytes` (after their 8-byte length).
+fn polysock_one(port: i32, ca: &CString, bytes: usize, chunk: &[u8]) {
+    let cfg = check(polysock_tls_config_new(POLYSOCK_TLS_CLIENT), "config");
+    check(polysock_tls_config_system_roots(cfg, 0) as i64, "roots");
+    check(
+        polysock_tls_config_add_ca_file(cfg, ca.as_ptr()) as i64,
+        "ca",
+    );
+    let s = check(
+        polysock_socket(libc::AF_INET, libc::SOCK_STREAM, 0),
+        "socket",
+    );
+    polysock_settimeout(s, 60_000);
+    // Both sides write small messages: no Nagle delay, as on the other side.
+    polysock::ffi::options::polysock_setopt(s, polysock::core::options::POLYSOCK_OPT_NODELAY, 1);
+    check(
+        polysock_connect(s, c"127.0.0.1".as_ptr(), port) as i64,
+        "connect",
+    );
+    check(
+        polysock_tls_wrap(s, cfg, c"localhost".as_ptr()) as i64,
+        "wrap",
+    );
+    let head = (bytes as u64).to_be_bytes();
+    check(
+        polysock_sendall(s, head.as_ptr().cast(), 8, 0, std::ptr::null_mut()),
+        "send",
+    );
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(chunk.len());
+        check(
+            polysock_sendall(s, chunk.as_ptr().cast(), n, 0, std::ptr::null_mut()),
+            "send",
+        );
+        left -= n;
+    }
+    let mut ok = [0u8; 2];
+    check(
+        polysock_recv_exact(s, ok.as_mut_ptr().cast(), 2, 0, std::ptr::null_mut()),
+        "recv",
+    );
+    assert_eq!(&ok, b"ok");
+    assert_eq!(polysock_tls_version(s), POLYSOCK_TLS_1_3);
+    polysock_close(s);
+    polysock_tls_config_free(cfg);
+}
+
+fn openssl_client(script: &Path, port: i32, ca: &str, mode: &str, n: usize) -> f64 {
+    let out = Command::new("python3")
+        .arg(script)
+        .args(["client", &port.to_string(), ca, mode, &n.to_string()])
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+fn stats(v: &mut [f64]) -> (f64, f64) {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let med = v[v.len() / 2];
+    (med, (v[v.len() - 1] - v[0]) / med * 100.0)
+}
+
+fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let script = root.join("benches/tls_openssl.py");
+    let dir = root.join("target/tls-bench");
+    let (ca, cert, key) = certs(&dir);
+    let rounds: usize = std::env::var("POLYSOCK_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let mib: usize = std::env::var("POLYSOCK_BENCH_TLS_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
+    let handshakes = 200;
+    let mut server = Command::new("python3")
+        .arg(&script)
+        .args(["server", &cert, &key])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: i32 = line.trim().strip_prefix("PORT ").unwrap().parse().unwrap();
+    let cca = CString::new(ca.clone()).unwrap();
+    let chunk = vec![0u8; 1 << 16];
+    let bytes = mib << 20;
+    let (mut pb, mut ob, mut ph, mut oh) = (vec![], vec![], vec![], vec![]);
+    for r in 0..rounds {
+        for side in [r % 2, 1 - r % 2] {
+            if side == 0 {
+                let t = Instant::now();
+                polysock_one(port, &cca, bytes, &chunk);
+                pb.push(mib as f64 / t.elapsed().as_secs_f64());
+                let t = Instant::now();
+                for _ in 0..handshakes {
+                    polysock_one(port, &cca, 0, &chunk);
+                }
+                ph.push(handshakes as f64 / t.elapsed().as_secs_f64());
+            } else {
+                ob.push(mib as f64 / openssl_client(&script, port, &ca, "bulk", bytes));
+                oh.push(handshakes as f64 / openssl_client(&script, port, &ca, "hs", handshakes));
+            }
+        }
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    println!("TLS 1.3 over loopback, {rounds} rounds (interleaved), server: OpenSSL (Python ssl)");
+    println!(
+        "| case | polysock (rustls) | spread | OpenSSL (Python ssl) | spread | polysock/OpenSSL |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (name, unit, p, o) in [
+        (format!("bulk {mib} MiB"), "MiB/s", &mut pb, &mut ob),
+        (format!("handshakes ({handshakes})"), "/s", &mut ph, &mut oh),
+    ] {
+        let ((pm, ps), (om, os)) = (stats(p), stats(o));
+        println!(
+            "| {name} | {pm:.0} {unit} | {ps:.0}% | {om:.0} {unit} | {os:.0}% | {:.2} |",
+            pm / om
+        );
+    }
+}
