@@ -70,7 +70,10 @@ static int enter_private_net(const char *hosts) {
         return -1;
     }
     if (hosts) {
-        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
+        /* The kernel ignores the type for a propagation change and a bind
+         * mount (mount(2)); it is a string all the same, since valgrind
+         * reads it as one. */
+        if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0) {
             printf("  skipped: making mounts private: %s\n", strerror(errno));
             return -1;
         }
@@ -79,7 +82,7 @@ static int enter_private_net(const char *hosts) {
         CHECK(fd >= 0);
         CHECK_EQ(write(fd, hosts, strlen(hosts)), (long long)strlen(hosts));
         close(fd);
-        int rc = mount(path, "/etc/hosts", NULL, MS_BIND, NULL);
+        int rc = mount(path, "/etc/hosts", "none", MS_BIND, NULL);
         unlink(path);
         if (rc != 0) {
             printf("  skipped: bind-mounting a private /etc/hosts: %s\n", strerror(errno));
