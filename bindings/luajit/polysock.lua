@@ -1977,4 +1977,135 @@ function Socket:detach()
     return fd
 end
 
+---------------------------------------------------------------- TLS
+
+-- LuaSec's shape over polysock's TLS: ssl.newcontext(params),
+-- ssl.wrap(sock, ctx_or_params), conn:sni(name), conn:dohandshake(). The
+-- wrapped connection is the same socket object (one handle), so send,
+-- receive, settimeout and close keep working; with timeout 0, dohandshake
+-- gives nil, "wantread" or "wantwrite" as LuaSec does.
+local bit = require("bit")
+local ssl = {}
+M.ssl = ssl
+
+local function free_config(box)
+    C.polysock_tls_config_free(box[0])
+end
+
+local Context = {}
+Context.__index = Context
+
+local versions = { tlsv1_2 = K.TLS_1_2, tlsv1_3 = K.TLS_1_3 }
+
+-- params: mode ("client"/"server"), certificate, key, cafile, verify
+-- ("none" turns verification off; default on), protocol ("any",
+-- "tlsv1_2", "tlsv1_3"), alpn (a string or a list). nil, message, code on
+-- failure.
+function ssl.newcontext(params)
+    local side = ({ client = K.TLS_CLIENT, server = K.TLS_SERVER })[params.mode]
+    if not side then
+        return invalid("newcontext", "mode must be \"client\" or \"server\"")
+    end
+    local id = C.polysock_tls_config_new(side)
+    if id < 0 then return failure() end
+    local ctx = setmetatable({ id = id, mode = params.mode,
+        _box = ffi.gc(ffi.new("int64_t[1]", id), free_config) }, Context)
+    local function try(r) return r >= 0 end -- add_ca_file gives a count
+    if params.cafile then
+        if side == K.TLS_CLIENT and not try(C.polysock_tls_config_system_roots(id, 0)) then
+            return failure()
+        end
+        if not try(C.polysock_tls_config_add_ca_file(id, params.cafile)) then return failure() end
+    end
+    if params.certificate and not try(C.polysock_tls_config_cert_file(id, params.certificate, params.key)) then
+        return failure()
+    end
+    local verify = params.verify
+    if type(verify) == "table" then verify = verify[1] end
+    if verify == "none" and side == K.TLS_CLIENT
+        and not try(C.polysock_tls_config_insecure_skip_verify(id)) then
+        return failure()
+    end
+    if params.protocol and params.protocol ~= "any" then
+        local v = versions[params.protocol]
+        if not v then return invalid("newcontext", "unknown protocol " .. tostring(params.protocol)) end
+        if not try(C.polysock_tls_config_versions(id, v, v)) then return failure() end
+    end
+    local alpn = params.alpn
+    if type(alpn) == "string" then alpn = { alpn } end
+    for _, proto in ipairs(alpn or {}) do
+        if not try(C.polysock_tls_config_add_alpn(id, proto)) then return failure() end
+    end
+    return ctx
+end
+
+-- Makes `sock` (connected) a TLS connection of `ctx` (or of the params of
+-- ssl.newcontext). A client's session starts at sni() or dohandshake().
+function ssl.wrap(sock, ctx)
+    h_of(sock, "wrap")
+    if getmetatable(ctx) ~= Context then
+        local c, msg, code = ssl.newcontext(ctx)
+        if not c then return nil, msg, code end
+        ctx = c
+    end
+    sock._tls_ctx = ctx
+    if ctx.mode == "server" then
+        if C.polysock_tls_wrap_server(sock.handle, ctx.id) ~= 0 then return failure() end
+        sock._tls_on = true
+    end
+    return sock
+end
+
+-- The name the server's certificate must be for, and the SNI sent.
+-- dohandshake() without sni() works only with verify = "none" (the peer
+-- is then named by its address).
+function Socket:sni(name)
+    local h = h_of(self, "sni")
+    if self._tls_on then return invalid("sni", "the TLS session has started") end
+    if not self._tls_ctx then return invalid("sni", "not wrapped (ssl.wrap first)") end
+    if C.polysock_tls_wrap(h, self._tls_ctx.id, name) ~= 0 then return failure() end
+    self._tls_on = true
+    return true
+end
+
+-- true, or nil and "wantread"/"wantwrite" (timeout 0), or nil, message,
+-- code.
+function Socket:dohandshake()
+    local h = h_of(self, "dohandshake")
+    if not self._tls_on then
+        local okc, msg, code = self:sni(nil)
+        if not okc then return nil, msg, code end
+    end
+    if C.polysock_tls_handshake(h) == 0 then return true end
+    if C.polysock_errno() == K.EAGAIN then
+        local msg, code = ffi.string(C.polysock_last_error()), "EAGAIN"
+        local w = C.polysock_tls_wants(h)
+        if bit.band(w, K.POLLOUT) ~= 0 then return nil, "wantwrite", code, msg end
+        return nil, "wantread", code, msg
+    end
+    return failure()
+end
+
+local function tls_text(f, h)
+    local buf = ffi.new("char[256]")
+    if f(h, buf, 256) ~= 0 then return nil end
+    return ffi.string(buf)
+end
+
+-- LuaSec's conn:info() on a TLS connection: protocol, cipher, alpn, and
+-- the peer's subject; the socket's own info() otherwise.
+local socket_info = Socket.info
+function Socket:info(...)
+    local h = h_of(self, "info")
+    if not self._tls_on then return socket_info(self, ...) end
+    local v = C.polysock_tls_version(h)
+    if v < 0 then return failure() end
+    return {
+        protocol = ({ [K.TLS_1_2] = "TLSv1.2", [K.TLS_1_3] = "TLSv1.3" })[v],
+        cipher = tls_text(C.polysock_tls_cipher, h),
+        alpn = tls_text(C.polysock_tls_alpn, h),
+        subject = tls_text(C.polysock_tls_peer_subject, h),
+    }
+end
+
 return M

@@ -884,6 +884,88 @@ end)
 ---------------------------------------------------------------- run
 
 local passed, failed, skipped = 0, 0, 0
+-- Certificates made by the openssl command, in the test's temp dir.
+local function tls_certs()
+    local dir = (os.getenv("POLYSOCK_TEST_TMP") or "/tmp") .. "/tls-lua"
+    local cmd = table.concat({
+        "mkdir -p " .. dir .. " && cd " .. dir,
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
+            .. " -keyout ca.key -out ca.pem -days 2 -subj /CN=lua-CA 2>/dev/null",
+        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
+            .. " -keyout server.key -out server.csr -subj /CN=localhost 2>/dev/null",
+        "printf 'subjectAltName=DNS:localhost\\nbasicConstraints=CA:FALSE\\n' > ext",
+        "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial"
+            .. " -days 2 -extfile ext -out server.pem 2>/dev/null",
+    }, " && ")
+    local r = os.execute(cmd)
+    check(r == 0 or r == true, "openssl made the certificates")
+    return dir
+end
+
+test("tls: LuaSec-style wrap and dohandshake, both sides non-blocking in one thread", function()
+    local dir = tls_certs()
+    local cli, conn = tcp_pair()
+    local sctx = ok(ps.ssl.newcontext({ mode = "server", certificate = dir .. "/server.pem",
+        key = dir .. "/server.key", alpn = "x-lua" }))
+    local c = ok(ps.ssl.wrap(cli, { mode = "client", cafile = dir .. "/ca.pem",
+        protocol = "tlsv1_3", alpn = { "x-lua" } }))
+    local s = ok(ps.ssl.wrap(conn, sctx))
+    eq(c, cli, "wrap keeps the socket object")
+    ok(c:sni("localhost"))
+    c:settimeout(0)
+    s:settimeout(0)
+    local done, turns, wants = { false, false }, 0, {}
+    while not (done[1] and done[2]) do
+        turns = turns + 1
+        check(turns < 1000, "the handshake ends")
+        for i, x in ipairs({ c, s }) do
+            if not done[i] then
+                local r, why, code = x:dohandshake()
+                if r then
+                    done[i] = true
+                else
+                    check(why == "wantread" or why == "wantwrite", "dohandshake: " .. tostring(why))
+                    eq(code, "EAGAIN", "code")
+                    wants[why] = true
+                end
+            end
+        end
+    end
+    check(wants.wantread, "a side waited to read")
+    local info = ok(c:info())
+    eq(info.protocol, "TLSv1.3", "protocol")
+    eq(info.alpn, "x-lua", "alpn")
+    check(info.subject:find("CN=localhost", 1, true), "subject " .. tostring(info.subject))
+    c:settimeout(5)
+    s:settimeout(5)
+    ok(c:send("hello over tls\n"))
+    eq(ok(s:receive("*l")), "hello over tls", "a line over TLS")
+    c:close()
+    s:close()
+end)
+
+test("tls: a wrong name fails with its own code and cause", function()
+    local dir = tls_certs()
+    local cli, conn = tcp_pair()
+    local c = ok(ps.ssl.wrap(cli, { mode = "client", cafile = dir .. "/ca.pem" }))
+    ok(ps.ssl.wrap(conn, { mode = "server", certificate = dir .. "/server.pem", key = dir .. "/server.key" }))
+    ok(c:sni("other.test"))
+    c:settimeout(0)
+    conn:settimeout(0)
+    local r, msg, code
+    for _ = 1, 1000 do
+        r, msg, code = c:dohandshake()
+        if r or (msg ~= "wantread" and msg ~= "wantwrite") then break end
+        conn:dohandshake()
+    end
+    check(not r, "the handshake fails")
+    eq(code, "POLYSOCK_ETLS_HOSTNAME", "code")
+    check(msg:find("hostname mismatch: certificate is for localhost", 1, true), msg)
+    eq(select(3, ps.ssl.newcontext({ mode = "sideways" })), "EINVAL", "bad mode")
+    c:close()
+    conn:close()
+end)
+
 for _, t in ipairs(tests) do
     local okc, err = xpcall(t.fn, function(e)
         if type(e) == "table" and e[SKIP] then
