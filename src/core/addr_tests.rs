@@ -301,3 +301,66 @@ fn text_of_a_kernel_address_matches_std_display() {
     }
     assert_eq!(Addr::from_raw(&MaybeUninit::zeroed(), 0).family, 0);
 }
+
+#[test]
+fn raw_address_matches_to_sockaddr() {
+    let mut rng = Rng(0x0bad_cafe_dead_beef);
+    let mut hosts: Vec<String> = ["", "::1", "fe80::1%lo", "0.0.0.0", "255.255.255.255"]
+        .map(String::from)
+        .into();
+    for _ in 0..5_000 {
+        let [a, b, c, d] = (rng.next() as u32).to_be_bytes();
+        hosts.push(format!("{a}.{b}.{c}.{d}"));
+    }
+    for family in [libc::AF_INET, libc::AF_INET6] {
+        for host in &hosts {
+            for port in [0, 1, 4242, 65535, 65536, -1] {
+                let want = to_sockaddr(
+                    "t",
+                    family,
+                    libc::SOCK_DGRAM,
+                    Some(host),
+                    port,
+                    Purpose::Connect,
+                );
+                let mut raw = RawAddr::new();
+                let got = raw.set(
+                    "t",
+                    family,
+                    libc::SOCK_DGRAM,
+                    Some(host),
+                    port,
+                    Purpose::Connect,
+                );
+                match want {
+                    Ok(sa) => {
+                        assert!(got.is_ok(), "{host} {port}");
+                        assert_eq!(raw.size(), sa.len());
+                        // SAFETY: both hold len initialised bytes.
+                        let (g, w) = unsafe {
+                            (
+                                std::slice::from_raw_parts(
+                                    raw.as_ptr().cast::<u8>(),
+                                    sa.len() as usize,
+                                ),
+                                std::slice::from_raw_parts(
+                                    sa.as_ptr().cast::<u8>(),
+                                    sa.len() as usize,
+                                ),
+                            )
+                        };
+                        assert_eq!(g, w, "{host} {port}");
+                        assert_eq!(
+                            raw.to_addr().to_string(),
+                            Addr::from_sockaddr(&sa).to_string()
+                        );
+                    }
+                    Err(e) => {
+                        let g = got.expect_err(host);
+                        assert_eq!((g.code(), g.context()), (e.code(), e.context()));
+                    }
+                }
+            }
+        }
+    }
+}

@@ -184,7 +184,8 @@ impl Socket {
     /// Sends one datagram (or stream data) to host:port (a path for AF_UNIX).
     pub fn sendto(&self, buf: &[u8], flags: i32, host: Option<&str>, port: i32) -> Result<usize> {
         self.refuse_tls("sendto")?;
-        let sa = addr::to_sockaddr(
+        let mut sa = addr::RawAddr::new();
+        sa.set(
             "sendto",
             self.family(),
             self.socktype(),
@@ -194,24 +195,19 @@ impl Socket {
         )?;
         let fd = self.fd();
         self.retry("sendto", libc::POLLOUT, flags, &mut None, || {
-            // SAFETY: buf is valid for reads; sa holds sa.len() address bytes.
+            // SAFETY: buf is valid for reads; sa holds sa.size() address bytes.
             unsafe {
                 libc::sendto(
                     fd,
                     buf.as_ptr().cast(),
                     buf.len(),
                     flags | NOSIGNAL,
-                    sa.as_ptr().cast(),
-                    sa.len(),
+                    sa.as_ptr(),
+                    sa.size(),
                 )
             }
         })
-        .map_err(|e| {
-            Error::new(
-                e.code(),
-                format_args!("sendto {}", Addr::from_sockaddr(&sa)),
-            )
-        })
+        .map_err(|e| Error::new(e.code(), format_args!("sendto {}", sa.to_addr())))
     }
 
     /// Receives once, and writes the sender's address to `from` if given
