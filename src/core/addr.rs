@@ -259,27 +259,44 @@ pub(crate) fn parse_ipv4(text: &[u8]) -> Option<Ipv4Addr> {
     Some(Ipv4Addr::from(octets))
 }
 
-/// Writes `ip` as std's Display does ("192.0.2.1") into `out`; returns
-/// the length.
+/// Each octet's text followed by a dot ("7." to "255."), zero-padded to
+/// four bytes, and that text's length.
+const OCTET_TEXT: [([u8; 4], u8); 256] = {
+    let mut t = [([0u8; 4], 0u8); 256];
+    let mut o = 0;
+    while o < 256 {
+        let (d, v) = (&mut t[o].0, o as u8);
+        let n = if v >= 100 {
+            *d = [b'0' + v / 100, b'0' + v / 10 % 10, b'0' + v % 10, b'.'];
+            4
+        } else if v >= 10 {
+            *d = [b'0' + v / 10, b'0' + v % 10, b'.', 0];
+            3
+        } else {
+            *d = [b'0' + v, b'.', 0, 0];
+            2
+        };
+        t[o].1 = n;
+        o += 1;
+    }
+    t
+};
+
+/// Writes `ip` as std's Display does ("192.0.2.1") into `out`, which must
+/// be zero-filled; returns the length. One table entry per octet: every
+/// receive with the sender's address formats one.
 fn format_ipv4(ip: [u8; 4], out: &mut [u8; 16]) -> usize {
     let mut n = 0;
-    for (k, &octet) in ip.iter().enumerate() {
-        if k > 0 {
-            out[n] = b'.';
-            n += 1;
-        }
-        if octet >= 100 {
-            out[n] = b'0' + octet / 100;
-            n += 1;
-        }
-        if octet >= 10 {
-            out[n] = b'0' + octet / 10 % 10;
-            n += 1;
-        }
-        out[n] = b'0' + octet % 10;
-        n += 1;
+    for octet in ip {
+        let (text, len) = OCTET_TEXT[usize::from(octet)];
+        // Three octets have put at most 12 bytes: four more fit. The
+        // padding zeros land where the next octet, or the end, goes.
+        out[n..n + 4].copy_from_slice(&text);
+        n += usize::from(len);
     }
-    n
+    // The last octet's dot.
+    out[n - 1] = 0;
+    n - 1
 }
 
 /// Checks a port given as a C int.

@@ -221,10 +221,19 @@ pub(crate) fn dest<'a>(op: &str, a: &'a Addr) -> Result<Option<(&'a str, i32)>> 
     if a.family == 0 {
         return Ok(None);
     }
-    // SAFETY: host is an array of c_char, viewed as bytes.
-    let bytes: &[u8] = unsafe { std::slice::from_raw_parts(a.host.as_ptr().cast(), a.host.len()) };
-    let Ok(host) = std::ffi::CStr::from_bytes_until_nul(bytes) else {
+    // libc's strnlen: a batch reads every message's host, and core's
+    // byte-wise search for the NUL cost twice as much (callgrind).
+    // SAFETY: host is an array of a.host.len() c_chars.
+    let n = unsafe { libc::strnlen(a.host.as_ptr(), a.host.len()) };
+    if n == a.host.len() {
         return fail!(libc::EINVAL, "{op}: addr.host is not NUL-terminated");
+    }
+    // SAFETY: host[n] is its first NUL, within the array.
+    let host = unsafe {
+        std::ffi::CStr::from_bytes_with_nul_unchecked(std::slice::from_raw_parts(
+            a.host.as_ptr().cast(),
+            n + 1,
+        ))
     };
     Ok(Some((utf8(op, "addr.host", host)?, a.port)))
 }
