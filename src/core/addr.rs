@@ -402,16 +402,16 @@ impl RawAddr {
         }
     }
 
-    /// Becomes the address `to_sockaddr` makes of the same arguments.
+    /// Becomes the destination `to_sockaddr` makes of the same arguments
+    /// (Purpose::Connect: where a send goes).
     #[inline]
-    pub fn set(
+    pub fn set_dest(
         &mut self,
         op: &str,
         family: i32,
         socktype: i32,
         host: Option<&str>,
         port: i32,
-        purpose: Purpose,
     ) -> Result<()> {
         if family == libc::AF_INET {
             if let Some(ip) = host.and_then(|h| parse_ipv4(h.as_bytes())) {
@@ -434,7 +434,7 @@ impl RawAddr {
                 return Ok(());
             }
         }
-        let sa = to_sockaddr(op, family, socktype, host, port, purpose)?;
+        let sa = to_sockaddr(op, family, socktype, host, port, Purpose::Connect)?;
         // SAFETY: sa.len() bytes of a sockaddr fit the storage.
         unsafe {
             std::ptr::copy_nonoverlapping(

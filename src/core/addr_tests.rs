@@ -315,23 +315,10 @@ fn raw_address_matches_to_sockaddr() {
     for family in [libc::AF_INET, libc::AF_INET6] {
         for host in &hosts {
             for port in [0, 1, 4242, 65535, 65536, -1] {
-                let want = to_sockaddr(
-                    "t",
-                    family,
-                    libc::SOCK_DGRAM,
-                    Some(host),
-                    port,
-                    Purpose::Connect,
-                );
+                let (t, dgram) = ("t", libc::SOCK_DGRAM);
+                let want = to_sockaddr(t, family, dgram, Some(host), port, Purpose::Connect);
                 let mut raw = RawAddr::new();
-                let got = raw.set(
-                    "t",
-                    family,
-                    libc::SOCK_DGRAM,
-                    Some(host),
-                    port,
-                    Purpose::Connect,
-                );
+                let got = raw.set_dest(t, family, dgram, Some(host), port);
                 match want {
                     Ok(sa) => {
                         assert!(got.is_ok(), "{host} {port}");

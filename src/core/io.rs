@@ -1,7 +1,7 @@
 //! Data transfer. Every call honours the socket's timeout, resumes after
 //! EINTR, never raises SIGPIPE, and never allocates.
 
-use super::addr::{self, Addr, Purpose};
+use super::addr::{self, Addr};
 use super::error::{Error, Progress, Result, fail};
 use super::socket::{Socket, blocking_code};
 use super::wait::{Deadline, wait_fd};
@@ -185,14 +185,7 @@ impl Socket {
     pub fn sendto(&self, buf: &[u8], flags: i32, host: Option<&str>, port: i32) -> Result<usize> {
         self.refuse_tls("sendto")?;
         let mut sa = addr::RawAddr::new();
-        sa.set(
-            "sendto",
-            self.family(),
-            self.socktype(),
-            host,
-            port,
-            Purpose::Connect,
-        )?;
+        sa.set_dest("sendto", self.family(), self.socktype(), host, port)?;
         let fd = self.fd();
         self.retry("sendto", libc::POLLOUT, flags, &mut None, || {
             // SAFETY: buf is valid for reads; sa holds sa.size() address bytes.
