@@ -8,7 +8,9 @@
         s.sendall(b"hello\\n")
         print(s.recv(1024))
 
-Pure Python over polysock's C ABI through ctypes: nothing to compile.
+Two backends with one contract (BACKEND.md): the native extension
+polysock._native, or ctypes over libpolysock.so (POLYSOCK_BACKEND chooses;
+``polysock.backend`` says which is loaded).
 Every constant of polysock's table (AF_*, SOCK_*, SO_*, IPPROTO_*, TCP_*,
 MSG_*, SHUT_*, AI_*, NI_*, E*, EAI_*, POLYSOCK_*...) is a module attribute,
 with the platform's value; errors are Python's own exceptions.
@@ -17,9 +19,22 @@ with the platform's value; errors are Python's own exceptions.
 from enum import IntEnum, IntFlag
 
 from . import _abi, _addr, _socket
-from ._errors import error, gaierror, herror, timeout
+from ._errors import EAI_PLATFORM, error, gaierror, herror, timeout
 from ._socket import (
+    CMSG_LEN,
+    CMSG_SPACE,
     SocketIO,
+    _GiveupOnSendfile,
+    _LOCALHOST,
+    _LOCALHOST_V6,
+    backend,
+    close,
+    dup,
+    inet_aton,
+    inet_ntoa,
+    recv_fds,
+    send_fds,
+    sethostname,
     SocketType,
     _GLOBAL_DEFAULT_TIMEOUT,
     create_connection,
@@ -91,6 +106,8 @@ MsgFlag = IntFlag("MsgFlag", _members("MSG_"), module=__name__)
 AddressInfo = IntFlag("AddressInfo", _members("AI_"), module=__name__)
 
 globals().update(constants)
+# CPython's EAI_* are the platform's values, and so are gaierror's errnos.
+globals().update({n: v for n, v in EAI_PLATFORM.items() if n in constants})
 for _enum_class in (AddressFamily, SocketKind, MsgFlag, AddressInfo):
     for _name, _member in _enum_class.__members__.items():
         globals()[_name] = _member
@@ -106,16 +123,28 @@ _socket.AF_INET6 = AddressFamily(constants["AF_INET6"])
 _socket.AF_UNIX = AddressFamily(constants["AF_UNIX"])
 _socket.IPPROTO_IPV6 = constants.get("IPPROTO_IPV6")
 _socket.IPV6_V6ONLY = constants.get("IPV6_V6ONLY")
+_socket.SOL_SOCKET = constants.get("SOL_SOCKET")
+_socket.SCM_RIGHTS = constants.get("SCM_RIGHTS")
 _socket.AddressFamily = AddressFamily
 _socket.SocketKind = SocketKind
 del _module
 
 socket.__module__ = SocketIO.__module__ = __name__
+SocketType = _socket._base
 
 #: Whether this system can create IPv6 sockets (polysock_has_ipv6).
 has_ipv6 = _socket._has_ipv6()
 
 __all__ = [
+    "CMSG_LEN",
+    "CMSG_SPACE",
+    "close",
+    "dup",
+    "inet_aton",
+    "inet_ntoa",
+    "recv_fds",
+    "send_fds",
+    "sethostname",
     "AddressFamily",
     "AddressInfo",
     "MsgFlag",

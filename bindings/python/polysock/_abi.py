@@ -513,3 +513,12 @@ def pending(what, symbol):
 def version():
     """The loaded library's version, "MAJOR.MINOR.PATCH"."""
     return polysock_version().decode("ascii")
+
+
+def constant(name):
+    """The value of polysock's constant `name` (None: this platform lacks
+    it)."""
+    value = c_int64()
+    if polysock_constant_lookup(name.encode("ascii"), ctypes.byref(value)) < 0:
+        return None
+    return value.value

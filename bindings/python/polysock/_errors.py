@@ -8,9 +8,12 @@ same thread: ctypes runs a call on the calling thread) and builds:
   into the matching subclass (ConnectionRefusedError, BrokenPipeError,
   TimeoutError, BlockingIOError, FileNotFoundError...);
 * for a resolver code (polysock's EAI_* codes, at or above
-  POLYSOCK_ERR_BASE), ``gaierror(code, message)``;
+  POLYSOCK_ERR_BASE), ``gaierror(errno, message)`` whose errno is the
+  platform's value for that failure (Linux's negative EAI_*), as CPython's;
 * for polysock's other own codes (POLYSOCK_EPANIC...), a plain OSError.
 """
+
+import sys
 
 from . import _abi
 
@@ -23,9 +26,17 @@ class herror(OSError):
 
 
 class gaierror(OSError):
-    """A resolver error. ``errno`` is one of polysock's EAI_* codes (compare
-    with polysock.EAI_NONAME..., not with the values of CPython's socket
-    module)."""
+    """A resolver error. ``errno`` is the platform's EAI_* value, as
+    CPython's (polysock.EAI_NONAME... are those values too)."""
+
+
+#: The platform's getaddrinfo codes by name (Linux, glibc's <netdb.h>):
+#: polysock's own EAI_* codes are the same everywhere, CPython reports these.
+EAI_PLATFORM = {
+    "EAI_BADFLAGS": -1, "EAI_NONAME": -2, "EAI_AGAIN": -3, "EAI_FAIL": -4,
+    "EAI_NODATA": -5, "EAI_FAMILY": -6, "EAI_SOCKTYPE": -7, "EAI_SERVICE": -8,
+    "EAI_ADDRFAMILY": -9, "EAI_MEMORY": -10, "EAI_SYSTEM": -11, "EAI_OVERFLOW": -12,
+} if sys.platform.startswith("linux") else {}
 
 
 def errname(code):
@@ -40,8 +51,10 @@ def strerror(code):
 
 def exception_for(code, message):
     """The Python exception for a polysock code and message."""
-    if code >= _abi.ERR_BASE and errname(code).startswith("EAI_"):
-        return gaierror(code, message)
+    if code >= _abi.ERR_BASE:
+        name = errname(code)
+        if name.startswith("EAI_"):
+            return gaierror(EAI_PLATFORM.get(name, code), message)
     return OSError(code, message)
 
 

@@ -1,29 +1,79 @@
-"""The socket class and the module functions, over polysock's C ABI.
+"""The Python layer: what CPython's socket.py adds to `_socket`, over the
+backend this process uses (BACKEND.md): the socket class with accept, dup,
+makefile, sendfile, the inheritable flag and the enums; SocketIO; and the
+module functions, which touch no backend handle and so live once, here,
+over polysock's C ABI through ctypes (_abi).
 
-Everything here converts: Python values to the C arguments declared in
-_abi, results back to Python values, failures to Python exceptions (see
-_errors). The socket logic (timeouts, EINTR, SIGPIPE, close-on-exec,
-address parsing, resolving) is polysock's.
+POLYSOCK_BACKEND=native|ctypes chooses the backend; unset, the native
+module when it imports and provides the whole contract, else ctypes.
 """
 
+import array
 import ctypes
 import errno
+import importlib
 import io
-import math
-import numbers
 import operator
 import os
+import selectors
 import sys
 
 from . import _abi
 from . import _addr
+from . import _ctypes_socket
+from ._ctypes_socket import _buf_in, _check, _cmsg_len, _from_ms, _int32, _to_ms
 from ._errors import last_error
 
 # Filled in by __init__ from the constants table.
 AF_INET = AF_INET6 = AF_UNIX = SOCK_STREAM = IPPROTO_IPV6 = IPV6_V6ONLY = None
+SOL_SOCKET = SCM_RIGHTS = None
 AddressFamily = SocketKind = None
 
-_c_char = ctypes.c_char
+#: What a backend module must provide (BACKEND.md).
+CONTRACT_FUNCTIONS = ("socket", "SocketType", "socketpair", "getdefaulttimeout",
+                      "setdefaulttimeout")
+CONTRACT_METHODS = (
+    "_accept", "_from_handle", "bind", "close", "connect", "connect_ex", "detach", "dup",
+    "fileno", "getblocking", "getpeername", "getsockname", "getsockopt", "gettimeout",
+    "listen", "recv", "recv_into", "recvfrom", "recvfrom_into", "recvmsg", "recvmsg_into",
+    "send", "sendall", "sendmsg", "sendto", "setblocking", "setsockopt", "settimeout",
+    "shutdown", "family", "type", "proto", "timeout", "handle",
+)
+
+
+def missing_from_contract(module):
+    """The names of the contract `module` lacks (empty: it is complete)."""
+    missing = [n for n in CONTRACT_FUNCTIONS if not hasattr(module, n)]
+    base = getattr(module, "socket", None)
+    if base is not None:
+        missing += ["socket." + n for n in CONTRACT_METHODS if not hasattr(base, n)]
+    return missing
+
+
+def _choose_backend():
+    wanted = os.environ.get("POLYSOCK_BACKEND", "")
+    if wanted not in ("", "native", "ctypes"):
+        raise ImportError("POLYSOCK_BACKEND=%r: the backends are 'native' and 'ctypes'"
+                          % wanted)
+    if wanted == "ctypes":
+        return "ctypes", _ctypes_socket
+    try:
+        native = importlib.import_module("polysock._native")
+    except ImportError:
+        if wanted == "native":
+            raise
+        return "ctypes", _ctypes_socket
+    missing = missing_from_contract(native)
+    if missing:
+        if wanted == "native":
+            raise ImportError("polysock._native lacks %s (BACKEND.md)" % ", ".join(missing))
+        return "ctypes", _ctypes_socket
+    return "native", native
+
+
+#: "native" or "ctypes": the backend in use, and its module.
+backend, _backend = _choose_backend()
+_base = _backend.socket
 
 
 class _DefaultTimeout:
@@ -34,96 +84,8 @@ class _DefaultTimeout:
 #: The "use getdefaulttimeout()" marker of create_connection's timeout.
 _GLOBAL_DEFAULT_TIMEOUT = _DefaultTimeout()
 
-# ---------------------------------------------------------------- helpers
-
-
-def _check(result):
-    """`result`, or the exception for the call that just failed."""
-    if result < 0:
-        raise last_error()
-    return result
-
-
-def _to_ms(value):
-    """Python's timeout (seconds as a number, or None) in polysock's
-    milliseconds (-1: block). A positive value never rounds down to 0."""
-    if value is None:
-        return -1
-    if not isinstance(value, (int, float)):
-        if not isinstance(value, numbers.Real):
-            raise TypeError(
-                "Timeout value must be int, float or None, not %s"
-                % type(value).__name__
-            )
-        value = float(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            raise ValueError("Invalid value NaN (not a number)")
-        if math.isinf(value):
-            raise OverflowError("timeout doesn't fit into C timeval")
-    if value < 0:
-        raise ValueError("Timeout value out of range")
-    ms = value * 1000
-    whole = round(ms)
-    ms = whole if abs(ms - whole) < 1e-6 else math.ceil(ms)
-    if ms == 0 and value > 0:
-        ms = 1
-    if ms > 2**62:
-        raise OverflowError("timeout doesn't fit into C timeval")
-    return int(ms)
-
-
-def _from_ms(ms):
-    return None if ms < 0 else ms / 1000.0
-
-
-def _int32(value, what):
-    value = operator.index(value)
-    if not -(2**31) <= value < 2**31:
-        raise OverflowError("%s does not fit in a C int" % what)
-    return value
-
-
-def _buf_in(data):
-    """(pointer argument, length) for a bytes-like object to send. bytes
-    and writable buffers are passed in place; other read-only buffers are
-    copied once."""
-    if isinstance(data, bytes):
-        return data, len(data)
-    if isinstance(data, str):
-        raise TypeError("a bytes-like object is required, not 'str'")
-    view = memoryview(data)
-    if view.format != "B" or view.ndim != 1:
-        view = view.cast("B")
-    n = view.nbytes
-    if view.readonly:
-        return view.tobytes(), n
-    return (_c_char * n).from_buffer(view), n
-
-
-def _buf_out(buffer, nbytes, op):
-    """(pointer argument, length) for a writable buffer to receive into."""
-    view = memoryview(buffer)
-    if view.readonly:
-        raise TypeError("%s() argument 'buffer' must be read-write bytes-like object" % op)
-    if view.format != "B" or view.ndim != 1:
-        view = view.cast("B")
-    size = view.nbytes
-    nbytes = operator.index(nbytes)
-    if nbytes < 0:
-        raise ValueError("negative buffersize in %s" % op)
-    if nbytes == 0:
-        nbytes = size
-    elif nbytes > size:
-        raise ValueError("buffer too small for requested bytes")
-    return (_c_char * size).from_buffer(view), nbytes
-
-
-def _bufsize(bufsize, op):
-    bufsize = operator.index(bufsize)
-    if bufsize < 0:
-        raise ValueError("negative buffersize in %s" % op)
-    return bufsize
+_LOCALHOST = "127.0.0.1"
+_LOCALHOST_V6 = "::1"
 
 
 def _enum(value, enum):
@@ -135,10 +97,14 @@ def _enum(value, enum):
         return value
 
 
+class _GiveupOnSendfile(Exception):
+    """sendfile(2) cannot serve this file: sendfile() falls back to send."""
+
+
 # ---------------------------------------------------------------- socket
 
 
-class socket:
+class socket(_base):
     """A polysock socket with the methods of CPython's socket.socket.
 
     ``socket(family=AF_INET, type=SOCK_STREAM, proto=0, fileno=None)``: with
@@ -146,79 +112,40 @@ class socket:
     type and protocol are then read from the kernel).
     """
 
-    __slots__ = ("__weakref__", "_h", "_io_refs", "_closed", "_family", "_type", "_proto")
-
-    # Kept on the class so that __del__ works during interpreter shutdown.
-    _polysock_close = staticmethod(_abi.polysock_close)
+    __slots__ = ("_io_refs", "_closed") + (
+        () if hasattr(_base, "__weakref__") else ("__weakref__",))
 
     def __init__(self, family=-1, type=-1, proto=-1, fileno=None):
-        self._h = -1
+        _base.__init__(self, family, type, proto, fileno)
         self._io_refs = 0
         self._closed = False
-        if fileno is None:
-            if family == -1:
-                family = AF_INET
-            if type == -1:
-                type = SOCK_STREAM
-            if proto == -1:
-                proto = 0
-            h = _abi.polysock_socket(
-                _int32(family, "family"), _int32(type, "type"), _int32(proto, "proto")
-            )
-        else:
-            h = _abi.polysock_adopt_fd(_int32(fileno, "fileno"))
-        self._adopt(_check(h))
 
     @classmethod
     def _from_handle(cls, h):
-        self = cls.__new__(cls)
-        self._h = -1
-        self._io_refs = 0
-        self._closed = False
-        self._adopt(h)
-        return self
-
-    def _adopt(self, h):
-        info = _abi.polysock_socket_info()
-        if _abi.polysock_info(h, ctypes.byref(info)) < 0:
-            err = last_error()
-            _abi.polysock_close(h)
-            raise err
-        self._h = h
-        self._family = info.family
-        self._type = info.socktype
-        self._proto = info.protocol
-
-    # -- identity
+        sock = super()._from_handle(h)
+        sock._io_refs = 0
+        sock._closed = False
+        return sock
 
     @property
     def family(self):
         """The address family (AddressFamily when it is a known one)."""
-        return _enum(self._family, AddressFamily)
+        return _enum(_base.family.__get__(self), AddressFamily)
 
     @property
     def type(self):
         """The socket type (SocketKind when it is a known one)."""
-        return _enum(self._type, SocketKind)
+        return _enum(_base.type.__get__(self), SocketKind)
 
-    @property
-    def proto(self):
-        return self._proto
+    def __enter__(self):
+        return self
 
-    @property
-    def handle(self):
-        """polysock's handle for this socket (-1 once closed or detached):
-        for passing the socket to C code that uses polysock directly."""
-        return self._h
-
-    def fileno(self):
-        """The OS file descriptor, or -1 once the socket is closed."""
-        if self._h == -1:
-            return -1
-        return _check(_abi.polysock_fileno(self._h))
+    def __exit__(self, *args):
+        if not self._closed:
+            self.close()
 
     def __repr__(self):
-        closed = self._h == -1
+        closed = getattr(self, "_closed", False)
         text = "<%s.%s%s fd=%i, family=%s, type=%s, proto=%i" % (
             self.__class__.__module__,
             self.__class__.__qualname__,
@@ -241,226 +168,21 @@ class socket:
     def __getstate__(self):
         raise TypeError("cannot pickle %r object" % self.__class__.__name__)
 
-    # -- lifecycle
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *args):
-        self.close()
-
-    def __del__(self):
-        # A socket that is collected while open is closed, silently.
-        h = getattr(self, "_h", -1)
-        if h != -1:
-            self._h = -1
-            self._polysock_close(h)
-
-    def _real_close(self):
-        h = self._h
-        if h != -1:
-            self._h = -1
-            _abi.polysock_close(h)
-
-    def close(self):
-        """Closes the socket (once every makefile() file is closed too).
-        Calls blocked on it in other threads wake up with EBADF."""
-        self._closed = True
-        if self._io_refs <= 0:
-            self._real_close()
-
-    def _decref_socketios(self):
-        if self._io_refs > 0:
-            self._io_refs -= 1
-        if self._closed:
-            self.close()
-
-    def detach(self):
-        """Gives the OS fd to the caller (who must close it); the socket
-        object becomes closed. Returns -1 if it already was."""
-        self._closed = True
-        h = self._h
-        if h == -1:
-            return -1
-        self._h = -1
-        return _check(_abi.polysock_detach(h))
-
     def dup(self):
         """A new socket on a duplicate of the fd, with the same timeout."""
-        return socket._from_handle(_check(_abi.polysock_dup(self._h)))
-
-    # -- connections
-
-    def bind(self, address):
-        host, port = _addr.to_polysock(self._family, address, "bind")
-        _check(_abi.polysock_bind(self._h, host, port))
-
-    def listen(self, backlog=None):
-        """Starts listening; without `backlog`, min(SOMAXCONN, 128)."""
-        if backlog is None:
-            backlog = -1
-        else:
-            backlog = max(0, _int32(backlog, "backlog"))
-        _check(_abi.polysock_listen(self._h, backlog))
+        return type(self)._from_handle(_base.dup(self))
 
     def accept(self):
         """(new socket, peer address). The new socket starts with the
         default timeout (getdefaulttimeout())."""
-        peer = _addr.new()
-        h = _check(_abi.polysock_accept(self._h, ctypes.byref(peer)))
-        return socket._from_handle(h), _addr.from_polysock(peer)
-
-    def _accept(self):
-        # CPython's private name, used by some servers: (fd, address).
-        sock, address = self.accept()
-        return sock.detach(), address
-
-    def connect(self, address):
-        """Connects, waiting as the socket's timeout allows (TimeoutError
-        when it passes; BlockingIOError with EINPROGRESS when it is 0)."""
-        host, port = _addr.to_polysock(self._family, address, "connect")
-        _check(_abi.polysock_connect(self._h, host, port))
-
-    def connect_ex(self, address):
-        """connect() returning the error code (0 when connected; EINPROGRESS
-        on a non-blocking socket) instead of raising. A name that does not
-        resolve still raises gaierror, as in CPython."""
-        host, port = _addr.to_polysock(self._family, address, "connect_ex")
-        code = _abi.polysock_connect_ex(self._h, host, port)
-        if code >= _abi.ERR_BASE:
-            raise last_error()
-        return code
-
-    def shutdown(self, how):
-        _check(_abi.polysock_shutdown(self._h, _int32(how, "how")))
-
-    def getsockname(self):
-        out = _addr.new()
-        _check(_abi.polysock_getsockname(self._h, ctypes.byref(out)))
-        return _addr.from_polysock(out)
-
-    def getpeername(self):
-        out = _addr.new()
-        _check(_abi.polysock_getpeername(self._h, ctypes.byref(out)))
-        return _addr.from_polysock(out)
-
-    # -- data
-
-    def send(self, data, flags=0):
-        """Sends once; returns how many bytes went."""
-        buf, n = _buf_in(data)
-        return _check(_abi.polysock_send(self._h, buf, n, _int32(flags, "flags")))
-
-    def sendall(self, data, flags=0):
-        """Sends all of `data` within one timeout (the timeout covers the
-        whole call, not each chunk)."""
-        buf, n = _buf_in(data)
-        _check(_abi.polysock_sendall(self._h, buf, n, _int32(flags, "flags"), None))
-
-    def sendto(self, data, flags_or_address, address=None):
-        """sendto(data, address) or sendto(data, flags, address)."""
-        if address is None:
-            flags, address = 0, flags_or_address
-        else:
-            flags = flags_or_address
-        buf, n = _buf_in(data)
-        host, port = _addr.to_polysock(self._family, address, "sendto")
-        return _check(
-            _abi.polysock_sendto(self._h, buf, n, _int32(flags, "flags"), host, port)
-        )
-
-    def recv(self, bufsize, flags=0):
-        """Up to `bufsize` bytes; b"" only at end of stream."""
-        data = bytearray(_bufsize(bufsize, "recv"))
-        n = _check(
-            _abi.polysock_recv(
-                self._h, (_c_char * len(data)).from_buffer(data), len(data),
-                _int32(flags, "flags"),
-            )
-        )
-        del data[n:]
-        return bytes(data)
-
-    def recv_into(self, buffer, nbytes=0, flags=0):
-        """Receives into a writable buffer; returns the byte count."""
-        buf, n = _buf_out(buffer, nbytes, "recv_into")
-        return _check(_abi.polysock_recv(self._h, buf, n, _int32(flags, "flags")))
-
-    def recvfrom(self, bufsize, flags=0):
-        """(data, sender address)."""
-        data = bytearray(_bufsize(bufsize, "recvfrom"))
-        sender = _addr.new()
-        n = _check(
-            _abi.polysock_recvfrom(
-                self._h, (_c_char * len(data)).from_buffer(data), len(data),
-                _int32(flags, "flags"), ctypes.byref(sender),
-            )
-        )
-        del data[n:]
-        return bytes(data), _addr.from_polysock(sender)
-
-    def recvfrom_into(self, buffer, nbytes=0, flags=0):
-        """(byte count, sender address)."""
-        buf, n = _buf_out(buffer, nbytes, "recvfrom_into")
-        sender = _addr.new()
-        n = _check(
-            _abi.polysock_recvfrom(
-                self._h, buf, n, _int32(flags, "flags"), ctypes.byref(sender)
-            )
-        )
-        return n, _addr.from_polysock(sender)
-
-    def sendfile(self, file, offset=0, count=None):
-        """Sends `count` bytes (None: to the end) of a file opened in binary
-        mode, from `offset`, with sendfile(2) where the platform has it;
-        returns the number of bytes sent and leaves the file positioned
-        after them. A file object without an OS file (io.BytesIO...) is
-        read and sent instead. The socket's timeout covers the whole call."""
-        if "b" not in getattr(file, "mode", "b"):
-            raise ValueError("file should be opened in binary mode")
-        if not self._type & SOCK_STREAM:
-            raise ValueError("only SOCK_STREAM type sockets are supported")
-        offset = operator.index(offset)
-        if offset < 0:
-            raise ValueError("offset must be non-negative")
-        if count is not None:
-            count = operator.index(count)
-            if count <= 0:
-                raise ValueError("count must be a positive integer (got %r)" % count)
-        try:
-            fd = file.fileno()
-        except (AttributeError, io.UnsupportedOperation):
-            return self._sendfile_by_reading(file, offset, count)
-        sent = ctypes.c_size_t()
-        n = _abi.polysock_sendfile(self._h, fd, offset, count or 0, ctypes.byref(sent))
-        err = last_error() if n < 0 else None
-        if err is not None and err.errno == errno.ESPIPE and sent.value == 0:
-            # A pipe or a device: no offsets to send from; read it instead.
-            return self._sendfile_by_reading(file, offset, count)
-        if sent.value > 0 and hasattr(file, "seek"):
-            file.seek(offset + sent.value)
-        if err is not None:
-            raise err
-        return n
-
-    def _sendfile_by_reading(self, file, offset, count):
-        if offset and hasattr(file, "seek"):
-            file.seek(offset)
-        total = 0
-        while count is None or total < count:
-            size = 65536 if count is None else min(65536, count - total)
-            data = file.read(size)
-            if not data:
-                break
-            self.sendall(data)
-            total += len(data)
-        return total
+        h, address = self._accept()
+        return type(self)._from_handle(h), address
 
     def makefile(self, mode="r", buffering=None, *, encoding=None, errors=None,
                  newline=None):
         """A file object over the socket: "r", "w", "rw", with "b" for
-        bytes. Reading lines works in every mode; closing the socket is
-        deferred until the files are closed too."""
+        bytes; buffered or not (buffering=0, binary only). Closing the
+        socket is deferred until the files are closed too."""
         if not set(mode) <= {"r", "w", "b"}:
             raise ValueError("invalid mode %r (only r, w, b allowed)" % (mode,))
         writing = "w" in mode
@@ -490,76 +212,147 @@ class socket:
         text.mode = mode
         return text
 
-    # -- options and timeouts
+    # -- sendfile: os.sendfile on the fd, else read and send
 
-    def getsockopt(self, level, optname, buflen=None):
-        """An int option, or with `buflen` the option's raw bytes."""
-        level = _int32(level, "level")
-        optname = _int32(optname, "optname")
-        if buflen is None:
-            value = ctypes.c_int32()
-            _check(_abi.polysock_getsockopt_int(self._h, level, optname, ctypes.byref(value)))
-            return value.value
-        buflen = operator.index(buflen)
-        if not 0 < buflen <= 1024:
-            raise OSError("getsockopt buflen out of range")
-        buf = ctypes.create_string_buffer(buflen)
-        out_len = ctypes.c_size_t()
-        _check(
-            _abi.polysock_getsockopt_bytes(
-                self._h, level, optname, buf, buflen, ctypes.byref(out_len)
-            )
-        )
-        return buf.raw[: out_len.value]
+    def _check_sendfile_params(self, file, offset, count):
+        if "b" not in getattr(file, "mode", "b"):
+            raise ValueError("file should be opened in binary mode")
+        if not self.type & SOCK_STREAM:
+            raise ValueError("only SOCK_STREAM type sockets are supported")
+        if count is not None:
+            if not isinstance(count, int):
+                raise TypeError("count must be a positive integer (got %r)" % (count,))
+            if count <= 0:
+                raise ValueError("count must be a positive integer (got %r)" % (count,))
 
-    def setsockopt(self, level, optname, value, optlen=None):
-        """setsockopt(level, optname, int or bytes-like) or
-        setsockopt(level, optname, None, optlen)."""
-        level = _int32(level, "level")
-        optname = _int32(optname, "optname")
-        if optlen is not None:
-            if value is not None:
-                raise TypeError("setsockopt() with optlen takes None as value")
-            _check(
-                _abi.polysock_setsockopt_bytes(
-                    self._h, level, optname, None, operator.index(optlen)
-                )
-            )
-        elif isinstance(value, int):
-            _check(
-                _abi.polysock_setsockopt_int(
-                    self._h, level, optname, _int32(value, "option value")
-                )
-            )
-        else:
-            buf, n = _buf_in(value)
-            _check(_abi.polysock_setsockopt_bytes(self._h, level, optname, buf, n))
+    def _sendfile_use_sendfile(self, file, offset=0, count=None):
+        """sendfile(2) from the file's fd; _GiveupOnSendfile when the file
+        has none, or sendfile(2) refuses it before anything went."""
+        self._check_sendfile_params(file, offset, count)
+        sockno = self.fileno()
+        try:
+            fileno = file.fileno()
+        except (AttributeError, io.UnsupportedOperation) as err:
+            raise _GiveupOnSendfile(err)
+        try:
+            fsize = os.fstat(fileno).st_size
+        except OSError as err:
+            raise _GiveupOnSendfile(err)
+        if not fsize:
+            return 0
+        blocksize = min(count or fsize, 2 ** 30)
+        timeout = self.gettimeout()
+        if timeout == 0:
+            raise ValueError("non-blocking sockets are not supported")
+        selector = selectors.PollSelector() if hasattr(selectors, "PollSelector") \
+            else selectors.SelectSelector()
+        selector.register(sockno, selectors.EVENT_WRITE)
+        total_sent = 0
+        try:
+            while True:
+                if timeout and not selector.select(timeout):
+                    raise TimeoutError("timed out")
+                if count:
+                    blocksize = count - total_sent
+                    if blocksize <= 0:
+                        break
+                try:
+                    sent = os.sendfile(sockno, fileno, offset, blocksize)
+                except BlockingIOError:
+                    if not timeout:
+                        selector.select()
+                    continue
+                except OSError as err:
+                    if total_sent == 0:
+                        raise _GiveupOnSendfile(err)
+                    raise err from None
+                else:
+                    if sent == 0:
+                        break
+                    offset += sent
+                    total_sent += sent
+            return total_sent
+        finally:
+            selector.close()
+            if total_sent > 0 and hasattr(file, "seek"):
+                file.seek(offset)
 
-    def settimeout(self, value):
-        """None blocks, 0 makes calls non-blocking, a positive number of
-        seconds bounds each blocking call (TimeoutError). polysock keeps
-        milliseconds: a value is rounded up to the next millisecond."""
-        _check(_abi.polysock_settimeout(self._h, _to_ms(value)))
+    def _sendfile_use_send(self, file, offset=0, count=None):
+        """Reads the file and sends what it read."""
+        self._check_sendfile_params(file, offset, count)
+        if self.gettimeout() == 0:
+            raise ValueError("non-blocking sockets are not supported")
+        if offset:
+            file.seek(offset)
+        blocksize = min(count, 8192) if count else 8192
+        total_sent = 0
+        try:
+            while True:
+                if count:
+                    blocksize = min(count - total_sent, blocksize)
+                    if blocksize <= 0:
+                        break
+                data = memoryview(file.read(blocksize))
+                if not data:
+                    break
+                while True:
+                    try:
+                        sent = self.send(data)
+                    except BlockingIOError:
+                        continue
+                    else:
+                        total_sent += sent
+                        if sent < len(data):
+                            data = data[sent:]
+                        else:
+                            break
+            return total_sent
+        finally:
+            if total_sent > 0 and hasattr(file, "seek"):
+                file.seek(offset + total_sent)
 
-    def gettimeout(self):
-        ms = ctypes.c_int64()
-        _check(_abi.polysock_gettimeout(self._h, ctypes.byref(ms)))
-        return _from_ms(ms.value)
+    def sendfile(self, file, offset=0, count=None):
+        """Sends `count` bytes (None: to the end) of a binary file from
+        `offset` with sendfile(2), or by reading and sending where the file
+        has no fd for it; returns the count and leaves the file positioned
+        after what went."""
+        try:
+            return self._sendfile_use_sendfile(file, offset, count)
+        except _GiveupOnSendfile:
+            return self._sendfile_use_send(file, offset, count)
 
-    def setblocking(self, flag):
-        """setblocking(True) is settimeout(None); False is settimeout(0)."""
-        _check(_abi.polysock_setblocking(self._h, 1 if flag else 0))
+    # -- closing
 
-    def getblocking(self):
-        return bool(_check(_abi.polysock_getblocking(self._h)))
+    def _decref_socketios(self):
+        if self._io_refs > 0:
+            self._io_refs -= 1
+        if self._closed:
+            self.close()
 
-    @property
-    def timeout(self):
-        """The timeout in seconds, None when blocking (as gettimeout())."""
-        return self.gettimeout()
+    def _real_close(self, _close=_base.close):
+        _close(self)
+
+    def close(self):
+        """Closes the socket (once every makefile() file is closed too).
+        Calls blocked on it in other threads wake up with EBADF."""
+        self._closed = True
+        if self._io_refs <= 0:
+            self._real_close()
+
+    def detach(self):
+        """Gives the OS fd to the caller (who must close it); the socket
+        object becomes closed. Returns -1 if it already was."""
+        self._closed = True
+        return _base.detach(self)
+
+    def get_inheritable(self):
+        return os.get_inheritable(self.fileno())
+
+    def set_inheritable(self, inheritable):
+        os.set_inheritable(self.fileno(), inheritable)
 
 
-SocketType = socket
+SocketType = _base
 
 
 class SocketIO(io.RawIOBase):
@@ -582,8 +375,6 @@ class SocketIO(io.RawIOBase):
         self._checkReadable()
         if self._timeout_occurred:
             raise OSError("cannot read from timed out object")
-        if len(memoryview(b)) == 0:
-            return 0
         try:
             return self._sock.recv_into(b)
         except TimeoutError:
@@ -614,7 +405,7 @@ class SocketIO(io.RawIOBase):
     def seekable(self):
         if self.closed:
             raise ValueError("I/O operation on closed socket.")
-        return False
+        return super().seekable()
 
     def fileno(self):
         self._checkClosed()
@@ -639,44 +430,157 @@ class SocketIO(io.RawIOBase):
 # ---------------------------------------------------------------- functions
 
 
+def _from_abi_handle(h, timeout=_GLOBAL_DEFAULT_TIMEOUT):
+    """A socket for a handle of the ctypes library (create_connection,
+    create_server): the ctypes backend takes it as it is; another backend
+    gets its fd (its own copy of polysock cannot use the handle)."""
+    if _backend is _ctypes_socket:
+        return socket._from_handle(h)
+    ms = ctypes.c_int64()
+    _abi.polysock_gettimeout(h, ctypes.byref(ms))
+    fd = _abi.polysock_detach(h)
+    if fd < 0:
+        err = last_error()
+        _abi.polysock_close(h)
+        raise err
+    sock = socket(fileno=fd)
+    sock.settimeout(_from_ms(ms.value))
+    return sock
+
+
 def socketpair(family=None, type=None, proto=0):
     """Two connected sockets (AF_UNIX, SOCK_STREAM by default)."""
     if family is None:
         family = AF_UNIX
     if type is None:
         type = SOCK_STREAM
-    pair = (_abi.polysock_t * 2)()
-    _check(
-        _abi.polysock_socketpair(
-            _int32(family, "family"), _int32(type, "type"), _int32(proto, "proto"), pair
-        )
-    )
-    first = socket._from_handle(pair[0])
+    a, b = _backend.socketpair(family, type, proto)
     try:
-        second = socket._from_handle(pair[1])
+        first = socket(family, type, proto, a.detach())
+    except BaseException:
+        a.close()
+        b.close()
+        raise
+    try:
+        second = socket(family, type, proto, b.detach())
     except BaseException:
         first.close()
+        b.close()
         raise
     return first, second
 
 
-def fromfd(fd, family=None, type=None, proto=0):
+def fromfd(fd, family, type, proto=0):
     """A socket on a duplicate of open socket fd `fd` (which stays the
-    caller's). Family, type and protocol are read from the kernel; the
-    arguments are accepted for compatibility."""
-    return socket._from_handle(_check(_abi.polysock_fromfd(_int32(fd, "fd"))))
+    caller's)."""
+    return socket(family, type, proto, os.dup(fd))
+
+
+def dup(fd):
+    """A duplicate of socket fd `fd`, not inheritable."""
+    return os.dup(operator.index(fd))
+
+
+def close(fd):
+    """Closes socket fd `fd` (ECONNRESET is not an error, as in CPython)."""
+    try:
+        os.close(operator.index(fd))
+    except ConnectionResetError:
+        pass
 
 
 def getdefaulttimeout():
     """The timeout new sockets start with, in seconds (None: blocking)."""
-    return _from_ms(_abi.polysock_getdefaulttimeout())
+    return _backend.getdefaulttimeout()
 
 
 def setdefaulttimeout(timeout):
     """Sets the timeout new sockets start with (created or accepted; this
     is polysock's process-wide default, shared with other users of the
     library in this process)."""
-    _check(_abi.polysock_setdefaulttimeout(_to_ms(timeout)))
+    _backend.setdefaulttimeout(timeout)
+    if _backend is not _ctypes_socket:
+        _ctypes_socket.setdefaulttimeout(timeout)
+
+
+def send_fds(sock, buffers, fds, flags=0, address=None):
+    """Sends the descriptors `fds` with the data (SCM_RIGHTS)."""
+    return sock.sendmsg(buffers, [(SOL_SOCKET, SCM_RIGHTS, array.array("i", fds))],
+                        flags, address)
+
+
+def recv_fds(sock, bufsize, maxfds, flags=0):
+    """(data, list of received fds, msg_flags, address)."""
+    fds = array.array("i")
+    msg, ancdata, flags, addr = sock.recvmsg(bufsize, CMSG_LEN(maxfds * fds.itemsize), flags)
+    for level, kind, data in ancdata:
+        if level == SOL_SOCKET and kind == SCM_RIGHTS:
+            fds.frombytes(data[: len(data) - (len(data) % fds.itemsize)])
+    return msg, list(fds), flags, addr
+
+
+def CMSG_LEN(length):
+    """The size of a control message carrying `length` bytes of data."""
+    length = operator.index(length)
+    if not 0 <= length <= (2 ** 31 - 1) - _cmsg_len(0):
+        raise OverflowError("CMSG_LEN() argument out of range")
+    return _cmsg_len(length)
+
+
+def CMSG_SPACE(length):
+    """CMSG_LEN(length) with its padding: the room a control message takes."""
+    length = operator.index(length)
+    align = ctypes.sizeof(ctypes.c_size_t)
+    if not 0 <= length <= (2 ** 31 - 1) - _cmsg_len(0) - align:
+        raise OverflowError("CMSG_SPACE() argument out of range")
+    return _cmsg_len(0) + (length + align - 1) // align * align
+
+
+def inet_aton(ip_string):
+    """An IPv4 address in inet_aton(3)'s forms ("a.b.c.d", "a.b.c", "a.b",
+    "a"; each part decimal, 0x hex or 0 octal) as 4 packed bytes."""
+    if not isinstance(ip_string, str):
+        raise TypeError("inet_aton() argument 1 must be str, not %s"
+                        % type(ip_string).__name__)
+    text = ip_string.split(None, 1)[0] if ip_string[:1].strip() else ip_string
+    parts = text.split(".")
+    values = []
+    for part in parts:
+        try:
+            if part[:2].lower() == "0x":
+                value = int(part[2:] or "0", 16)
+            elif len(part) > 1 and part[0] == "0":
+                value = int(part, 8)
+            else:
+                value = int(part, 10) if part.isdigit() else None
+        except ValueError:
+            value = None
+        if value is None or not part.isascii():
+            raise OSError("illegal IP address string passed to inet_aton")
+        values.append(value)
+    if not 1 <= len(values) <= 4 or any(v > 255 for v in values[:-1]):
+        raise OSError("illegal IP address string passed to inet_aton")
+    if values[-1] >= 1 << (8 * (5 - len(values))):
+        raise OSError("illegal IP address string passed to inet_aton")
+    out = bytes(values[:-1]) + values[-1].to_bytes(5 - len(values), "big")
+    return out
+
+
+def inet_ntoa(packed_ip):
+    """4 packed bytes as "a.b.c.d"."""
+    data = bytes(memoryview(packed_ip))
+    if len(data) != 4:
+        raise OSError("packed IP wrong length for inet_ntoa")
+    return "%d.%d.%d.%d" % tuple(data)
+
+
+def sethostname(name):
+    """Sets this machine's host name (needs CAP_SYS_ADMIN)."""
+    data = os.fsencode(name) if isinstance(name, str) else bytes(memoryview(name))
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.sethostname(data, ctypes.c_size_t(len(data))) < 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
 
 
 def _has_ipv6():
@@ -772,7 +676,7 @@ def create_connection(address, timeout=_GLOBAL_DEFAULT_TIMEOUT, source_address=N
         if all_errors and sys.version_info >= (3, 11):
             raise ExceptionGroup("create_connection failed", [err])  # noqa: F821
         raise err
-    sock = socket._from_handle(h)
+    sock = _from_abi_handle(h)
     if timeout is not _GLOBAL_DEFAULT_TIMEOUT:
         try:
             sock.settimeout(timeout)
@@ -819,7 +723,7 @@ def create_server(address, *, family=None, backlog=None, reuse_port=False,
     if dualstack_ipv6:
         flags |= _abi.SERVER_DUALSTACK
     h = _check(_abi.polysock_create_server(host, port, _int32(family, "family"), backlog, flags))
-    return socket._from_handle(h)
+    return _from_abi_handle(h)
 
 
 def has_dualstack_ipv6():

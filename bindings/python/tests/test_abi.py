@@ -221,15 +221,17 @@ class ConstantsTest(unittest.TestCase):
         self.assertGreater(count, 50)
         self.assertEqual(len(polysock.constants), count)
         for name, value in polysock.constants.items():
-            self.assertEqual(getattr(polysock, name), value, name)
+            # The module's EAI_* are the platform's values, as CPython's.
+            self.assertEqual(getattr(polysock, name), polysock.EAI_PLATFORM.get(name, value), name)
             self.assertIn(name, polysock.__all__)
 
     def test_values_agree_with_the_standard_module(self):
         # Same platform, same numbers; polysock's EAI_* codes are its own.
         for name, value in polysock.constants.items():
-            if name.startswith("EAI_") or not hasattr(std, name):
+            if not hasattr(std, name):
                 continue
-            self.assertEqual(value, getattr(std, name), name)
+            # The module's EAI_* are the platform's (the table has polysock's).
+            self.assertEqual(getattr(polysock, name), getattr(std, name), name)
 
     def test_enums(self):
         self.assertIsInstance(polysock.AF_INET, polysock.AddressFamily)
@@ -244,8 +246,8 @@ class ConstantsTest(unittest.TestCase):
         self.assertIs(polysock.timeout, TimeoutError)
         self.assertTrue(issubclass(polysock.gaierror, OSError))
         self.assertTrue(issubclass(polysock.herror, OSError))
-        self.assertIs(polysock.SocketType, polysock.socket)
-        self.assertGreaterEqual(polysock.EAI_NONAME, _abi.ERR_BASE)
+        self.assertTrue(issubclass(polysock.socket, polysock.SocketType))
+        self.assertEqual(polysock.EAI_NONAME, std.EAI_NONAME)
 
     def test_byte_order(self):
         for value in (0, 1, 0x1234, 0xFFFF):

@@ -209,17 +209,19 @@ class LifecycleTest(TempDirCase):
             self.assertGreaterEqual(s.fileno(), 0)
         self.assertEqual(s.fileno(), -1)
 
-    def test_collection_closes_without_a_warning(self):
+    def test_collection_warns_and_closes(self):
         s = polysock.socket()
-        handle = s.handle
         fd = s.fileno()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             del s
             gc.collect()
-        self.assertEqual([w for w in caught if issubclass(w.category, ResourceWarning)], [])
-        # The handle is gone: polysock answers EBADF for it now.
-        self.assertEqual(polysock._abi.polysock_fileno(handle), -1)
+        found = [w for w in caught if issubclass(w.category, ResourceWarning)]
+        self.assertEqual(len(found), 1)
+        self.assertIn("unclosed", str(found[0].message))
+        # The fd was closed.
+        with self.assertRaises(OSError):
+            os.fstat(fd)
         self.assertEqual(polysock._abi.polysock_handle_of_fd(fd), -1)
 
     def test_detach_gives_the_fd(self):
