@@ -73,3 +73,10 @@ fn python_unittest_suite() {
         run_suite(None);
     }
 }
+
+#[test]
+fn python_unittest_suite_ctypes() {
+    if !python_missing() {
+        run_suite(Some("ctypes"));
+    }
+}
