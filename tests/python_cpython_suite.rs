@@ -159,7 +159,7 @@ fn cpython_test_socket_passes_on_polysock() {
     let runs: Vec<Outcomes> = std::thread::scope(|scope| {
         let jobs = [("socket", ""), ("polysock", ""), ("polysock", "ctypes")];
         let handles: Vec<_> = jobs
-            .iter()
+            .into_iter()
             .map(|(module, backend)| {
                 let (python, tree) = (&python, &tree);
                 scope.spawn(move || run(python, tree, module, backend))
