@@ -1,0 +1,119 @@
+"""The CPython API additions: messages, fd passing, CMSG sizes, inet_aton,
+inheritable flags, the backend switch; errors included."""
+
+import os
+import socket as std
+import subprocess
+import sys
+import unittest
+
+from support import WAIT, polysock
+
+
+class MessageTest(unittest.TestCase):
+    def setUp(self):
+        self.a, self.b = polysock.socketpair()
+        self.addCleanup(self.a.close)
+        self.addCleanup(self.b.close)
+        self.b.settimeout(WAIT)
+
+    def test_sendmsg_recvmsg(self):
+        self.assertEqual(self.a.sendmsg([b"ab", bytearray(b"cd"), memoryview(b"e")]), 5)
+        self.assertEqual(self.b.recvmsg(10), (b"abcde", [], 0, None))
+
+    def test_recvmsg_into(self):
+        self.a.sendall(b"hello world")
+        x, y = bytearray(5), bytearray(10)
+        n, anc, flags, addr = self.b.recvmsg_into([x, y])
+        self.assertEqual((n, anc, flags), (11, [], 0))
+        self.assertEqual(bytes(x) + bytes(y[:6]), b"hello world")
+
+    def test_send_and_receive_a_descriptor(self):
+        with polysock.socket() as carried:
+            polysock.send_fds(self.a, [b"x"], [carried.fileno()])
+            data, fds, flags, addr = polysock.recv_fds(self.b, 10, 2)
+            self.assertEqual((data, len(fds)), (b"x", 1))
+            with polysock.socket(fileno=fds[0]) as got:
+                self.assertEqual(got.type, polysock.SOCK_STREAM)
+                self.assertFalse(os.get_inheritable(got.fileno()))
+
+    def test_bad_arguments(self):
+        self.assertRaises(TypeError, self.a.sendmsg, [b"x", "str"])
+        self.assertRaises(TypeError, self.a.sendmsg, 5)
+        self.assertRaises(TypeError, self.a.sendmsg, [b"x"], [(1, 2)])
+        self.assertRaises(TypeError, self.b.recvmsg_into, [b"read-only"])
+        self.assertRaises(ValueError, self.b.recvmsg, -1)
+        self.assertRaises(ValueError, self.b.recvmsg, 1, -1)
+        with self.assertRaises(OSError):
+            self.a.sendmsg([b"x"], [(polysock.SOL_SOCKET, 12345, b"")])
+
+    def test_closed_socket(self):
+        self.a.close()
+        for call in (lambda: self.a.sendmsg([b"x"]), lambda: self.a.recvmsg(1),
+                     lambda: self.a.recvmsg_into([bytearray(1)])):
+            with self.assertRaises(OSError) as cm:
+                call()
+            self.assertEqual(cm.exception.errno, 9)
+
+
+class FunctionsTest(unittest.TestCase):
+    def test_cmsg_sizes_as_cpython(self):
+        for n in (0, 1, 4, 8, 100):
+            self.assertEqual(polysock.CMSG_LEN(n), std.CMSG_LEN(n))
+            self.assertEqual(polysock.CMSG_SPACE(n), std.CMSG_SPACE(n))
+        self.assertRaises(OverflowError, polysock.CMSG_LEN, -1)
+        self.assertRaises(OverflowError, polysock.CMSG_SPACE, 2**40)
+        self.assertRaises(TypeError, polysock.CMSG_LEN, "4")
+
+    def test_inet_aton_ntoa_as_cpython(self):
+        for text in ("1.2.3.4", "127.1", "0x7f.1", "0177.0.0.1", "10", "255.255.255.255"):
+            self.assertEqual(polysock.inet_aton(text), std.inet_aton(text), text)
+        for bad in ("", "1.2.3.4.5", "256.1.1.1", "a.b.c.d", "1.2.3.0x100"):
+            self.assertRaises(OSError, polysock.inet_aton, bad)
+        self.assertRaises(TypeError, polysock.inet_aton, b"1.2.3.4")
+        self.assertEqual(polysock.inet_ntoa(b"\x7f\x00\x00\x01"), "127.0.0.1")
+        self.assertRaises(OSError, polysock.inet_ntoa, b"\x01\x02\x03")
+        self.assertRaises(TypeError, polysock.inet_ntoa, "1234")
+
+    def test_close_and_dup_of_fds(self):
+        with polysock.socket() as s:
+            fd = polysock.dup(s.fileno())
+            self.assertFalse(os.get_inheritable(fd))
+            polysock.close(fd)
+            self.assertRaises(OSError, os.fstat, fd)
+        self.assertRaises(OSError, polysock.close, -1)
+        self.assertRaises(TypeError, polysock.dup, "3")
+
+    def test_inheritable(self):
+        with polysock.socket() as s:
+            self.assertFalse(s.get_inheritable())
+            s.set_inheritable(True)
+            self.assertTrue(s.get_inheritable())
+        self.assertRaises(OSError, s.get_inheritable)
+
+    def test_sethostname_errors(self):
+        self.assertRaises(TypeError, polysock.sethostname, 5)
+
+
+class BackendSwitchTest(unittest.TestCase):
+    def run_with(self, value):
+        env = dict(os.environ, POLYSOCK_BACKEND=value)
+        code = "import sys; sys.path.insert(0, %r); import polysock; print(polysock.backend)" % (
+            os.path.dirname(os.path.dirname(polysock.__file__)))
+        return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                              text=True, timeout=60)
+
+    def test_ctypes_chosen(self):
+        self.assertEqual(self.run_with("ctypes").stdout.strip(), "ctypes")
+
+    def test_unknown_backend_refused(self):
+        out = self.run_with("bogus")
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("POLYSOCK_BACKEND", out.stderr)
+
+    def test_backend_named(self):
+        self.assertIn(polysock.backend, ("native", "ctypes"))
+
+
+if __name__ == "__main__":
+    unittest.main()
