@@ -20,12 +20,14 @@ use std::time::Duration;
 /// polysock's (a per-test limit of 30 s bounds a stuck test).
 const LIMIT: Duration = Duration::from_secs(480);
 
-/// The share of CPython's passing tests that must pass on polysock. The
-/// issue's goal is 95%; this is the floor reached so far (83% measured):
+/// The share of CPython's passing tests that must pass on polysock, with
+/// each backend. The goal is 95%; this is the floor reached so far
+/// by the default (native) backend (499 of 610, 81.8%; ctypes 510, 83.6%):
 /// ancillary data beyond one socket descriptor a message (SCM_RIGHTS of
 /// several or non-socket fds, IPv6 RFC 3542 options) needs a control-message
-/// call in polysock's ABI first.
-const GATE_PERCENT: usize = 80;
+/// call in polysock's ABI first, and signals during a blocking call wait for
+/// the call to end (polysock resumes after EINTR).
+const GATE_PERCENT: usize = 81;
 
 /// Tests that check a CPython-internal detail rather than the socket API;
 /// they are left out of both counts. Each with its reason.
@@ -151,7 +153,7 @@ fn cpython_test_socket_passes_on_polysock() {
         common::missing_runtime(
             "Python's test package",
             "`import test.test_socket` fails",
-            "install CPython's test package (Debian: apt-get install libpython3-testsuite)",
+            "install CPython's test package (Debian: apt-get install libpython3.11-testsuite)",
         );
         return;
     }

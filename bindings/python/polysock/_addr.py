@@ -35,7 +35,7 @@ def _host_text(host, op):
             "%s(): host must be str or bytes, not %s" % (op, type(host).__name__)
         )
     if b"\0" in data:
-        raise ValueError("%s(): host contains a null character" % op)
+        raise TypeError("host name must not contain null character")  # CPython's
     return data
 
 

@@ -709,7 +709,10 @@ def create_server(address, *, family=None, backlog=None, reuse_port=False,
         sock = socket(AF_UNIX, SOCK_STREAM)
         try:
             sock.bind(address)
-            sock.listen(None if backlog < 0 else backlog)
+            if backlog < 0:
+                sock.listen()
+            else:
+                sock.listen(backlog)
         except BaseException:
             sock.close()
             raise

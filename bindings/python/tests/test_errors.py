@@ -173,7 +173,7 @@ class ArgumentErrorTest(TempDirCase):
         self.assertRaises(TypeError, self.s.connect, (80, 80))
         self.assertRaises(OverflowError, self.s.connect, ("127.0.0.1", 70000))
         self.assertRaises(OverflowError, self.s.bind, ("127.0.0.1", -1))
-        self.assertRaises(ValueError, self.s.connect, ("127.0.0.1\0evil", 80))
+        self.assertRaises(TypeError, self.s.connect, ("127.0.0.1\0evil", 80))
 
     def test_ipv6_addresses(self):
         with polysock.socket(polysock.AF_INET6) as s:
