@@ -89,21 +89,36 @@ def _constant_table():
 #: Every constant of polysock's table: name -> value (plain ints).
 constants = dict(_constant_table())
 
-# The preferred name first, so that it is the enum member's name and the
-# other an alias (AF_LOCAL is AF_UNIX).
-_PREFERRED = ("AF_UNIX",)
+
+def _cpython_names():
+    """The names the interpreter's own `_socket` defines (None without one):
+    CPython's enums hold only those, so polysock's hold only those too (its
+    other constants stay plain module attributes)."""
+    try:
+        import _socket
+    except ImportError:
+        return None
+    return set(vars(_socket))
 
 
-def _members(prefix):
-    names = [n for n in constants if n.startswith(prefix)]
-    names.sort(key=lambda n: n not in _PREFERRED)  # stable: table order otherwise
-    return {n: constants[n] for n in names}
+def _enum_source(prefix, known=_cpython_names()):
+    """The members of an enum, as CPython's socket.py picks them: upper-case
+    names with `prefix` (here from polysock's constants)."""
+    import types
+
+    return types.SimpleNamespace(**{
+        n: v for n, v in constants.items()
+        if n.isupper() and n.startswith(prefix) and (known is None or n in known)
+    })
 
 
-AddressFamily = IntEnum("AddressFamily", _members("AF_"), module=__name__)
-SocketKind = IntEnum("SocketKind", _members("SOCK_"), module=__name__)
-MsgFlag = IntFlag("MsgFlag", _members("MSG_"), module=__name__)
-AddressInfo = IntFlag("AddressInfo", _members("AI_"), module=__name__)
+# As CPython's socket.py builds them: sorted by (value, name), so that the
+# first name of a value is the member and the others aliases, and exported
+# to this module.
+IntEnum._convert_("AddressFamily", __name__, lambda n: True, source=_enum_source("AF_"))
+IntEnum._convert_("SocketKind", __name__, lambda n: True, source=_enum_source("SOCK_"))
+IntFlag._convert_("MsgFlag", __name__, lambda n: True, source=_enum_source("MSG_"))
+IntFlag._convert_("AddressInfo", __name__, lambda n: True, source=_enum_source("AI_"))
 
 globals().update(constants)
 # CPython's EAI_* are the platform's values, and so are gaierror's errnos.

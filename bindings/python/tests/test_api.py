@@ -95,6 +95,39 @@ class FunctionsTest(unittest.TestCase):
         self.assertRaises(TypeError, polysock.sethostname, 5)
 
 
+class EnumTest(unittest.TestCase):
+    """The enum classes hold what CPython's hold: polysock's constants with
+    the prefix that the interpreter's own _socket also names."""
+
+    def test_members_are_cpythons_names(self):
+        import _socket
+
+        for enum, prefix in ((polysock.AddressFamily, "AF_"), (polysock.SocketKind, "SOCK_"),
+                             (polysock.MsgFlag, "MSG_"), (polysock.AddressInfo, "AI_")):
+            with self.subTest(enum=enum.__name__):
+                names = set(enum.__members__)
+                want = {n for n in polysock.constants
+                        if n.isupper() and n.startswith(prefix) and hasattr(_socket, n)}
+                self.assertEqual(names, want)
+                values = [m.value for m in enum]
+                self.assertEqual(values, sorted(values))
+
+    def test_extra_constants_stay_plain(self):
+        import _socket
+
+        extra = [n for n in polysock.constants
+                 if n.startswith(("AF_", "SOCK_", "MSG_")) and not hasattr(_socket, n)]
+        for name in extra:
+            value = getattr(polysock, name)
+            self.assertIs(type(value), int, name)
+            self.assertEqual(value, polysock.constants[name])
+
+    def test_members_are_module_attributes(self):
+        self.assertIs(polysock.AF_INET, polysock.AddressFamily.AF_INET)
+        self.assertIs(polysock.MSG_PEEK, polysock.MsgFlag.MSG_PEEK)
+        self.assertEqual(repr(polysock.SOCK_DGRAM), "<SocketKind.SOCK_DGRAM: 2>")
+
+
 class BackendSwitchTest(unittest.TestCase):
     def run_with(self, value):
         env = dict(os.environ, POLYSOCK_BACKEND=value)
