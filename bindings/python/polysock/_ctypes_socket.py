@@ -218,6 +218,65 @@ def _cmsg_len(length):
     return header + length
 
 
+def _cmsg_align(length):
+    align = ctypes.sizeof(ctypes.c_size_t)
+    return (length + align - 1) // align * align
+
+
+def _control_out(items):
+    """CPython's [(level, type, data)] in the kernel's cmsghdr layout, as
+    CPython lays it out: each item CMSG_SPACE(len) bytes, its cmsg_len
+    CMSG_LEN(len), the padding zero."""
+    header = _cmsg_len(0)
+    buf = (ctypes.c_size_t * (sum(header + _cmsg_align(len(d)) for _, _, d in items)
+                              // ctypes.sizeof(ctypes.c_size_t)))()
+    view = memoryview(buf).cast("B")
+    offset = 0
+    for level, kind, data in items:
+        struct.pack_into("Nii", view, offset, header + len(data), level, kind)
+        view[offset + header:offset + header + len(data)] = data
+        offset += header + _cmsg_align(len(data))
+    return buf
+
+
+def _control_in(control, controllen):
+    """The control messages of the first `controllen` bytes of `control`,
+    walked as CPython walks them (CMSG_FIRSTHDR/CMSG_NXTHDR, a message cut
+    by MSG_CTRUNC keeps the bytes that arrived), with CPython's
+    RuntimeWarning for a malformed or truncated one."""
+    header = _cmsg_len(0)
+    view = memoryview(control).cast("B")[:controllen]
+    items = []
+    offset = 0 if controllen >= header else None
+    while offset is not None:
+        status = 0
+        if offset + header > controllen:
+            status = -1
+        else:
+            length, level, kind = struct.unpack_from("Nii", view, offset)
+            if length < header:
+                status = -1
+            else:
+                space = controllen - offset - header
+                datalen = length - header
+                if space < datalen:
+                    status, datalen = 1, space
+        if status:
+            warnings.warn("received malformed or improperly-truncated ancillary data",
+                          RuntimeWarning, stacklevel=3)
+        if status < 0:
+            break
+        items.append((level, kind, bytes(view[offset + header:offset + header + datalen])))
+        # glibc's CMSG_NXTHDR: the next one only where this one and a whole
+        # header after it fit.
+        needed = header + (_cmsg_align(length) - length)
+        remaining = controllen - offset
+        if remaining < needed or remaining - needed < length:
+            break
+        offset += _cmsg_align(length)
+    return items
+
+
 # ---------------------------------------------------------------- socket
 
 
@@ -479,7 +538,8 @@ class socket:
 
     def sendmsg(self, buffers, ancdata=(), flags=0, address=None):
         """Sends the buffers as one message, with ancillary data in
-        CPython's form [(level, type, data)]: polysock passes one socket
+        CPython's form [(level, type, data)]: any, as the kernel takes it,
+        where the library has polysock_sendmsg_ex; else one socket
         descriptor a message, (SOL_SOCKET, SCM_RIGHTS, packed int)."""
         views = _views(buffers, "sendmsg", writable=False)
         items = _ancillary_in(ancdata)
@@ -490,6 +550,8 @@ class socket:
         if not items:
             iov, keep = _iovecs(views)
             return _check(_abi.polysock_sendmsg(self._h, iov, len(views), flags, host, port))
+        if _abi.has("polysock_sendmsg_ex"):
+            return self._sendmsg_control(views, items, flags, host, port)
         fds = _fds_to_send(items, self._family)
         if address is not None:
             raise OSError(errno.EOPNOTSUPP, "sendmsg: polysock passes a descriptor "
@@ -504,6 +566,22 @@ class socket:
         finally:
             if temporary:
                 _abi.polysock_close(h)
+
+    def _sendmsg_control(self, views, items, flags, host, port):
+        """sendmsg with any ancillary data, as the kernel takes it."""
+        iov, keep = _iovecs(views)
+        control = _control_out(items)
+        to = None
+        if host is not None:
+            to = _addr.new()
+            to.family = self._family
+            to.port = port
+            if len(host) >= _abi.ADDR_HOST_LEN:
+                raise OSError(errno.EINVAL, "sendmsg: address too long")
+            to.host = host
+            to = ctypes.byref(to)
+        return _check(_abi.polysock_sendmsg_ex(
+            self._h, iov, len(views), control, ctypes.sizeof(control), flags, to))
 
     def recvmsg(self, bufsize, ancbufsize=0, flags=0):
         """(data, ancdata, msg_flags, address)."""
@@ -522,6 +600,8 @@ class socket:
             raise ValueError("negative buffer size in recvmsg()")
         flags = _int32(flags, "flags")
         total = sum(v.nbytes for v in views)
+        if ancbufsize > 0 and _abi.has("polysock_recvmsg_ex"):
+            return self._recvmsg_control(views, ancbufsize, flags)
         if ancbufsize >= _cmsg_len(_INT) and self._family == AF_UNIX and total > 0:
             return self._recv_handle(views, total, flags)
         if total == 0:
@@ -532,6 +612,24 @@ class socket:
         n = _check(_abi.polysock_recvmsg(
             self._h, iov, len(views), flags, ctypes.byref(sender), ctypes.byref(out_flags)))
         return n, [], out_flags.value, _addr.from_polysock(sender)
+
+    def _recvmsg_control(self, views, ancbufsize, flags):
+        """recvmsg with room for `ancbufsize` bytes of ancillary data, which
+        comes back in CPython's form (received descriptors are the
+        caller's, close-on-exec)."""
+        if not views:
+            views = [memoryview(bytearray(0))]
+        iov, keep = _iovecs(views)
+        size = ctypes.sizeof(ctypes.c_size_t)
+        control = (ctypes.c_size_t * ((ancbufsize + size - 1) // size))()
+        sender = _addr.new()
+        controllen = ctypes.c_size_t()
+        out_flags = ctypes.c_int32()
+        n = _check(_abi.polysock_recvmsg_ex(
+            self._h, iov, len(views), control, ancbufsize, flags, ctypes.byref(sender),
+            ctypes.byref(controllen), ctypes.byref(out_flags)))
+        ancdata = _control_in(control, controllen.value)
+        return n, ancdata, out_flags.value, _addr.from_polysock(sender)
 
     def _recv_handle(self, views, total, flags):
         single = len(views) == 1

@@ -1,8 +1,10 @@
 """The CPython API additions: messages, fd passing, CMSG sizes, inet_aton,
 inheritable flags, the backend switch; errors included."""
 
+import ctypes
 import os
 import socket as std
+import struct
 import subprocess
 import sys
 import unittest
@@ -93,6 +95,52 @@ class FunctionsTest(unittest.TestCase):
 
     def test_sethostname_errors(self):
         self.assertRaises(TypeError, polysock.sethostname, 5)
+
+
+class ControlMessageTest(unittest.TestCase):
+    """The ctypes backend's ancillary data in the kernel's cmsghdr layout
+    (for polysock_sendmsg_ex/recvmsg_ex), laid out and walked as CPython."""
+
+    def setUp(self):
+        from polysock import _ctypes_socket
+
+        self.out = _ctypes_socket._control_out
+        self.walk = _ctypes_socket._control_in
+
+    def test_layout_is_cmsg_space_each(self):
+        items = [(1, 1, b"\x05\x00\x00\x00"), (41, 52, b"abcde")]
+        control = self.out(items)
+        raw = bytes(control)
+        self.assertEqual(len(raw), polysock.CMSG_SPACE(4) + polysock.CMSG_SPACE(5))
+        length, level, kind = struct.unpack_from("Nii", raw, 0)
+        self.assertEqual((length, level, kind), (polysock.CMSG_LEN(4), 1, 1))
+        second = polysock.CMSG_SPACE(4)
+        self.assertEqual(struct.unpack_from("Nii", raw, second),
+                         (polysock.CMSG_LEN(5), 41, 52))
+        self.assertEqual(raw[second + polysock.CMSG_LEN(5):], bytes(3))  # zero padding
+
+    def test_round_trip(self):
+        items = [(1, 1, struct.pack("3i", 7, 8, 9)), (41, 67, b""), (0, 2, b"x" * 13)]
+        control = self.out(items)
+        self.assertEqual(self.walk(control, ctypes.sizeof(control)), items)
+        self.assertEqual(self.walk(control, 0), [])
+
+    def test_truncated_data_warns_and_keeps_what_arrived(self):
+        control = self.out([(1, 1, struct.pack("2i", 3, 4))])
+        cut = polysock.CMSG_LEN(4) + 2
+        with self.assertWarns(RuntimeWarning):
+            got = self.walk(control, cut)
+        self.assertEqual(got, [(1, 1, struct.pack("i", 3) + b"\x04\x00")])
+
+    def test_header_cut_or_malformed_ends_the_walk(self):
+        control = self.out([(1, 1, b"abcd"), (2, 2, b"efgh")])
+        # A second header cut short is not there for glibc's CMSG_NXTHDR.
+        got = self.walk(control, polysock.CMSG_SPACE(4) + 4)
+        self.assertEqual(got, [(1, 1, b"abcd")])
+        bad = self.out([(1, 1, b"abcd")])
+        memoryview(bad).cast("B")[0:8] = struct.pack("N", 3)  # cmsg_len below a header
+        with self.assertWarns(RuntimeWarning):
+            self.assertEqual(self.walk(bad, ctypes.sizeof(bad)), [])
 
 
 class EnumTest(unittest.TestCase):
