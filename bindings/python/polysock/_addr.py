@@ -123,7 +123,10 @@ def from_polysock(addr):
     if family == AF_INET:
         return (host.decode("ascii"), addr.port)
     if family == AF_INET6:
-        return (host.decode("ascii"), addr.port, addr.flowinfo, addr.scope_id)
+        # As CPython since 3.7: the scope is the tuple's scope_id, not a
+        # "%scope" suffix of the host.
+        return (host.split(b"%", 1)[0].decode("ascii"), addr.port, addr.flowinfo,
+                addr.scope_id)
     if family == AF_UNIX:
         if host.startswith(b"@"):
             return b"\0" + host[1:]

@@ -90,9 +90,11 @@ def _buf_in(data):
     copied once."""
     if isinstance(data, bytes):
         return data, len(data)
-    if isinstance(data, str):
-        raise TypeError("a bytes-like object is required, not 'str'")
-    view = memoryview(data)
+    try:
+        view = memoryview(data)
+    except TypeError:
+        raise TypeError("a bytes-like object is required, not '%s'"
+                        % type(data).__name__) from None
     if view.format != "B" or view.ndim != 1:
         view = view.cast("B")
     n = view.nbytes
@@ -458,12 +460,14 @@ class socket:
         buf, n = _buf_in(data)
         _check(_abi.polysock_sendall(self._h, buf, n, _int32(flags, "flags"), None))
 
-    def sendto(self, data, flags_or_address, address=None):
+    def sendto(self, *args):
         """sendto(data, address) or sendto(data, flags, address)."""
-        if address is None:
-            flags, address = 0, flags_or_address
+        if len(args) == 2:
+            (data, address), flags = args, 0
+        elif len(args) == 3:
+            data, flags, address = args
         else:
-            flags = flags_or_address
+            raise TypeError("sendto() takes 2 or 3 arguments (%d given)" % len(args))
         buf, n = _buf_in(data)
         host, port = _addr.to_polysock(self._family, address, "sendto")
         return _check(

@@ -11,6 +11,7 @@ module when it imports and provides the whole contract, else ctypes.
 import array
 import ctypes
 import errno
+import fcntl
 import importlib
 import io
 import operator
@@ -112,30 +113,47 @@ class socket(_base):
     type and protocol are then read from the kernel).
     """
 
-    __slots__ = ("_io_refs", "_closed") + (
+    __slots__ = ("_io_refs", "_closed", "_given") + (
         () if hasattr(_base, "__weakref__") else ("__weakref__",))
 
     def __init__(self, family=-1, type=-1, proto=-1, fileno=None):
         _base.__init__(self, family, type, proto, fileno)
         self._io_refs = 0
         self._closed = False
+        # As CPython: with `fileno`, a family/type/proto given is what the
+        # socket reports (the kernel's values where -1).
+        self._given = None
+        if fileno is not None and (family, type, proto) != (-1, -1, -1):
+            self._given = (family, type, proto)
 
     @classmethod
     def _from_handle(cls, h):
         sock = super()._from_handle(h)
         sock._io_refs = 0
         sock._closed = False
+        sock._given = None
         return sock
+
+    def _reported(self, index, kernel):
+        given = self._given
+        if given is None or given[index] == -1:
+            return kernel
+        return given[index]
 
     @property
     def family(self):
         """The address family (AddressFamily when it is a known one)."""
-        return _enum(_base.family.__get__(self), AddressFamily)
+        return _enum(self._reported(0, _base.family.__get__(self)), AddressFamily)
 
     @property
     def type(self):
         """The socket type (SocketKind when it is a known one)."""
-        return _enum(_base.type.__get__(self), SocketKind)
+        return _enum(self._reported(1, _base.type.__get__(self)), SocketKind)
+
+    @property
+    def proto(self):
+        """The protocol number."""
+        return self._reported(2, _base.proto.__get__(self))
 
     def __enter__(self):
         return self
@@ -329,7 +347,17 @@ class socket(_base):
         if self._closed:
             self.close()
 
-    def _real_close(self, _close=_base.close):
+    def _real_close(self, _close=_base.close, _fileno=_base.fileno):
+        fd = _fileno(self)
+        if fd >= 0:
+            try:
+                fcntl.fcntl(fd, fcntl.F_GETFD)
+            except OSError as err:
+                # Closed behind polysock's back (os.close(s.fileno())):
+                # CPython's close() fails with EBADF; polysock must not
+                # close the number again (it may be reused).
+                _base.detach(self)
+                raise OSError(err.errno, os.strerror(err.errno)) from None
         _close(self)
 
     def close(self):
@@ -768,6 +796,13 @@ def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
     ]
 
 
+def _unsigned32(value, what):
+    value = operator.index(value)
+    if not 0 <= value <= 0xFFFFFFFF:
+        raise OverflowError("getnameinfo(): %s out of range" % what)
+    return value
+
+
 def getnameinfo(sockaddr, flags):
     """(host, port) names for a numeric (host, port[, flowinfo, scope_id])."""
     if not isinstance(sockaddr, tuple):
@@ -781,9 +816,11 @@ def getnameinfo(sockaddr, flags):
     addr.family = AF_INET6 if (b":" in host or len(sockaddr) > 2) else AF_INET
     addr.port = _addr._port(sockaddr[1], "getnameinfo")
     if len(sockaddr) > 2:
-        addr.flowinfo = operator.index(sockaddr[2])
+        addr.flowinfo = _unsigned32(sockaddr[2], "flowinfo")
+        if addr.flowinfo > 0xFFFFF:
+            raise OverflowError("getnameinfo(): flowinfo must be 0-1048575.")
     if len(sockaddr) > 3:
-        addr.scope_id = operator.index(sockaddr[3])
+        addr.scope_id = _unsigned32(sockaddr[3], "scope_id")
     addr.host = host
     hostbuf = ctypes.create_string_buffer(1025)
     servbuf = ctypes.create_string_buffer(64)

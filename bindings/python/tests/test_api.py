@@ -2,6 +2,7 @@
 inheritable flags, the backend switch; errors included."""
 
 import ctypes
+import errno
 import os
 import socket as std
 import struct
@@ -95,6 +96,58 @@ class FunctionsTest(unittest.TestCase):
 
     def test_sethostname_errors(self):
         self.assertRaises(TypeError, polysock.sethostname, 5)
+
+    def test_getnameinfo_ranges_as_cpython(self):
+        self.assertRaises(OverflowError, polysock.getnameinfo, ("::1", 0, 0xFFFFFFFF), 0)
+        self.assertRaises(OverflowError, polysock.getnameinfo, ("::1", 0, 0x100000), 0)
+        self.assertRaises(OverflowError, polysock.getnameinfo, ("::1", 0, 0, -1), 0)
+        self.assertRaises(OverflowError, polysock.getnameinfo, ("::1", 0, 0, 2**32), 0)
+        self.assertEqual(polysock.getnameinfo(("::1", 80, 0xFFFFF, 0), polysock.NI_NUMERICHOST
+                                              | polysock.NI_NUMERICSERV), ("::1", "80"))
+
+    def test_ipv6_scope_is_the_tuples_not_the_hosts(self):
+        if not polysock.has_ipv6:
+            self.skipTest("no IPv6")
+        index = polysock.if_nametoindex("lo")
+        (*_, sockaddr), *_ = polysock.getaddrinfo("ff02::1de:c0:face:8d%lo", 1234,
+                                                  polysock.AF_INET6, polysock.SOCK_DGRAM)
+        self.assertEqual(sockaddr, ("ff02::1de:c0:face:8d", 1234, 0, index))
+
+
+class SocketObjectTest(unittest.TestCase):
+    def test_fileno_with_given_family_type_proto(self):
+        # As CPython: with fileno=, what was given is what is reported.
+        fd = polysock.socket(polysock.AF_INET, polysock.SOCK_STREAM).detach()
+        with polysock.socket(200, 40, 23, fileno=fd) as s:
+            self.assertEqual((s.family, s.type, s.proto), (200, 40, 23))
+            self.assertIs(type(s.family), int)
+        fd = polysock.socket(polysock.AF_INET, polysock.SOCK_STREAM).detach()
+        with polysock.socket(fileno=fd) as s:
+            self.assertIs(s.family, polysock.AF_INET)
+            self.assertIs(s.type, polysock.SOCK_STREAM)
+
+    def test_close_of_an_fd_closed_behind_polysock(self):
+        s = polysock.socket()
+        os.close(s.fileno())
+        with self.assertRaises(OSError) as cm:
+            s.close()
+        self.assertEqual(cm.exception.errno, errno.EBADF)
+        self.assertEqual(s.fileno(), -1)
+        s.close()  # closed now: no error
+
+    def test_sendto_arguments(self):
+        with polysock.socket(polysock.AF_INET, polysock.SOCK_DGRAM) as s:
+            self.assertRaises(TypeError, s.sendto, b"x")
+            self.assertRaises(TypeError, s.sendto, b"x", 0, ("127.0.0.1", 9), 1)
+            self.assertRaises(TypeError, s.sendto, b"x", None)
+            self.assertRaises(TypeError, s.sendto, b"x", 0, None)
+            self.assertRaises(TypeError, s.sendto, 5j, ("127.0.0.1", 9))
+            if polysock.backend == "ctypes":
+                with self.assertRaisesRegex(TypeError, r"\(1 given\)"):
+                    s.sendto(b"x")
+                with self.assertRaisesRegex(TypeError, "^a bytes-like object is required, "
+                                                       "not 'complex'$"):
+                    s.sendto(5j, ("127.0.0.1", 9))
 
 
 class ControlMessageTest(unittest.TestCase):
