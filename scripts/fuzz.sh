@@ -27,7 +27,6 @@ rustflags=(
     --cfg fuzzing
     -Zsanitizer=address
     -Cdebug-assertions
-    -Ccodegen-units=1
 )
 start=$SECONDS
 # --target keeps the flags off build scripts and proc macros.
