@@ -1383,6 +1383,60 @@ int64_t polysock_sendmsg(polysock_t h, const struct polysock_iovec *iov, size_t 
 int64_t polysock_recvmsg(polysock_t h, const struct polysock_iovec *iov, size_t iovcnt, int32_t flags, struct polysock_addr *from, int32_t *out_flags);
 
 /**
+ * polysock_sendmsg with control data and the destination as a
+ * polysock_addr: sends the `iovcnt` buffers of `iov` as one message, with
+ * the `controllen` bytes of `control` as its ancillary data, in the
+ * kernel's `struct cmsghdr` layout (build it with the CMSG_* macros of
+ * <sys/socket.h>): SCM_RIGHTS with any number of raw descriptors
+ * (polysock_fileno gives a socket's), SCM_CREDENTIALS, IP_PKTINFO,
+ * IPV6_PKTINFO, IPV6_HOPLIMIT, IPV6_TCLASS, IP_TOS... The kernel reads it
+ * as it is. `to`: the destination (its `host` and `port`, as for
+ * polysock_sendto), or NULL (or `family` 0) for the connected peer.
+ * `flags`: MSG_* (MSG_NOSIGNAL is always added). Waits as the socket's
+ * timeout allows.
+ *
+ * Returns the number of bytes sent (on a stream socket possibly fewer
+ * than the buffers hold; the control data went with the first byte), or
+ * -1: EBADF, EINVAL (as polysock_sendmsg; `control` NULL with
+ * `controllen` > 0, `controllen` > SSIZE_MAX; `to->host` not
+ * NUL-terminated or not UTF-8; control data the kernel finds malformed),
+ * EPERM (SCM_CREDENTIALS naming another process without the privilege),
+ * EBADF (also: a descriptor in SCM_RIGHTS is not open), ETOOMANYREFS,
+ * ENOBUFS
+ * (control data too large for the kernel), EPIPE, ECONNRESET,
+ * EDESTADDRREQ, EISCONN, EMSGSIZE, EAGAIN (timeout 0), ETIMEDOUT,
+ * POLYSOCK_EAI_*.
+ */
+int64_t polysock_sendmsg_ex(polysock_t h, const struct polysock_iovec *iov, size_t iovcnt, const void *control, size_t controllen, int32_t flags, const struct polysock_addr *to);
+
+/**
+ * polysock_recvmsg with control data: receives one message into the
+ * `iovcnt` buffers of `iov` (they may hold 0 bytes in all: a datagram is
+ * then consumed and 0 returned, which is then not end of stream), and its
+ * ancillary data into the `controllen` bytes of `control`, in the kernel's
+ * `struct cmsghdr` layout (align `control` for struct cmsghdr to walk it
+ * with CMSG_FIRSTHDR/CMSG_NXTHDR; `*out_controllen` is its msg_controllen).
+ * Descriptors received (SCM_RIGHTS) are new fds owned by the caller,
+ * close-on-exec (MSG_CMSG_CLOEXEC is always added); those that did not
+ * fit were closed by the kernel. Waits as the socket's timeout allows.
+ * `from` (may be NULL) receives the sender (family 0 when the kernel
+ * names none); `out_controllen` (may be NULL only when `controllen` is 0)
+ * the bytes of control data written; `out_flags` (may be NULL) the
+ * message flags: MSG_TRUNC (the datagram was longer than the buffers),
+ * MSG_CTRUNC (control data did not fit `control` and was cut), MSG_EOR,
+ * MSG_OOB, MSG_ERRQUEUE. Bytes buffered by polysock_readline come first
+ * (no sender, no control data, no flags).
+ *
+ * Returns the number of bytes stored (with MSG_TRUNC in `flags`, a
+ * datagram's real length), 0 at end of stream, or -1: EBADF, EINVAL (as
+ * polysock_sendmsg; `control` NULL with `controllen` > 0, `controllen` >
+ * SSIZE_MAX, `out_controllen` NULL with `controllen` > 0), EAGAIN (timeout
+ * 0 or MSG_DONTWAIT), ETIMEDOUT, ECONNRESET, EMFILE (no descriptor left
+ * for a received one: MSG_CTRUNC on Linux instead).
+ */
+int64_t polysock_recvmsg_ex(polysock_t h, const struct polysock_iovec *iov, size_t iovcnt, void *control, size_t controllen, int32_t flags, struct polysock_addr *from, size_t *out_controllen, int32_t *out_flags);
+
+/**
  * Sends the socket of handle `handle` to the peer of `h`, an AF_UNIX
  * socket (SCM_RIGHTS), with the `len` bytes of `data`: the receiver gets
  * its own descriptor for the same open socket (see polysock_recv_handle),

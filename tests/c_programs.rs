@@ -25,6 +25,7 @@ c_tests! {
     test_constants,
     test_poll,
     test_msg,
+    test_msg_control,
     test_sendfile,
     test_reader,
     test_resolver,

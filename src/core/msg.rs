@@ -26,6 +26,84 @@ pub const POLYSOCK_MMSG_MAX: usize = 64;
 /// first and closes the others.
 const MAX_FDS: usize = 8;
 
+/// Asks the kernel to make received descriptors close-on-exec as it
+/// creates them; where it cannot, they are marked right after.
+#[cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+))]
+const CLOEXEC: i32 = libc::MSG_CMSG_CLOEXEC;
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+)))]
+const CLOEXEC: i32 = 0;
+
+/// What one recvmsg_control received.
+pub struct Received {
+    /// The bytes stored (with MSG_TRUNC in the call's flags, a datagram's
+    /// real length).
+    pub len: usize,
+    /// The sender (family 0 when the kernel names none).
+    pub from: Addr,
+    /// The message's flags: MSG_TRUNC, MSG_CTRUNC, MSG_EOR, MSG_OOB...
+    pub flags: i32,
+    /// The bytes of control data the kernel wrote.
+    pub control_len: usize,
+}
+
+/// A control buffer's length as the platform's msghdr holds it.
+fn control_len<T: TryFrom<usize>>(op: &str, len: usize) -> Result<T> {
+    T::try_from(len).or_else(|_| {
+        fail!(
+            libc::EINVAL,
+            "{op}: control length {len} is too large for this platform"
+        )
+    })
+}
+
+/// Calls `f` with every descriptor of the SCM_RIGHTS messages in
+/// `control`, a buffer of cmsghdrs as the kernel wrote it (at any
+/// alignment: headers are read unaligned). A header that claims more bytes
+/// than the buffer holds ends the walk.
+fn for_each_fd(control: &[u8], mut f: impl FnMut(RawFd)) {
+    const HDR: usize = size_of::<libc::cmsghdr>();
+    // SAFETY: arithmetic only. The data's offset in a message, and a
+    // message's room with its padding (the platform's CMSG_ALIGN).
+    let data_at = unsafe { libc::CMSG_LEN(0) } as usize;
+    let space = |len: usize| unsafe { libc::CMSG_SPACE((len - data_at) as _) } as usize;
+    let mut at = 0;
+    while control.len().saturating_sub(at) >= HDR {
+        // SAFETY: HDR bytes from `at` are inside the buffer; cmsghdr is
+        // plain C data, read unaligned.
+        let h: libc::cmsghdr = unsafe { std::ptr::read_unaligned(control.as_ptr().add(at).cast()) };
+        let len = h.cmsg_len as usize;
+        if len < data_at || len > control.len() - at {
+            return;
+        }
+        if h.cmsg_level == libc::SOL_SOCKET && h.cmsg_type == libc::SCM_RIGHTS {
+            let data = &control[at + data_at..at + len];
+            for fd in data.chunks_exact(size_of::<RawFd>()) {
+                f(RawFd::from_ne_bytes(fd.try_into().expect("chunks of 4")));
+            }
+        }
+        at += space(len);
+    }
+}
+
+fn set_cloexec(fd: RawFd) {
+    // SAFETY: fd is a descriptor the kernel just gave us.
+    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+}
+
 /// Room for a control message with MAX_FDS descriptors, aligned for
 /// cmsghdr.
 #[repr(C, align(8))]
@@ -153,6 +231,20 @@ impl Socket {
     /// Sends the buffers as one message (one datagram), to `to` (host,
     /// port) if given, else to the connected peer.
     pub fn sendmsg(&self, bufs: Bufs<'_>, flags: i32, to: Option<(&str, i32)>) -> Result<usize> {
+        self.sendmsg_control(bufs, &[], flags, to)
+    }
+
+    /// sendmsg with control data: `control` holds cmsghdrs in the kernel's
+    /// layout (SCM_RIGHTS with raw descriptors, SCM_CREDENTIALS,
+    /// IPV6_PKTINFO...), handed to the kernel as it is: the kernel checks
+    /// it (EINVAL for a malformed one).
+    pub fn sendmsg_control(
+        &self,
+        bufs: Bufs<'_>,
+        control: &[u8],
+        flags: i32,
+        to: Option<(&str, i32)>,
+    ) -> Result<usize> {
         self.refuse_tls("sendmsg")?;
         let sa = self.dest("sendmsg", to)?;
         let mut msg = msghdr();
@@ -161,9 +253,14 @@ impl Socket {
             msg.msg_name = sa.as_ptr().cast_mut().cast();
             msg.msg_namelen = sa.len();
         }
+        if !control.is_empty() {
+            msg.msg_control = control.as_ptr().cast_mut().cast();
+            msg.msg_controllen = control_len("sendmsg", control.len())?;
+        }
         let fd = self.fd();
         self.retry("sendmsg", libc::POLLOUT, flags, &mut None, || {
-            // SAFETY: msg points at checked buffers and a valid address.
+            // SAFETY: msg points at checked buffers, a valid address and
+            // `control` (which the kernel only reads).
             unsafe { libc::sendmsg(fd, &msg, flags | NOSIGNAL) }
         })
         .map_err(|e| match &sa {
@@ -187,27 +284,84 @@ impl Socket {
     /// a passed descriptor, was dropped). Bytes the buffered reader holds
     /// come first.
     pub fn recvmsg(&self, bufs: Bufs<'_>, flags: i32) -> Result<(usize, Addr, i32)> {
-        self.refuse_tls("recvmsg")?;
         if bufs.total() == 0 {
             return fail!(libc::EINVAL, "recvmsg: the buffers hold 0 bytes");
         }
+        let r = self.recvmsg_control(bufs, &mut [], flags)?;
+        Ok((r.len, r.from, r.flags))
+    }
+
+    /// recvmsg with control data: the kernel writes the message's cmsghdrs
+    /// into `control` (in its own layout; `Received::control_len` bytes).
+    /// Descriptors received (SCM_RIGHTS) are new, close-on-exec, and the
+    /// caller's; those that did not fit were closed by the kernel
+    /// (MSG_CTRUNC). Buffers holding 0 bytes are allowed (a datagram is
+    /// then consumed, and 0 is not end of stream). Bytes the buffered
+    /// reader holds come first, with no control data.
+    pub fn recvmsg_control(
+        &self,
+        bufs: Bufs<'_>,
+        control: &mut [MaybeUninit<u8>],
+        flags: i32,
+    ) -> Result<Received> {
+        self.refuse_tls("recvmsg")?;
         if self.reader.has_data() {
             if let Some(n) = self.reader.take_with(flags, |src| bufs.scatter(src)) {
-                return Ok((n, Addr::empty(), 0));
+                return Ok(Received {
+                    len: n,
+                    from: Addr::empty(),
+                    flags: 0,
+                    control_len: 0,
+                });
             }
         }
         let mut storage = MaybeUninit::<libc::sockaddr_storage>::uninit();
         let mut msg = msghdr();
         bufs.set_on(&mut msg);
         msg.msg_name = storage.as_mut_ptr().cast();
+        let capacity = control_len("recvmsg", control.len())?;
+        if !control.is_empty() {
+            msg.msg_control = control.as_mut_ptr().cast();
+        }
         let fd = self.fd();
-        let n = self.retry("recvmsg", libc::POLLIN, flags, &mut None, || {
+        let mut received = false;
+        let r = self.retry("recvmsg", libc::POLLIN, flags, &mut None, || {
             msg.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            // SAFETY: msg points at checked buffers and at `storage`.
-            unsafe { libc::recvmsg(fd, &mut msg, flags) }
-        })?;
-        let from = Addr::from_raw(&storage, msg.msg_namelen);
-        Ok((n, from, msg.msg_flags))
+            msg.msg_controllen = capacity;
+            // SAFETY: msg points at checked buffers, at `storage` and at
+            // `control` (capacity bytes, writable).
+            let n = unsafe { libc::recvmsg(fd, &mut msg, flags | CLOEXEC) };
+            received = n >= 0;
+            n
+        });
+        let used = if received {
+            msg.msg_controllen as usize
+        } else {
+            0
+        };
+        // SAFETY: the kernel initialised the first msg_controllen bytes.
+        let got = unsafe {
+            std::slice::from_raw_parts(control.as_ptr().cast::<u8>(), used.min(control.len()))
+        };
+        let n = match r {
+            Ok(n) => n,
+            Err(e) => {
+                // A message came, then the socket was closed under us:
+                // its descriptors are nobody's but ours.
+                for_each_fd(got, close_fd);
+                return Err(e);
+            }
+        };
+        if CLOEXEC == 0 {
+            for_each_fd(got, set_cloexec);
+        }
+        Ok(Received {
+            len: n,
+            from: Addr::from_raw(&storage, msg.msg_namelen),
+            // Linux echoes MSG_CMSG_CLOEXEC back: it is no news to the caller.
+            flags: msg.msg_flags & !CLOEXEC,
+            control_len: got.len(),
+        })
     }
 
     /// Sends `other`'s descriptor with `data` over this AF_UNIX socket
@@ -271,10 +425,7 @@ impl Socket {
                 return Ok((n, None, 0));
             }
         }
-        #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
-        let cloexec = libc::MSG_CMSG_CLOEXEC;
-        #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
-        let cloexec = 0;
+        let cloexec = CLOEXEC;
         let mut control = ControlBuf([0; 64]);
         let mut iov = libc::iovec {
             iov_base: buf.as_mut_ptr().cast(),
@@ -565,5 +716,98 @@ impl Socket {
             libc::EOPNOTSUPP,
             "recvmmsg: not available on this platform (receive each datagram with polysock_recvmsg)"
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pipe() -> [RawFd; 2] {
+        let mut p = [0; 2];
+        // SAFETY: room for two fds.
+        assert_eq!(unsafe { libc::pipe(p.as_mut_ptr()) }, 0);
+        p
+    }
+
+    /// One SCM_RIGHTS message with `fds`, as a sender builds it.
+    fn rights(fds: &[RawFd]) -> Vec<u8> {
+        let n = std::mem::size_of_val(fds);
+        // SAFETY: arithmetic; then one header and its data, inside `buf`.
+        unsafe {
+            let mut buf = vec![0u8; libc::CMSG_SPACE(n as _) as usize];
+            let h = libc::cmsghdr {
+                cmsg_len: libc::CMSG_LEN(n as _) as _,
+                cmsg_level: libc::SOL_SOCKET,
+                cmsg_type: libc::SCM_RIGHTS,
+            };
+            std::ptr::write_unaligned(buf.as_mut_ptr().cast(), h);
+            let at = libc::CMSG_LEN(0) as usize;
+            std::ptr::copy_nonoverlapping(fds.as_ptr().cast(), buf.as_mut_ptr().add(at), n);
+            buf
+        }
+    }
+
+    #[test]
+    fn descriptors_arrive_close_on_exec_and_walk_at_any_alignment() {
+        let (a, b) = Socket::pair(libc::AF_UNIX, libc::SOCK_DGRAM, 0).unwrap();
+        let (p, q) = (pipe(), pipe());
+        let data = [7u8; 3];
+        let iov = [libc::iovec {
+            iov_base: data.as_ptr().cast_mut().cast(),
+            iov_len: 3,
+        }];
+        // SAFETY: `data` outlives the call and is only read.
+        let bufs = unsafe { Bufs::new("t", &iov) }.unwrap();
+        let control = rights(&[p[1], q[1]]);
+        assert_eq!(a.sendmsg_control(bufs, &control, 0, None).unwrap(), 3);
+
+        let mut got = [0u8; 8];
+        let iov = [libc::iovec {
+            iov_base: got.as_mut_ptr().cast(),
+            iov_len: 8,
+        }];
+        // SAFETY: `got` outlives the call and nothing else borrows it.
+        let bufs = unsafe { Bufs::new("t", &iov) }.unwrap();
+        // Misaligned on purpose: the kernel and the walker do not care.
+        let mut room = [MaybeUninit::new(0u8); 129];
+        let r = b.recvmsg_control(bufs, &mut room[1..], 0).unwrap();
+        assert_eq!((r.len, r.flags), (3, 0));
+        // SAFETY: the kernel initialised control_len bytes (all were anyway).
+        let bytes: &[u8] =
+            unsafe { std::slice::from_raw_parts(room[1..].as_ptr().cast(), r.control_len) };
+        let mut fds = Vec::new();
+        for_each_fd(bytes, |fd| fds.push(fd));
+        assert_eq!(fds.len(), 2);
+        for (fd, pipe) in fds.iter().zip([p, q]) {
+            // SAFETY: plain fcntl on a descriptor we own.
+            let flags = unsafe { libc::fcntl(*fd, libc::F_GETFD) };
+            assert_eq!(flags & libc::FD_CLOEXEC, libc::FD_CLOEXEC);
+            // The same pipe: a byte written on it comes out of the original.
+            // SAFETY: one byte from / into valid buffers.
+            unsafe {
+                assert_eq!(libc::write(*fd, b"z".as_ptr().cast(), 1), 1);
+                let mut c = 0u8;
+                assert_eq!(libc::read(pipe[0], (&mut c as *mut u8).cast(), 1), 1);
+                assert_eq!(c, b'z');
+            }
+            close_fd(*fd);
+            close_fd(pipe[0]);
+            close_fd(pipe[1]);
+        }
+    }
+
+    #[test]
+    fn the_walker_stops_at_a_header_longer_than_the_buffer() {
+        let mut control = rights(&[1, 2]);
+        let mut seen = 0;
+        for_each_fd(&control, |_| seen += 1);
+        assert_eq!(seen, 2);
+        // A cut buffer, and a header claiming too much: nothing is read.
+        for_each_fd(&control[..control.len() - 12], |_| seen += 10);
+        control[0] = 200;
+        for_each_fd(&control, |_| seen += 10);
+        for_each_fd(&control[..3], |_| seen += 10);
+        assert_eq!(seen, 2);
     }
 }

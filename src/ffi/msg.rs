@@ -12,6 +12,7 @@ use crate::core::error::{Error, Result, fail};
 use crate::core::handles;
 use crate::core::msg::{Bufs, POLYSOCK_IOV_MAX, POLYSOCK_MMSG_MAX};
 use std::ffi::{c_char, c_void};
+use std::mem::MaybeUninit;
 
 /// One buffer of a vectored call: `len` bytes at `base` (which may be NULL
 /// only when `len` is 0). Laid out exactly as the platform's
@@ -131,6 +132,120 @@ pub extern "C" fn polysock_recvmsg(
             set_opt_out(from, addr);
             set_opt_out(out_flags, mflags);
             Ok(count(n))
+        }))
+    }
+}
+
+/// The caller's control buffer for a receive; NULL only with length 0.
+fn control_out<'a>(op: &str, p: *mut c_void, len: usize) -> Result<&'a mut [MaybeUninit<u8>]> {
+    check_len(op, len)?;
+    if len == 0 {
+        return Ok(&mut []);
+    }
+    if p.is_null() {
+        return fail!(libc::EINVAL, "{op}: control is NULL with controllen {len}");
+    }
+    // SAFETY: the caller guarantees control is writable for len bytes.
+    Ok(unsafe { std::slice::from_raw_parts_mut(p.cast(), len) })
+}
+
+/// polysock_sendmsg with control data and the destination as a
+/// polysock_addr: sends the `iovcnt` buffers of `iov` as one message, with
+/// the `controllen` bytes of `control` as its ancillary data, in the
+/// kernel's `struct cmsghdr` layout (build it with the CMSG_* macros of
+/// <sys/socket.h>): SCM_RIGHTS with any number of raw descriptors
+/// (polysock_fileno gives a socket's), SCM_CREDENTIALS, IP_PKTINFO,
+/// IPV6_PKTINFO, IPV6_HOPLIMIT, IPV6_TCLASS, IP_TOS... The kernel reads it
+/// as it is. `to`: the destination (its `host` and `port`, as for
+/// polysock_sendto), or NULL (or `family` 0) for the connected peer.
+/// `flags`: MSG_* (MSG_NOSIGNAL is always added). Waits as the socket's
+/// timeout allows.
+///
+/// Returns the number of bytes sent (on a stream socket possibly fewer
+/// than the buffers hold; the control data went with the first byte), or
+/// -1: EBADF, EINVAL (as polysock_sendmsg; `control` NULL with
+/// `controllen` > 0, `controllen` > SSIZE_MAX; `to->host` not
+/// NUL-terminated or not UTF-8; control data the kernel finds malformed),
+/// EPERM (SCM_CREDENTIALS naming another process without the privilege),
+/// EBADF (also: a descriptor in SCM_RIGHTS is not open), ETOOMANYREFS,
+/// ENOBUFS
+/// (control data too large for the kernel), EPIPE, ECONNRESET,
+/// EDESTADDRREQ, EISCONN, EMSGSIZE, EAGAIN (timeout 0), ETIMEDOUT,
+/// POLYSOCK_EAI_*.
+#[unsafe(no_mangle)]
+pub extern "C" fn polysock_sendmsg_ex(
+    h: polysock_t,
+    iov: *const polysock_iovec,
+    iovcnt: usize,
+    control: *const c_void,
+    controllen: usize,
+    flags: i32,
+    to: *const Addr,
+) -> i64 {
+    boundary! {
+        ret(with(h, |s| {
+            let b = bufs("sendmsg", iov, iovcnt)?;
+            if control.is_null() && controllen > 0 {
+                return fail!(libc::EINVAL, "sendmsg: control is NULL with controllen {controllen}");
+            }
+            let c = buf_in("sendmsg", control.cast(), controllen)?;
+            // SAFETY: a non-NULL `to` points at a polysock_addr (documented).
+            let to = match unsafe { to.as_ref() } {
+                None => None,
+                Some(a) => dest("sendmsg", a)?,
+            };
+            s.sendmsg_control(b, c, flags, to).map(count)
+        }))
+    }
+}
+
+/// polysock_recvmsg with control data: receives one message into the
+/// `iovcnt` buffers of `iov` (they may hold 0 bytes in all: a datagram is
+/// then consumed and 0 returned, which is then not end of stream), and its
+/// ancillary data into the `controllen` bytes of `control`, in the kernel's
+/// `struct cmsghdr` layout (align `control` for struct cmsghdr to walk it
+/// with CMSG_FIRSTHDR/CMSG_NXTHDR; `*out_controllen` is its msg_controllen).
+/// Descriptors received (SCM_RIGHTS) are new fds owned by the caller,
+/// close-on-exec (MSG_CMSG_CLOEXEC is always added); those that did not
+/// fit were closed by the kernel. Waits as the socket's timeout allows.
+/// `from` (may be NULL) receives the sender (family 0 when the kernel
+/// names none); `out_controllen` (may be NULL only when `controllen` is 0)
+/// the bytes of control data written; `out_flags` (may be NULL) the
+/// message flags: MSG_TRUNC (the datagram was longer than the buffers),
+/// MSG_CTRUNC (control data did not fit `control` and was cut), MSG_EOR,
+/// MSG_OOB, MSG_ERRQUEUE. Bytes buffered by polysock_readline come first
+/// (no sender, no control data, no flags).
+///
+/// Returns the number of bytes stored (with MSG_TRUNC in `flags`, a
+/// datagram's real length), 0 at end of stream, or -1: EBADF, EINVAL (as
+/// polysock_sendmsg; `control` NULL with `controllen` > 0, `controllen` >
+/// SSIZE_MAX, `out_controllen` NULL with `controllen` > 0), EAGAIN (timeout
+/// 0 or MSG_DONTWAIT), ETIMEDOUT, ECONNRESET, EMFILE (no descriptor left
+/// for a received one: MSG_CTRUNC on Linux instead).
+#[unsafe(no_mangle)]
+pub extern "C" fn polysock_recvmsg_ex(
+    h: polysock_t,
+    iov: *const polysock_iovec,
+    iovcnt: usize,
+    control: *mut c_void,
+    controllen: usize,
+    flags: i32,
+    from: *mut Addr,
+    out_controllen: *mut usize,
+    out_flags: *mut i32,
+) -> i64 {
+    boundary! {
+        ret(with(h, |s| {
+            let b = bufs("recvmsg", iov, iovcnt)?;
+            let c = control_out("recvmsg", control, controllen)?;
+            if controllen > 0 && out_controllen.is_null() {
+                return fail!(libc::EINVAL, "recvmsg: out_controllen is NULL with controllen {controllen}");
+            }
+            let r = s.recvmsg_control(b, c, flags)?;
+            set_opt_out(from, r.from);
+            set_opt_out(out_controllen, r.control_len);
+            set_opt_out(out_flags, r.flags);
+            Ok(count(r.len))
         }))
     }
 }

@@ -312,6 +312,8 @@ DECLARATIONS = {
         c_int64,
         [polysock_t, _iov_p, c_size_t, c_int32, _addr_p, _int32_p],
     ),
+    "polysock_sendmsg_ex": (c_int64, [polysock_t, _iov_p, c_size_t, c_void_p, c_size_t, c_int32, _addr_p]),
+    "polysock_recvmsg_ex": (c_int64, [polysock_t, _iov_p, c_size_t, c_void_p, c_size_t, c_int32, _addr_p, _size_p, _int32_p]),
     "polysock_send_handle": (c_int64, [polysock_t, polysock_t, c_void_p, c_size_t, c_int32]),
     "polysock_recv_handle": (
         c_int64,
