@@ -1,9 +1,10 @@
 //! CPython's own test_socket, run on polysock's Python package (its
 //! `import socket` given `polysock`, bindings/python/tests/cpython_suite.py)
 //! and on CPython's socket module, side by side: fails when fewer than
-//! GATE_PERCENT of the tests that pass on CPython's module pass on polysock,
-//! with the default backend (native when it provides BACKEND.md's whole
-//! contract, else ctypes) and with the ctypes backend. Prints both counts
+//! the floor (GATE_NATIVE_PERCENT, GATE_CTYPES_PERCENT) of the tests that
+//! pass on CPython's module pass on polysock, with the default backend
+//! (native when it provides BACKEND.md's whole contract, else ctypes) and
+//! with the ctypes backend. Prints both counts
 //! and every test whose outcome differs. Skipped, with a message, where
 //! python3 or its `test` package is missing (never in CI: .ci/run checks
 //! `import test.test_socket`).
@@ -26,14 +27,15 @@ const LIMIT: Duration = Duration::from_secs(480);
 /// wait on a timeout rather than use a core.
 const JOBS: &str = "3";
 
-/// The share of CPython's passing tests that must pass on polysock, with
-/// each backend. The goal is 95%; this is the floor reached so far
-/// by the default (native) backend (505 of 610, 82.8%; ctypes 517, 84.8%):
-/// ancillary data beyond one socket descriptor a message (SCM_RIGHTS of
-/// several or non-socket fds, IPv6 RFC 3542 options) waits for
-/// polysock_sendmsg_ex/recvmsg_ex on main, and signals during a blocking
-/// call wait for the call to end (polysock resumes after EINTR).
-const GATE_PERCENT: usize = 82;
+/// The share of CPython's passing tests that must pass on polysock, per
+/// backend. The ctypes backend meets the goal of 95% (596 of 610,
+/// 97.7%, with polysock_sendmsg_ex/recvmsg_ex for ancillary data). The
+/// native module (the default) does not use those calls yet, so ancillary
+/// data beyond one descriptor a message fails there: its floor is what it
+/// reaches (505 of 610, 82.8%). Signals during a blocking call wait for the
+/// call to end on both (polysock resumes after EINTR).
+const GATE_NATIVE_PERCENT: usize = 82;
+const GATE_CTYPES_PERCENT: usize = 95;
 
 /// Tests that check a CPython-internal detail rather than the socket API;
 /// they are left out of both counts. Each with its reason.
@@ -177,10 +179,14 @@ fn cpython_test_socket_passes_on_polysock() {
     });
     let native = compare("default backend", &runs[0], &runs[1]);
     let ctypes = compare("ctypes", &runs[0], &runs[2]);
-    for (label, (both, reference)) in [("default backend", native), ("ctypes", ctypes)] {
+    let gates = [
+        ("default backend", native, GATE_NATIVE_PERCENT),
+        ("ctypes", ctypes, GATE_CTYPES_PERCENT),
+    ];
+    for (label, (both, reference), floor) in gates {
         assert!(
-            both * 100 >= reference * GATE_PERCENT,
-            "test_socket on polysock ({label}): {both} of {reference} pass, below {GATE_PERCENT}%"
+            both * 100 >= reference * floor,
+            "test_socket on polysock ({label}): {both} of {reference} pass, below {floor}%"
         );
     }
 }
