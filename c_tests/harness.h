@@ -126,16 +126,36 @@ static void connected_tcp(polysock_t *client, polysock_t *server) {
     polysock_close(l);
 }
 
-/* A UDP socket bound to 127.0.0.1, with its port. */
-static polysock_t udp(int *port) {
-    polysock_t s = polysock_socket(POLYSOCK_AF_INET, POLYSOCK_SOCK_DGRAM, 0);
+/* A UDP socket of `family` bound to `host` (a loopback), with its port. */
+static polysock_t udp_at(int family, const char *host, int *port) {
+    polysock_t s = polysock_socket(family, POLYSOCK_SOCK_DGRAM, 0);
     CHECK_OK(s);
-    CHECK_OK(polysock_bind(s, "127.0.0.1", 0));
+    CHECK_OK(polysock_bind(s, host, 0));
     CHECK_OK(polysock_settimeout(s, 5000));
     polysock_addr a;
     CHECK_OK(polysock_getsockname(s, &a));
     *port = a.port;
     return s;
+}
+
+/* A UDP socket bound to 127.0.0.1, with its port. */
+static polysock_t udp(int *port) {
+    return udp_at(POLYSOCK_AF_INET, "127.0.0.1", port);
+}
+
+/* One scatter/gather entry. */
+static polysock_iovec iov(const void *base, size_t len) {
+    polysock_iovec v;
+    v.base = (void *)base;
+    v.len = len;
+    return v;
+}
+
+/* A connected AF_UNIX pair of `type`, each end with a 5 s timeout. */
+static void unix_pair(int type, polysock_t p[2]) {
+    CHECK_OK(polysock_socketpair(POLYSOCK_AF_UNIX, type, 0, p));
+    CHECK_OK(polysock_settimeout(p[0], 5000));
+    CHECK_OK(polysock_settimeout(p[1], 5000));
 }
 
 /* Private temp dirs, removed with what they hold when the process that

@@ -9,18 +9,6 @@
 
 #define HUGE_LEN ((size_t)-1)
 
-static polysock_iovec iov(const void *base, size_t len) {
-    polysock_iovec v;
-    v.base = (void *)base;
-    v.len = len;
-    return v;
-}
-
-static void pair(int type, polysock_t p[2]) {
-    CHECK_OK(polysock_socketpair(POLYSOCK_AF_UNIX, type, 0, p));
-    CHECK_OK(polysock_settimeout(p[0], 5000));
-    CHECK_OK(polysock_settimeout(p[1], 5000));
-}
 
 static int cloexec(int fd) {
     int f = fcntl(fd, F_GETFD);
@@ -35,7 +23,7 @@ static void check_msg_has(const char *part) {
 
 TEST(vectored_stream_send_and_receive) {
     polysock_t p[2];
-    pair(POLYSOCK_SOCK_STREAM, p);
+    unix_pair(POLYSOCK_SOCK_STREAM, p);
     polysock_iovec out[3] = {iov("abc", 3), iov(NULL, 0), iov("defgh", 5)};
     CHECK_EQ(polysock_sendmsg(p[0], out, 3, 0, NULL, 0), 8);
     char a[3], b[16] = {0};
@@ -123,8 +111,8 @@ TEST(truncated_datagram_sets_msg_trunc) {
 
 TEST(handle_dropped_by_plain_recvmsg_sets_msg_ctrunc) {
     polysock_t chan[2], other[2];
-    pair(POLYSOCK_SOCK_STREAM, chan);
-    pair(POLYSOCK_SOCK_STREAM, other);
+    unix_pair(POLYSOCK_SOCK_STREAM, chan);
+    unix_pair(POLYSOCK_SOCK_STREAM, other);
     int before = open_fd_count();
     CHECK_EQ(polysock_send_handle(chan[0], other[1], "h", 1, 0), 1);
     char c;
@@ -141,8 +129,8 @@ TEST(handle_dropped_by_plain_recvmsg_sets_msg_ctrunc) {
  * sender's copy, and talk through the received handle. */
 static void pass_and_use(int chan_type) {
     polysock_t chan[2], other[2];
-    pair(chan_type, chan);
-    pair(POLYSOCK_SOCK_STREAM, other);
+    unix_pair(chan_type, chan);
+    unix_pair(POLYSOCK_SOCK_STREAM, other);
     CHECK_EQ(polysock_send_handle(chan[0], other[1], "take", 4, 0), 4);
     CHECK_OK(polysock_close(other[1]));
     char buf[16] = {0};
@@ -182,7 +170,7 @@ TEST(pass_a_socket_over_a_datagram_pair) { pass_and_use(POLYSOCK_SOCK_DGRAM); }
 
 TEST(pass_a_listening_tcp_socket) {
     polysock_t chan[2];
-    pair(POLYSOCK_SOCK_STREAM, chan);
+    unix_pair(POLYSOCK_SOCK_STREAM, chan);
     int port;
     polysock_t srv = listen_tcp(POLYSOCK_AF_INET, "127.0.0.1", &port);
     CHECK_EQ(polysock_send_handle(chan[0], srv, "L", 1, 0), 1);
@@ -209,8 +197,8 @@ TEST(pass_a_listening_tcp_socket) {
 
 TEST(empty_datagram_can_carry_a_handle) {
     polysock_t chan[2], other[2];
-    pair(POLYSOCK_SOCK_DGRAM, chan);
-    pair(POLYSOCK_SOCK_STREAM, other);
+    unix_pair(POLYSOCK_SOCK_DGRAM, chan);
+    unix_pair(POLYSOCK_SOCK_STREAM, other);
     CHECK_EQ(polysock_send_handle(chan[0], other[0], NULL, 0, 0), 0);
     char c;
     polysock_t got = 0;
@@ -222,7 +210,7 @@ TEST(empty_datagram_can_carry_a_handle) {
 
 TEST(recv_handle_without_a_handle_gives_minus_one) {
     polysock_t chan[2];
-    pair(POLYSOCK_SOCK_STREAM, chan);
+    unix_pair(POLYSOCK_SOCK_STREAM, chan);
     CHECK_EQ(polysock_send(chan[0], "plain", 5, 0), 5);
     char buf[8];
     polysock_t got = 123;
@@ -258,10 +246,10 @@ static void send_raw_fds(int via, const int *fds, int n) {
 
 TEST(extra_descriptors_are_closed_and_reported) {
     polysock_t chan[2], a[2], b[2], c[2];
-    pair(POLYSOCK_SOCK_STREAM, chan);
-    pair(POLYSOCK_SOCK_STREAM, a);
-    pair(POLYSOCK_SOCK_STREAM, b);
-    pair(POLYSOCK_SOCK_STREAM, c);
+    unix_pair(POLYSOCK_SOCK_STREAM, chan);
+    unix_pair(POLYSOCK_SOCK_STREAM, a);
+    unix_pair(POLYSOCK_SOCK_STREAM, b);
+    unix_pair(POLYSOCK_SOCK_STREAM, c);
     int fds[3] = {polysock_fileno(a[1]), polysock_fileno(b[1]), polysock_fileno(c[1])};
     int before = open_fd_count();
     send_raw_fds(polysock_fileno(chan[0]), fds, 3);
@@ -282,7 +270,7 @@ TEST(extra_descriptors_are_closed_and_reported) {
 
 TEST(a_descriptor_that_is_not_a_socket_is_refused_and_closed) {
     polysock_t chan[2];
-    pair(POLYSOCK_SOCK_STREAM, chan);
+    unix_pair(POLYSOCK_SOCK_STREAM, chan);
     int pfd[2];
     CHECK(pipe(pfd) == 0);
     int before = open_fd_count();
@@ -310,7 +298,7 @@ TEST(handles_only_travel_over_unix_sockets) {
     polysock_t got;
     CHECK_ERR(polysock_recv_handle(cli, &c, 1, 0, &got, NULL), EOPNOTSUPP);
     polysock_t chan[2];
-    pair(POLYSOCK_SOCK_STREAM, chan);
+    unix_pair(POLYSOCK_SOCK_STREAM, chan);
     CHECK_ERR(polysock_send_handle(chan[0], srv, NULL, 0, 0), EINVAL);
     check_msg_has("at least one data byte");
     polysock_close(cli);
@@ -321,7 +309,7 @@ TEST(handles_only_travel_over_unix_sockets) {
 
 TEST(recv_timeouts_apply) {
     polysock_t chan[2];
-    pair(POLYSOCK_SOCK_STREAM, chan);
+    unix_pair(POLYSOCK_SOCK_STREAM, chan);
     char c;
     polysock_t got;
     polysock_iovec in[1] = {iov(&c, 1)};
@@ -451,7 +439,7 @@ static polysock_t stale_handle(void) {
 
 TEST(dead_handles_are_ebadf) {
     polysock_t chan[2];
-    pair(POLYSOCK_SOCK_STREAM, chan);
+    unix_pair(POLYSOCK_SOCK_STREAM, chan);
     polysock_t bad[] = {-1, 0, 12345, (polysock_t)1 << 53, stale_handle()};
     char buf[8];
     polysock_iovec v = iov(buf, sizeof buf);
@@ -478,7 +466,7 @@ TEST(dead_handles_are_ebadf) {
 
 TEST(bad_buffer_arrays_are_einval) {
     polysock_t chan[2];
-    pair(POLYSOCK_SOCK_DGRAM, chan);
+    unix_pair(POLYSOCK_SOCK_DGRAM, chan);
     /* Initialised: the EDESTADDRREQ case below reaches sendmsg(2), which
      * reads these bytes before it refuses. */
     char buf[8] = "bufbuf!";
@@ -527,7 +515,7 @@ TEST(bad_buffer_arrays_are_einval) {
 
 TEST(bad_handle_passing_input) {
     polysock_t chan[2];
-    pair(POLYSOCK_SOCK_STREAM, chan);
+    unix_pair(POLYSOCK_SOCK_STREAM, chan);
     char buf[8];
     CHECK_ERR(polysock_send_handle(chan[0], chan[1], NULL, 4, 0), EINVAL);
     check_msg_has("buffer is NULL");

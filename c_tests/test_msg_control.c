@@ -15,18 +15,6 @@ typedef union {
     char buf[256];
 } control_buf;
 
-static polysock_iovec iov(const void *base, size_t len) {
-    polysock_iovec v;
-    v.base = (void *)base;
-    v.len = len;
-    return v;
-}
-
-static void pair(int type, polysock_t p[2]) {
-    CHECK_OK(polysock_socketpair(POLYSOCK_AF_UNIX, type, 0, p));
-    CHECK_OK(polysock_settimeout(p[0], 5000));
-    CHECK_OK(polysock_settimeout(p[1], 5000));
-}
 
 static void check_msg_has(const char *part) {
     if (!strstr(polysock_last_error(), part))
@@ -61,7 +49,7 @@ static int cloexec(int fd) {
 
 static void pass_three_fds(int type) {
     polysock_t p[2];
-    pair(type, p);
+    unix_pair(type, p);
     int pipes[3][2];
     for (int i = 0; i < 3; i++) CHECK_OK(pipe(pipes[i]));
     int fds[3] = {pipes[0][1], pipes[1][1], pipes[2][1]};
@@ -111,7 +99,7 @@ TEST(three_descriptors_over_a_datagram_pair) { pass_three_fds(POLYSOCK_SOCK_DGRA
 
 TEST(control_that_does_not_fit_sets_msg_ctrunc) {
     polysock_t p[2];
-    pair(POLYSOCK_SOCK_DGRAM, p);
+    unix_pair(POLYSOCK_SOCK_DGRAM, p);
     int pfd[2];
     CHECK_OK(pipe(pfd));
     int fds[4] = {pfd[1], pfd[1], pfd[1], pfd[1]};
@@ -150,7 +138,7 @@ TEST(control_that_does_not_fit_sets_msg_ctrunc) {
 
 TEST(empty_buffers_receive_a_datagram_and_its_descriptor) {
     polysock_t p[2];
-    pair(POLYSOCK_SOCK_DGRAM, p);
+    unix_pair(POLYSOCK_SOCK_DGRAM, p);
     int pfd[2];
     CHECK_OK(pipe(pfd));
     control_buf c;
@@ -175,7 +163,7 @@ TEST(empty_buffers_receive_a_datagram_and_its_descriptor) {
 
 TEST(credentials_travel_and_are_checked) {
     polysock_t p[2];
-    pair(POLYSOCK_SOCK_DGRAM, p);
+    unix_pair(POLYSOCK_SOCK_DGRAM, p);
     CHECK_OK(polysock_setsockopt_int(p[1], SOL_SOCKET, SO_PASSCRED, 1));
     struct ucred me = {getpid(), getuid(), getgid()};
     control_buf c;
@@ -208,20 +196,10 @@ TEST(credentials_travel_and_are_checked) {
     polysock_close(p[1]);
 }
 
-static polysock_t udp6(int *port) {
-    polysock_t s = polysock_socket(POLYSOCK_AF_INET6, POLYSOCK_SOCK_DGRAM, 0);
-    CHECK_OK(s);
-    CHECK_OK(polysock_bind(s, "::1", 0));
-    CHECK_OK(polysock_settimeout(s, 5000));
-    polysock_addr a;
-    CHECK_OK(polysock_getsockname(s, &a));
-    *port = a.port;
-    return s;
-}
 
 TEST(ipv6_hop_limit_and_traffic_class_over_loopback) {
     int rport, sport;
-    polysock_t r = udp6(&rport), s = udp6(&sport);
+    polysock_t r = udp_at(POLYSOCK_AF_INET6, "::1", &rport), s = udp_at(POLYSOCK_AF_INET6, "::1", &sport);
     CHECK_OK(polysock_setsockopt_int(r, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1));
     CHECK_OK(polysock_setsockopt_int(r, IPPROTO_IPV6, IPV6_RECVTCLASS, 1));
     CHECK_OK(polysock_setsockopt_int(r, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1));
@@ -306,7 +284,7 @@ TEST(ipv4_tos_over_loopback) {
 
 TEST(buffered_reader_bytes_come_first_without_control) {
     polysock_t p[2];
-    pair(POLYSOCK_SOCK_STREAM, p);
+    unix_pair(POLYSOCK_SOCK_STREAM, p);
     CHECK_EQ(polysock_send(p[0], "line\nrest", 9, 0), 9);
     char line[16];
     size_t n = 0;
@@ -327,7 +305,7 @@ TEST(buffered_reader_bytes_come_first_without_control) {
 
 TEST(bad_control_input) {
     polysock_t p[2];
-    pair(POLYSOCK_SOCK_DGRAM, p);
+    unix_pair(POLYSOCK_SOCK_DGRAM, p);
     char data[4];
     polysock_iovec v = iov(data, sizeof data);
     control_buf c;
@@ -374,7 +352,7 @@ TEST(bad_control_input) {
 
 TEST(recv_timeout_applies) {
     polysock_t p[2];
-    pair(POLYSOCK_SOCK_STREAM, p);
+    unix_pair(POLYSOCK_SOCK_STREAM, p);
     CHECK_OK(polysock_settimeout(p[1], 50));
     char data[4];
     polysock_iovec v = iov(data, sizeof data);
