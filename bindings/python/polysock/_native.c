@@ -15,8 +15,10 @@
  *   code is read on the same OS thread (polysock records it per thread).
  * - Signals: polysock resumes a wait interrupted by a signal with the time
  *   that remains, so a blocked call returns only with data, end of stream,
- *   an error or its timeout; Python runs the signal's handler (Ctrl-C's
- *   KeyboardInterrupt) as soon as the call has returned. A socket with a
+ *   an error or its timeout. A call that fails runs the pending signal
+ *   handlers first and raises a handler's exception (Ctrl-C's
+ *   KeyboardInterrupt) instead of its own, as CPython's module does; after
+ *   a call that succeeds Python runs them as usual. A socket with a
  *   timeout therefore stays bounded by it; one without waits for its peer.
  */
 
@@ -83,9 +85,14 @@ static PyObject *raise_code(int code, const char *msg)
 }
 
 /* The exception for the last failed polysock call on this OS thread, whose
- * code the caller read (possibly with the GIL released). */
+ * code the caller read (possibly with the GIL released); but when a signal
+ * arrived during the call and its Python handler raises, the handler's
+ * exception, as CPython's module ends an interrupted call (PEP 475). */
 static PyObject *raise_last(int code)
 {
+    if (PyErr_CheckSignals() < 0) {
+        return NULL;
+    }
     return raise_code(code, polysock_last_error());
 }
 
@@ -745,17 +752,25 @@ static PyObject *sock_sendto(PyObject *self, PyObject *const *args, Py_ssize_t n
 {
     Sock *s = (Sock *)self;
     int flags = 0;
-    if (arg_count("sendto", nargs, 2, 3) < 0 || (nargs == 3 && arg_int(args[1], &flags) < 0)) {
+    if (nargs < 2 || nargs > 3) {
+        PyErr_Format(PyExc_TypeError, "sendto() takes 2 or 3 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    /* In CPython's order (data, flags, address), and with the buffer
+     * protocol's own TypeError for data, as CPython's sendto raises. */
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) {
         return NULL;
     }
     int port;
-    PyObject *host = addr_in(s->family, args[nargs - 1], "sendto", &port);
-    if (host == NULL) {
+    PyObject *host = NULL;
+    if (nargs == 3 && arg_int(args[1], &flags) < 0) {
+        PyBuffer_Release(&view);
         return NULL;
     }
-    Py_buffer view;
-    if (get_buffer(args[0], &view, PyBUF_SIMPLE, "sendto") < 0) {
-        Py_DECREF(host);
+    host = addr_in(s->family, args[nargs - 1], "sendto", &port);
+    if (host == NULL) {
+        PyBuffer_Release(&view);
         return NULL;
     }
     polysock_t h = s->handle;
@@ -872,122 +887,149 @@ static int bufs_get(PyObject *obj, int writable, const char *fname, Bufs *b)
     return 0;
 }
 
-/* The descriptor sendmsg's ancillary data carries, -1 for none. polysock
- * passes one socket per message and no other control data (BACKEND.md):
- * anything else is EOPNOTSUPP, after every item was checked as CPython
- * checks them. */
-static int anc_fd(PyObject *ancdata, int *fd)
+/* sendmsg's ancillary data and recvmsg's room for it: the kernel's cmsghdr
+ * layout in `inline_buf` when it fits (CPython allocates it for every
+ * call), else on the heap. */
+#define CONTROL_INLINE 256
+
+typedef struct {
+    void *buf;  /* NULL: none */
+    size_t len; /* sendmsg: bytes laid out; recvmsg: the kernel's msg_controllen */
+    union {
+        struct cmsghdr align;
+        char bytes[CONTROL_INLINE];
+    } inline_buf;
+} Control;
+
+static int control_alloc(Control *c, size_t size)
 {
-    *fd = -1;
+    c->len = 0;
+    c->buf = size <= CONTROL_INLINE ? c->inline_buf.bytes : PyMem_Malloc(size);
+    if (c->buf == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+static void control_release(Control *c)
+{
+    if (c->buf != NULL && c->buf != (void *)c->inline_buf.bytes) {
+        PyMem_Free(c->buf);
+    }
+    c->buf = NULL;
+    c->len = 0;
+}
+
+/* One item of sendmsg's ancillary data, held until it is laid out. */
+typedef struct {
+    int level;
+    int type;
+    Py_buffer data;
+} AncItem;
+
+#define ANC_INLINE 4
+
+/* An item as CPython's "(iiy*)" takes it: a sequence of 3 (not bytes),
+ * two C ints and a bytes-like object. */
+static int anc_item(PyObject *item, AncItem *a)
+{
+    static const char what[] = "[sendmsg() ancillary data items]() argument";
+    if (!PySequence_Check(item) || PyBytes_Check(item) || PyByteArray_Check(item)) {
+        type_error(PyExc_TypeError, "%s must be 3-item sequence, not %U", what, item);
+        return -1;
+    }
+    Py_ssize_t n = PySequence_Size(item);
+    if (n < 0) {
+        return -1;
+    }
+    if (n != 3) {
+        PyErr_Format(PyExc_TypeError, "%s must be sequence of length 3, not %zd", what, n);
+        return -1;
+    }
+    PyObject *t = PySequence_Tuple(item);
+    if (t == NULL) {
+        return -1;
+    }
+    int rc = -1;
+    if (arg_int(PyTuple_GET_ITEM(t, 0), &a->level) == 0 &&
+        arg_int(PyTuple_GET_ITEM(t, 1), &a->type) == 0) {
+        rc = PyObject_GetBuffer(PyTuple_GET_ITEM(t, 2), &a->data, PyBUF_SIMPLE);
+    }
+    Py_DECREF(t);
+    return rc;
+}
+
+/* Lays out `ancdata`, CPython's [(level, type, data)], into `c` as CPython
+ * does: each item CMSG_SPACE(len) bytes, its cmsg_len CMSG_LEN(len), the
+ * padding zero. No items: c->buf NULL. */
+static int control_out(PyObject *ancdata, Control *c)
+{
+    c->buf = NULL;
+    c->len = 0;
     PyObject *seq = PySequence_Fast(ancdata, "sendmsg() argument 2 must be an iterable");
     if (seq == NULL) {
         return -1;
     }
-    int fds = 0, other = 0, ragged = 0;
-    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
-        if (!PySequence_Check(item) || PyBytes_Check(item) || PyUnicode_Check(item) ||
-            PySequence_Size(item) != 3) {
-            PyErr_Clear();
-            type_error(PyExc_TypeError,
-                       "%ssendmsg() ancillary data items must be sequences of length 3, not %U",
-                       "", item);
-            break;
-        }
-        PyObject *t = PySequence_Tuple(item);
-        if (t == NULL) {
-            break;
-        }
-        int level, type;
-        Py_buffer data;
-        if (arg_int(PyTuple_GET_ITEM(t, 0), &level) < 0 ||
-            arg_int(PyTuple_GET_ITEM(t, 1), &type) < 0 ||
-            get_buffer(PyTuple_GET_ITEM(t, 2), &data, PyBUF_SIMPLE, "sendmsg") < 0) {
-            Py_DECREF(t);
-            break;
-        }
-        if (level == POLYSOCK_SOL_SOCKET && type == POLYSOCK_SCM_RIGHTS) {
-            ragged |= data.len % (Py_ssize_t)sizeof(int) != 0;
-            if (data.len >= (Py_ssize_t)sizeof(int)) {
-                memcpy(fd, data.buf, sizeof(int));
-            }
-            fds += (int)(data.len / (Py_ssize_t)sizeof(int));
-        } else {
-            other = 1;
-        }
-        PyBuffer_Release(&data);
-        Py_DECREF(t);
-    }
-    Py_DECREF(seq);
-    if (PyErr_Occurred()) {
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    AncItem inline_items[ANC_INLINE];
+    AncItem *items = n > ANC_INLINE ? PyMem_New(AncItem, n) : inline_items;
+    if (items == NULL) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
         return -1;
     }
-    if (other) {
-        raise_code(EOPNOTSUPP, "sendmsg: polysock passes no ancillary data but SCM_RIGHTS");
-    } else if (ragged) {
-        raise_code(EINVAL, "sendmsg: SCM_RIGHTS data is not an array of C ints");
-    } else if (fds > 1) {
-        raise_code(EOPNOTSUPP, "sendmsg: polysock passes one descriptor per message");
-    } else {
-        return 0;
-    }
-    return -1;
-}
-
-/* Sends the buffers of `b` with socket fd `fd` (SCM_RIGHTS) through
- * polysock_send_handle, which takes one buffer: joined (a copy) only when
- * more than one holds data. Returns what polysock returned (*code its
- * error), or -2 with a Python exception set. */
-static int64_t send_with_fd(polysock_t h, const Bufs *b, int fd, int flags, int *code)
-{
-    const void *data = NULL;
-    size_t len = 0;
-    PyObject *joined = NULL;
-    int parts = 0;
-    for (Py_ssize_t i = 0; i < b->count; i++) {
-        if (b->iov[i].len > 0) {
-            data = b->iov[i].base;
-            len = b->iov[i].len;
-            parts++;
+    Py_ssize_t held = 0;
+    size_t space = 0;
+    int rc = -1;
+    for (; held < n; held++) {
+        if (anc_item(PySequence_Fast_GET_ITEM(seq, held), &items[held]) < 0) {
+            goto done;
         }
-    }
-    if (parts > 1) {
-        joined = PyBytes_FromStringAndSize(NULL, b->total);
-        if (joined == NULL) {
-            return -2;
+        size_t len = (size_t)items[held].data.len;
+        if (len > (size_t)INT_MAX || CMSG_SPACE(len) > (size_t)INT_MAX - space) {
+            held++;
+            PyErr_SetString(PyExc_OverflowError, "too much ancillary data");
+            goto done;
         }
-        char *p = BYTES_DATA(joined);
-        for (Py_ssize_t i = 0; i < b->count; i++) {
-            memcpy(p, b->iov[i].base, b->iov[i].len);
-            p += b->iov[i].len;
+        space += CMSG_SPACE(len);
+    }
+    if (n > 0) {
+        if (control_alloc(c, space) < 0) {
+            goto done;
         }
-        data = BYTES_DATA(joined);
-        len = (size_t)b->total;
+        memset(c->buf, 0, space);
+        char *p = c->buf;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            struct cmsghdr *h = (struct cmsghdr *)p;
+            size_t len = (size_t)items[i].data.len;
+            h->cmsg_len = CMSG_LEN(len);
+            h->cmsg_level = items[i].level;
+            h->cmsg_type = items[i].type;
+            if (len > 0) {
+                memcpy(CMSG_DATA(h), items[i].data.buf, len);
+            }
+            p += CMSG_SPACE(len);
+        }
+        c->len = space;
     }
-    int64_t n;
-    Py_BEGIN_ALLOW_THREADS
-    /* The fd's own handle when this copy of polysock owns it, else a
-     * handle on a duplicate, closed once sent. */
-    polysock_t passed = polysock_handle_of_fd(fd);
-    polysock_t dup = -1;
-    if (passed < 0) {
-        dup = passed = polysock_fromfd(fd);
+    rc = 0;
+done:
+    for (Py_ssize_t i = 0; i < held; i++) {
+        PyBuffer_Release(&items[i].data);
     }
-    n = passed < 0 ? -1 : polysock_send_handle(h, passed, data, len, flags);
-    if (n < 0) {
-        *code = polysock_errno();
+    if (items != inline_items) {
+        PyMem_Free(items);
     }
-    polysock_close(dup);
-    Py_END_ALLOW_THREADS
-    Py_XDECREF(joined);
-    return n;
+    Py_DECREF(seq);
+    return rc;
 }
 
 /* sendmsg(buffers[, ancdata[, flags[, address]]]) -> bytes sent */
 static PyObject *sock_sendmsg(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Sock *s = (Sock *)self;
-    int flags = 0, port = 0, fd = -1;
+    int flags = 0, port = 0;
     if (arg_count("sendmsg", nargs, 1, 4) < 0 || (nargs > 2 && arg_int(args[2], &flags) < 0)) {
         return NULL;
     }
@@ -1003,126 +1045,107 @@ static PyObject *sock_sendmsg(PyObject *self, PyObject *const *args, Py_ssize_t 
         Py_XDECREF(host);
         return NULL;
     }
-    if (nargs > 1 && anc_fd(args[1], &fd) < 0) {
-        goto fail;
-    }
-    if (fd >= 0 && host != NULL) {
-        raise_code(EOPNOTSUPP, "sendmsg: polysock passes a descriptor to the connected peer only");
-        goto fail;
-    }
-    polysock_t h = s->handle;
-    int64_t n;
-    int code = 0;
-    if (fd >= 0) {
-        n = send_with_fd(h, &b, fd, flags, &code);
-    } else {
-        const char *text = host == NULL ? NULL : PyBytes_AsString(host);
-        Py_BEGIN_ALLOW_THREADS
-        n = polysock_sendmsg(h, b.iov, (size_t)b.count, flags, text, port);
-        if (n < 0) {
-            code = polysock_errno();
-        }
-        Py_END_ALLOW_THREADS
-    }
-    bufs_release(&b);
-    Py_XDECREF(host);
-    if (n == -2) {
+    Control c = {NULL, 0};
+    if (nargs > 1 && control_out(args[1], &c) < 0) {
+        bufs_release(&b);
+        Py_XDECREF(host);
         return NULL;
     }
+    polysock_t h = s->handle;
+    const char *text = host == NULL ? NULL : PyBytes_AS_STRING(host);
+    polysock_addr to;
+    to.family = 0;
+    if (c.buf != NULL && host != NULL) {
+        size_t len = (size_t)PyBytes_GET_SIZE(host);
+        if (len >= sizeof to.host) {
+            bufs_release(&b);
+            control_release(&c);
+            Py_DECREF(host);
+            return raise_code(EINVAL, "sendmsg: address too long");
+        }
+        to.family = s->family;
+        to.port = port;
+        to.flowinfo = 0;
+        to.scope_id = 0;
+        memcpy(to.host, text, len + 1);
+    }
+    int64_t n;
+    int code = 0;
+    Py_BEGIN_ALLOW_THREADS
+    if (c.buf == NULL) {
+        n = polysock_sendmsg(h, b.iov, (size_t)b.count, flags, text, port);
+    } else {
+        n = polysock_sendmsg_ex(h, b.iov, (size_t)b.count, c.buf, c.len, flags, &to);
+    }
+    if (n < 0) {
+        code = polysock_errno();
+    }
+    Py_END_ALLOW_THREADS
+    bufs_release(&b);
+    control_release(&c);
+    Py_XDECREF(host);
     if (n < 0) {
         return raise_last(code);
     }
     return PyLong_FromLongLong(n);
-fail:
-    bufs_release(&b);
-    Py_XDECREF(host);
-    return NULL;
 }
 
 /* What one received message brought besides its bytes. */
 typedef struct {
     polysock_addr from;
     int32_t flags;
-    int fd; /* a received descriptor, now the caller's; -1: none */
+    Control control; /* buf NULL: no room was asked for */
 } MsgIn;
 
 /* Receives one message into `iov` (`total` bytes in `count` buffers) with
- * the GIL released. On an AF_UNIX socket whose ancillary buffer has room
- * for one descriptor, polysock_recv_handle takes a socket sent with it
- * (into one contiguous buffer: a scratch copy only when more than one of
- * the caller's buffers has room), detached to a plain fd; otherwise
- * polysock drops control data and says so with MSG_CTRUNC. Zero bytes of
- * room: as receive(). Returns the count, or -1 (*code), or -2 with a
- * Python exception set. */
+ * the GIL released, with room for `ancbufsize` bytes of ancillary data
+ * (polysock_recvmsg_ex; received descriptors are the caller's,
+ * close-on-exec). Zero bytes of room for either: as receive(). Returns the
+ * count, or -1 (*code), or -2 with a Python exception set; m->control is
+ * the caller's to release either way. */
 static int64_t receive_msg(Sock *s, polysock_iovec *iov, Py_ssize_t count, Py_ssize_t total,
                            Py_ssize_t ancbufsize, int flags, MsgIn *m, int *code)
 {
     polysock_t h = s->handle;
+    int64_t got;
+    m->from.family = 0;
+    m->flags = 0;
+    m->control.buf = NULL;
+    m->control.len = 0;
+    if (ancbufsize > 0) {
+        polysock_iovec none = {NULL, 0};
+        if (count == 0) {
+            iov = &none;
+            count = 1;
+        }
+        if (control_alloc(&m->control, (size_t)ancbufsize) < 0) {
+            return -2;
+        }
+        Py_BEGIN_ALLOW_THREADS
+        got = polysock_recvmsg_ex(h, iov, (size_t)count, m->control.buf, (size_t)ancbufsize,
+                                  flags, &m->from, &m->control.len, &m->flags);
+        if (got < 0) {
+            *code = polysock_errno();
+        }
+        Py_END_ALLOW_THREADS
+        return got;
+    }
     char one[1];
     polysock_iovec scratch_iov = {one, 1};
     int zero = total == 0;
-    m->from.family = 0;
-    m->flags = 0;
-    m->fd = -1;
     if (zero) {
         if (!is_datagram(s->type)) {
             return polysock_fileno(h) < 0 ? (*code = polysock_errno(), -1) : 0;
         }
         iov = &scratch_iov;
         count = 1;
-        total = 1;
     }
-    int handle_wanted = s->family == POLYSOCK_AF_UNIX &&
-                        ancbufsize >= (Py_ssize_t)CMSG_LEN(sizeof(int));
-    void *buf = NULL;
-    char *scratch = NULL;
-    if (handle_wanted) {
-        for (Py_ssize_t i = 0; i < count; i++) {
-            if (iov[i].len > 0) {
-                if (buf != NULL) {
-                    scratch = PyMem_Malloc((size_t)total);
-                    if (scratch == NULL) {
-                        PyErr_NoMemory();
-                        return -2;
-                    }
-                    buf = scratch;
-                    break;
-                }
-                buf = iov[i].base;
-            }
-        }
-    }
-    int64_t got;
-    polysock_t passed = -1;
     Py_BEGIN_ALLOW_THREADS
-    if (handle_wanted) {
-        got = polysock_recv_handle(h, buf, (size_t)total, flags, &passed, &m->flags);
-    } else {
-        got = polysock_recvmsg(h, iov, (size_t)count, flags, &m->from, &m->flags);
-    }
+    got = polysock_recvmsg(h, iov, (size_t)count, flags, &m->from, &m->flags);
     if (got < 0) {
         *code = polysock_errno();
-    } else if (passed >= 0) {
-        m->fd = polysock_detach(passed);
-        if (m->fd < 0) {
-            polysock_close(passed);
-            m->flags |= POLYSOCK_MSG_CTRUNC;
-        }
     }
     Py_END_ALLOW_THREADS
-    if (scratch != NULL) {
-        if (got > 0) {
-            size_t left = got < total ? (size_t)got : (size_t)total;
-            const char *p = scratch;
-            for (Py_ssize_t i = 0; i < count && left > 0; i++) {
-                size_t take = iov[i].len < left ? iov[i].len : left;
-                memcpy(iov[i].base, p, take);
-                p += take;
-                left -= take;
-            }
-        }
-        PyMem_Free(scratch);
-    }
     if (zero && got > 0) {
         m->flags |= POLYSOCK_MSG_TRUNC;
         if (!(flags & POLYSOCK_MSG_TRUNC)) {
@@ -1132,25 +1155,100 @@ static int64_t receive_msg(Sock *s, polysock_iovec *iov, Py_ssize_t count, Py_ss
     return got;
 }
 
-/* The (data, ancdata, msg_flags, address) tail of recvmsg's result. The
- * received fd is the caller's from here: closed if it cannot be returned. */
-static PyObject *msg_result(PyObject *first, MsgIn *m)
+/* Calls `each` on every control message of `m` as CPython walks them
+ * (CMSG_FIRSTHDR/CMSG_NXTHDR), with the data bytes that arrived (a message
+ * cut by MSG_CTRUNC keeps what fits); `cut` says when a message is
+ * malformed or truncated. Stops at a message too short to read, or when
+ * `each` returns nonzero (returned). */
+typedef int (*cmsg_fn)(const struct cmsghdr *h, size_t datalen, int cut, void *arg);
+
+static int control_walk(Control *c, cmsg_fn each, void *arg)
 {
-    PyObject *anc;
-    if (m->fd < 0) {
-        anc = PyList_New(0);
-    } else {
-        int fd = m->fd;
-        anc = Py_BuildValue("[(iiy#)]", POLYSOCK_SOL_SOCKET, POLYSOCK_SCM_RIGHTS,
-                            (const char *)&fd, (Py_ssize_t)sizeof fd);
-        if (anc == NULL) {
+    if (c->buf == NULL) {
+        return 0;
+    }
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_control = c->buf;
+    mh.msg_controllen = c->len;
+    for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h != NULL; h = CMSG_NXTHDR(&mh, h)) {
+        size_t room = c->len - (size_t)((char *)h - (char *)c->buf);
+        if (room < CMSG_LEN(0) || h->cmsg_len < CMSG_LEN(0)) {
+            return each(h, 0, -1, arg);
+        }
+        size_t datalen = h->cmsg_len - CMSG_LEN(0);
+        int cut = datalen > room - CMSG_LEN(0);
+        int r = each(h, cut ? room - CMSG_LEN(0) : datalen, cut, arg);
+        if (r != 0) {
+            return r;
+        }
+    }
+    return 0;
+}
+
+/* control_walk's step for control_close_fds. */
+static int close_fds_of(const struct cmsghdr *h, size_t datalen, int cut, void *arg)
+{
+    (void)arg;
+    if (cut >= 0 && h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) {
+        for (size_t i = 0; i + sizeof(int) <= datalen; i += sizeof(int)) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(h) + i, sizeof fd);
             close(fd);
         }
     }
+    return cut < 0;
+}
+
+/* Closes the descriptors received in `c` (SCM_RIGHTS): a failed recvmsg
+ * result leaks none, as CPython's. */
+static void control_close_fds(Control *c)
+{
+    control_walk(c, close_fds_of, NULL);
+}
+
+/* control_walk's step for control_in: appends (level, type, data). */
+static int append_item(const struct cmsghdr *h, size_t datalen, int cut, void *arg)
+{
+    if (cut && PyErr_WarnEx(PyExc_RuntimeWarning,
+                            "received malformed or improperly-truncated ancillary data",
+                            1) < 0) {
+        return -1;
+    }
+    if (cut < 0) {
+        return 1;
+    }
+    PyObject *item = Py_BuildValue("(iiy#)", h->cmsg_level, h->cmsg_type,
+                                   (const char *)CMSG_DATA(h), (Py_ssize_t)datalen);
+    if (item == NULL) {
+        return -1;
+    }
+    int r = PyList_Append((PyObject *)arg, item);
+    Py_DECREF(item);
+    return r;
+}
+
+/* CPython's [(level, type, data)] of the control data received. */
+static PyObject *control_in(Control *c)
+{
+    PyObject *list = PyList_New(0);
+    if (list != NULL && control_walk(c, append_item, list) < 0) {
+        Py_CLEAR(list);
+    }
+    return list;
+}
+
+/* The (data, ancdata, msg_flags, address) tail of recvmsg's result; frees
+ * m's control buffer. On failure the descriptors received are closed. */
+static PyObject *msg_result(PyObject *first, MsgIn *m)
+{
+    PyObject *anc = first == NULL ? NULL : control_in(&m->control);
     PyObject *flags = PyLong_FromLong(m->flags);
     PyObject *addr = addr_out(&m->from);
     PyObject *t = PyTuple_New(4);
     if (first == NULL || anc == NULL || flags == NULL || addr == NULL || t == NULL) {
+        control_close_fds(&m->control);
+        control_release(&m->control);
         Py_XDECREF(first);
         Py_XDECREF(anc);
         Py_XDECREF(flags);
@@ -1158,6 +1256,7 @@ static PyObject *msg_result(PyObject *first, MsgIn *m)
         Py_XDECREF(t);
         return NULL;
     }
+    control_release(&m->control);
     PyTuple_SET_ITEM(t, 0, first);
     PyTuple_SET_ITEM(t, 1, anc);
     PyTuple_SET_ITEM(t, 2, flags);
@@ -1205,6 +1304,7 @@ static PyObject *sock_recvmsg(PyObject *self, PyObject *const *args, Py_ssize_t 
     int code = 0;
     int64_t got = receive_msg((Sock *)self, &iov, 1, n, ancbufsize, flags, &m, &code);
     if (got < 0) {
+        control_release(&m.control);
         Py_DECREF(buf);
         return got == -2 ? NULL : raise_last(code);
     }
@@ -1230,6 +1330,7 @@ static PyObject *sock_recvmsg_into(PyObject *self, PyObject *const *args, Py_ssi
     int64_t got = receive_msg((Sock *)self, b.iov, b.count, b.total, ancbufsize, flags, &m, &code);
     bufs_release(&b);
     if (got < 0) {
+        control_release(&m.control);
         return got == -2 ? NULL : raise_last(code);
     }
     return msg_result(PyLong_FromLongLong(got), &m);
