@@ -390,8 +390,10 @@ static PyObject *addr_out(const polysock_addr *a)
     case POLYSOCK_AF_INET:
         return Py_BuildValue("(si)", a->host, a->port);
     case POLYSOCK_AF_INET6:
-        return Py_BuildValue("(siII)", a->host, a->port, (unsigned)a->flowinfo,
-                             (unsigned)a->scope_id);
+        /* As CPython since 3.7: the scope is scope_id, not a "%scope"
+         * suffix of the host text. */
+        return Py_BuildValue("(s#iII)", a->host, (Py_ssize_t)strcspn(a->host, "%"), a->port,
+                             (unsigned)a->flowinfo, (unsigned)a->scope_id);
     case POLYSOCK_AF_UNIX:
         if (a->host[0] == '@') {
             size_t len = strlen(a->host);

@@ -277,6 +277,17 @@ class Addresses(unittest.TestCase):
             self.assertGreater(port, 0)
 
     @unittest.skipUnless(support.LINUX, "abstract names are Linux's")
+    def test_ipv6_scope_is_scope_id_not_the_hosts_suffix(self):
+        import socket
+
+        # A link-scope multicast group bound on lo: a scoped address with no
+        # traffic (CPython >= 3.7 reports the scope only in scope_id).
+        index = socket.if_nametoindex("lo")
+        with closing(_native.socket(int(socket.AF_INET6), int(socket.SOCK_DGRAM), 0)) as s:
+            s.bind(("ff02::1de:c0:face:8d", 0, 0, index))
+            host, port, flowinfo, scope_id = s.getsockname()
+            self.assertEqual((host, flowinfo, scope_id), ("ff02::1de:c0:face:8d", 0, index))
+
     def test_unix_abstract_and_path(self):
         import socket
 
