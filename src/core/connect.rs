@@ -3,12 +3,15 @@
 //!
 //! create_connection resolves within the caller's timeout (a name on a
 //! helper thread, see `resolve::getaddrinfo_timeout`), orders the
-//! addresses by alternating families, and races them: each attempt is a
-//! fresh socket connected by `Socket::connect_addr` on its own short-lived
-//! thread; the next attempt starts when the stagger delay has passed with
-//! no winner, or at once when an attempt fails. The first to connect wins;
-//! every other attempt is woken (`close_while_in_use`) and closed before
-//! the call returns. One deadline covers resolution and every attempt.
+//! addresses by alternating families, and races them on the calling
+//! thread: each attempt is a fresh non-blocking socket whose connect is
+//! started, and one poll(2) waits for every pending attempt; the next
+//! attempt starts when the stagger delay has passed with no winner, or at
+//! once when an attempt fails. The first to connect wins; every other
+//! attempt is closed before the call returns. One deadline covers
+//! resolution and every attempt. (Attempts used to run on a thread each:
+//! on a busy machine waking two threads per connection cost more than
+//! the connect.)
 
 use super::addr::{Addr, check_port};
 use super::error::{Error, POLYSOCK_ERR_BASE, Result, fail};
@@ -17,8 +20,6 @@ use super::socket::{Socket, default_timeout};
 use super::wait::Deadline;
 use socket2::SockAddr;
 use std::fmt;
-use std::sync::{Arc, mpsc};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The delay before create_connection starts its next attempt while
@@ -149,57 +150,31 @@ pub fn order_addresses(addrs: Vec<SockAddr>) -> Vec<SockAddr> {
     }
 }
 
-/// A started attempt: its socket and the thread connecting it.
-struct Running {
-    sock: Arc<Socket>,
-    thread: JoinHandle<()>,
-}
-
-/// A fresh socket for `addr` (bound to `source` if given), with the time
-/// that is left as its timeout, connected on a new thread that reports on
-/// `tx`.
-fn launch(
-    index: usize,
-    addr: &SockAddr,
-    source: Option<Source<'_>>,
-    deadline: &Deadline,
-    tx: mpsc::Sender<(usize, Result<()>)>,
-) -> Result<Running> {
+/// A fresh non-blocking socket for `addr` (bound to `source` if given),
+/// its connect started; true when it connected at once.
+fn launch(addr: &SockAddr, source: Option<Source<'_>>) -> Result<(Socket, bool)> {
     let sock = Socket::new(i32::from(addr.family()), libc::SOCK_STREAM, 0)?;
     if let Some(src) = source {
         sock.bind(src.host, src.port)?;
     }
-    // The attempt's own limit is the overall deadline; with none, a limit
-    // far away still keeps the socket non-blocking, so the wait is a
-    // poll() that close_while_in_use ends at once.
-    let left = match deadline.remaining_ms() {
-        -1 => i64::from(i32::MAX),
-        ms => i64::from(ms.max(1)),
-    };
-    sock.set_timeout(left)?;
-    let sock = Arc::new(sock);
-    let (mine, sa) = (Arc::clone(&sock), addr.clone());
-    let thread = std::thread::Builder::new()
-        .name("polysock-connect".into())
-        .stack_size(256 * 1024)
-        .spawn(move || {
-            let r = mine.connect_addr(&sa);
-            drop(mine);
-            let _ = tx.send((index, r));
-        })
-        .map_err(|e| {
-            Error::new(
-                e.raw_os_error().unwrap_or(libc::EAGAIN),
-                format_args!("starting a connect thread"),
-            )
-        })?;
-    Ok(Running { sock, thread })
+    sock.set_timeout(0)?;
+    let done = sock.start_connect(addr)?;
+    Ok((sock, done))
+}
+
+/// Milliseconds for poll(2) until `at`, rounded up (never early).
+fn ms_until(at: Instant) -> i32 {
+    let left = at.saturating_duration_since(Instant::now());
+    left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
 }
 
 /// Races connections to `addrs`, in the order given (see
-/// `order_addresses`), as RFC 8305 describes. `label` starts the error
-/// message when every attempt fails. Returns the winner (with the process
-/// default timeout) or the summary error, and the report of every attempt.
+/// `order_addresses`), as RFC 8305 describes, on the calling thread: every
+/// attempt is a non-blocking connect, and one poll(2) waits for all that
+/// are pending, for the deadline, and for the next attempt's start.
+/// `label` starts the error message when every attempt fails. Returns the
+/// winner (with the process default timeout) or the summary error, and
+/// the report of every attempt.
 pub fn connect_addresses(
     label: &str,
     addrs: &[SockAddr],
@@ -208,22 +183,22 @@ pub fn connect_addresses(
     stagger: Duration,
 ) -> (Result<Socket>, Report) {
     let start = Instant::now();
-    let (tx, rx) = mpsc::channel::<(usize, Result<()>)>();
     let mut report = Report {
         attempts: Vec::with_capacity(addrs.len()),
         not_tried: 0,
         timeout_ms: deadline.total_ms(),
     };
-    let mut running: Vec<Option<Running>> = Vec::with_capacity(addrs.len());
+    // Attempts in flight: (index into addrs and report, socket).
+    let mut pending: Vec<(usize, Socket)> = Vec::with_capacity(addrs.len());
+    let mut pfds: Vec<libc::pollfd> = Vec::with_capacity(addrs.len());
     let mut next = 0;
     let mut next_at = start;
-    let mut pending = 0usize;
     let mut winner = None;
     let mut timed_out = false;
     'race: loop {
         // Start the next attempt when its time has come, or at once when
         // nothing is pending; an attempt that fails to start is skipped.
-        while next < addrs.len() && (pending == 0 || Instant::now() >= next_at) {
+        while next < addrs.len() && (pending.is_empty() || Instant::now() >= next_at) {
             if deadline.remaining_ms() == 0 {
                 timed_out = true;
                 break 'race;
@@ -235,19 +210,20 @@ pub fn connect_addresses(
                 started: start.elapsed(),
                 outcome: Outcome::Abandoned,
             });
-            match launch(i, &addrs[i], source, &deadline, tx.clone()) {
-                Ok(run) => {
-                    running.push(Some(run));
-                    pending += 1;
+            match launch(&addrs[i], source) {
+                Ok((sock, true)) => {
+                    report.attempts[i].outcome = Outcome::Connected;
+                    winner = Some(sock);
+                    break 'race;
+                }
+                Ok((sock, false)) => {
+                    pending.push((i, sock));
                     next_at = Instant::now() + stagger;
                 }
-                Err(e) => {
-                    running.push(None);
-                    report.attempts[i].outcome = Outcome::Failed(e);
-                }
+                Err(e) => report.attempts[i].outcome = Outcome::Failed(e),
             }
         }
-        if pending == 0 {
+        if pending.is_empty() {
             break; // every address was tried and failed
         }
         let left = deadline.remaining_ms();
@@ -255,69 +231,65 @@ pub fn connect_addresses(
             timed_out = true;
             break;
         }
-        let mut wait = (left > 0).then(|| Duration::from_millis(left as u64));
-        if next < addrs.len() {
-            let until_next = next_at.saturating_duration_since(Instant::now());
-            wait = Some(wait.map_or(until_next, |w| w.min(until_next)));
+        let wait = match (left, next < addrs.len()) {
+            (-1, true) => ms_until(next_at),
+            (ms, true) => ms.min(ms_until(next_at)),
+            (ms, false) => ms,
+        };
+        pfds.clear();
+        pfds.extend(pending.iter().map(|(_, s)| libc::pollfd {
+            fd: s.fd(),
+            events: libc::POLLOUT,
+            revents: 0,
+        }));
+        // SAFETY: pfds is a valid array of pfds.len() pollfds.
+        let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, wait) };
+        if n < 0 {
+            match errno::errno().0 {
+                libc::EINTR => continue, // resume with the time that remains
+                code => {
+                    let e = Error::new(code, format_args!("poll"));
+                    for (i, _) in &pending {
+                        report.attempts[*i].outcome = Outcome::Failed(e.clone());
+                    }
+                    pending.clear();
+                    break;
+                }
+            }
         }
-        let message = match wait {
-            None => rx.recv().ok(),
-            Some(w) => rx.recv_timeout(w).ok(),
-        };
-        let Some((i, result)) = message else {
-            continue; // time to start the next attempt, or the deadline
-        };
-        pending -= 1;
-        match result {
-            Ok(()) => {
-                report.attempts[i].outcome = Outcome::Connected;
-                winner = Some(i);
-                break;
+        // Settle every attempt that shows something, in the order they
+        // started, so the earliest wins a tie.
+        let mut k = 0;
+        for p in &pfds {
+            if p.revents == 0 {
+                k += 1;
+                continue;
             }
-            // An attempt's own limit is the overall deadline: its timeout
-            // is that deadline passing, whichever thread saw it first.
-            Err(e) if e.code() == libc::ETIMEDOUT && deadline.total_ms() >= 0 => {
-                report.attempts[i].outcome = Outcome::TimedOut;
-            }
-            Err(e) => {
-                report.attempts[i].outcome = Outcome::Failed(e);
-                next_at = Instant::now(); // a failure starts the next one now
+            let (i, sock) = pending.remove(k);
+            match sock.connect_outcome(&addrs[i]) {
+                Ok(()) => {
+                    report.attempts[i].outcome = Outcome::Connected;
+                    winner = Some(sock);
+                    break 'race;
+                }
+                // Refused, unreachable, or (with no deadline) the
+                // kernel's own connect timeout.
+                Err(e) => {
+                    report.attempts[i].outcome = Outcome::Failed(e);
+                    next_at = Instant::now(); // a failure starts the next one now
+                }
             }
         }
     }
     report.not_tried = addrs.len() - next;
-
-    // Wake and close every attempt that is still pending, then wait for
-    // all the threads, so no attempt outlives this call.
-    for (i, run) in running.iter().enumerate() {
-        if let Some(run) = run {
-            if Some(i) != winner && matches!(report.attempts[i].outcome, Outcome::Abandoned) {
-                if timed_out {
-                    report.attempts[i].outcome = Outcome::TimedOut;
-                }
-                run.sock.close_while_in_use();
-            }
+    // Attempts still pending close here; they lost or ran out of time.
+    for (i, _) in pending {
+        if timed_out {
+            report.attempts[i].outcome = Outcome::TimedOut;
         }
     }
-    let mut won = None;
-    for (i, run) in running.into_iter().enumerate() {
-        if let Some(run) = run {
-            let _ = run.thread.join();
-            if Some(i) == winner {
-                won = Some(run.sock);
-            }
-        }
-    }
-    drop(rx);
-
-    let result = match won {
-        Some(sock) => match Arc::try_unwrap(sock) {
-            Ok(sock) => sock.set_timeout(default_timeout()).map(|()| sock),
-            Err(_) => fail!(
-                super::error::POLYSOCK_EPANIC,
-                "{label}: the winning socket is still shared"
-            ),
-        },
+    let result = match winner {
+        Some(sock) => sock.set_timeout(default_timeout()).map(|()| sock),
         None => Err(summarize(label, &report)),
     };
     (result, report)

@@ -379,29 +379,46 @@ impl Socket {
 
     pub fn connect_addr(&self, sa: &SockAddr) -> Result<()> {
         let deadline = self.deadline();
+        if self.start_connect(sa)? {
+            return Ok(());
+        }
+        if self.timeout() == 0 {
+            return Err(os_code(libc::EINPROGRESS, "connect", sa));
+        }
+        // The connect goes on in the kernel: wait for it, then read its
+        // outcome (calling connect() again is not portable).
+        wait::wait_fd(self.fd(), libc::POLLOUT, deadline).map_err(|e| retag(e, "connect", sa))?;
+        self.connect_outcome(sa)
+    }
+
+    /// Starts a connect without waiting for it: true when it completed at
+    /// once, false when it goes on in the kernel (EINPROGRESS, or EINTR:
+    /// the kernel carries on either way); then wait for POLLOUT and call
+    /// `connect_outcome`. create_connection's race uses the pair to wait
+    /// for several attempts at once.
+    pub(crate) fn start_connect(&self, sa: &SockAddr) -> Result<bool> {
         // SAFETY: sa points to sa.len() bytes of a valid sockaddr.
         let rc = unsafe { libc::connect(self.fd(), sa.as_ptr().cast(), sa.len()) };
-        if rc != 0 {
-            let mut code = errno::errno().0;
-            if code == libc::EINTR && self.timeout() == 0 {
-                // The connect goes on in the kernel, as after EINPROGRESS.
-                code = libc::EINPROGRESS;
-            }
-            let pending = code == libc::EINTR || (code == libc::EINPROGRESS && self.timeout() != 0);
-            if !pending {
+        if rc == 0 {
+            self.set_state(CONNECTED | CLIENT);
+            return Ok(true);
+        }
+        match errno::errno().0 {
+            libc::EINPROGRESS | libc::EINTR => Ok(false),
+            code => {
                 self.check_open("connect")?;
-                return Err(os_code(code, "connect", sa));
+                Err(os_code(code, "connect", sa))
             }
-            // The connect goes on in the kernel: wait for it, then read its
-            // outcome (calling connect() again is not portable).
-            wait::wait_fd(self.fd(), libc::POLLOUT, deadline)
-                .map_err(|e| retag(e, "connect", sa))?;
-            self.check_open("connect")?;
-            match self.sock.take_error() {
-                Ok(None) => {}
-                Ok(Some(e)) => return Err(os_err(e, "connect", sa)),
-                Err(e) => return Err(os_err(e, "connect", sa)),
-            }
+        }
+    }
+
+    /// The outcome of a started connect once the socket is writable: its
+    /// SO_ERROR, with connect's message.
+    pub(crate) fn connect_outcome(&self, sa: &SockAddr) -> Result<()> {
+        self.check_open("connect")?;
+        match self.sock.take_error() {
+            Ok(None) => {}
+            Ok(Some(e)) | Err(e) => return Err(os_err(e, "connect", sa)),
         }
         self.set_state(CONNECTED | CLIENT);
         Ok(())
