@@ -5,8 +5,16 @@
 //! (benches/tls_openssl.py), so what differs is the client's TLS: bulk
 //! (one connection sending POLYSOCK_BENCH_TLS_MIB, default 256 MiB, and
 //! waiting for the server's "ok") and handshakes (full TLS 1.3 handshakes
-//! plus one round trip, sequentially, TCP_NODELAY on both sides; the server issues no tickets, and
-//! polysock makes a configuration per connection, so nothing resumes).
+//! plus one round trip, sequentially, TCP_NODELAY on both sides). Each
+//! client makes its configuration once, as an application would (Python's
+//! SSLContext; polysock's config, whose rustls config is built on the
+//! first wrap); the server issues no tickets, so nothing resumes.
+//! POLYSOCK_BENCH_TLS_CONFIG_PER_CONNECTION=1 makes polysock build one
+//! per connection instead (what this bench did before: CA file read and
+//! parsed, verifier built, every time).
+//! POLYSOCK_BENCH_HANDSHAKES sets the count (default 200);
+//! POLYSOCK_BENCH_TLS_ONLY=polysock skips the OpenSSL client (for
+//! `valgrind --tool=callgrind --toggle-collect='tls::handshakes*'`).
 //! Rounds alternate which client goes first (A B, B A, ...); the table
 //! gives medians and spreads ((max-min)/median). The OpenSSL client runs
 //! in Python: its per-call overhead is in its figures (small for 64 KiB
@@ -49,14 +57,18 @@ fn check(r: i64, what: &str) -> i64 {
     r
 }
 
-/// One polysock connection sending `bytes` (after their 8-byte length).
-fn polysock_one(port: i32, ca: &CString, bytes: usize, chunk: &[u8]) {
+fn client_config(ca: &CString) -> i64 {
     let cfg = check(polysock_tls_config_new(POLYSOCK_TLS_CLIENT), "config");
     check(polysock_tls_config_system_roots(cfg, 0) as i64, "roots");
     check(
         polysock_tls_config_add_ca_file(cfg, ca.as_ptr()) as i64,
         "ca",
     );
+    cfg
+}
+
+/// One polysock connection sending `bytes` (after their 8-byte length).
+fn polysock_one(port: i32, cfg: i64, bytes: usize, chunk: &[u8]) {
     let s = check(
         polysock_socket(libc::AF_INET, libc::SOCK_STREAM, 0),
         "socket",
@@ -94,7 +106,21 @@ fn polysock_one(port: i32, ca: &CString, bytes: usize, chunk: &[u8]) {
     assert_eq!(&ok, b"ok");
     assert_eq!(polysock_tls_version(s), POLYSOCK_TLS_1_3);
     polysock_close(s);
-    polysock_tls_config_free(cfg);
+}
+
+/// `n` sequential handshakes (each with one round trip); a config per
+/// connection when `per_connection`.
+#[inline(never)]
+fn handshakes(port: i32, ca: &CString, cfg: i64, n: usize, per_connection: bool) {
+    for _ in 0..n {
+        if per_connection {
+            let c = client_config(ca);
+            polysock_one(port, c, 0, &[]);
+            polysock_tls_config_free(c);
+        } else {
+            polysock_one(port, cfg, 0, &[]);
+        }
+    }
 }
 
 fn openssl_client(script: &Path, port: i32, ca: &str, mode: &str, n: usize) -> f64 {
@@ -130,7 +156,10 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(256);
-    let handshakes = 200;
+    let env = |name: &str| std::env::var(name).ok();
+    let count: usize = env("POLYSOCK_BENCH_HANDSHAKES").map_or(200, |v| v.parse().unwrap());
+    let per_connection = env("POLYSOCK_BENCH_TLS_CONFIG_PER_CONNECTION").is_some_and(|v| v == "1");
+    let only_polysock = env("POLYSOCK_BENCH_TLS_ONLY").is_some_and(|v| v == "polysock");
     let mut server = Command::new("python3")
         .arg(&script)
         .args(["server", &cert, &key])
@@ -143,6 +172,7 @@ fn main() {
         .unwrap();
     let port: i32 = line.trim().strip_prefix("PORT ").unwrap().parse().unwrap();
     let cca = CString::new(ca.clone()).unwrap();
+    let cfg = client_config(&cca);
     let chunk = vec![0u8; 1 << 16];
     let bytes = mib << 20;
     let (mut pb, mut ob, mut ph, mut oh) = (vec![], vec![], vec![], vec![]);
@@ -150,30 +180,41 @@ fn main() {
         for side in [r % 2, 1 - r % 2] {
             if side == 0 {
                 let t = Instant::now();
-                polysock_one(port, &cca, bytes, &chunk);
+                polysock_one(port, cfg, bytes, &chunk);
                 pb.push(mib as f64 / t.elapsed().as_secs_f64());
                 let t = Instant::now();
-                for _ in 0..handshakes {
-                    polysock_one(port, &cca, 0, &chunk);
-                }
-                ph.push(handshakes as f64 / t.elapsed().as_secs_f64());
-            } else {
+                handshakes(port, &cca, cfg, count, per_connection);
+                ph.push(count as f64 / t.elapsed().as_secs_f64());
+            } else if !only_polysock {
                 ob.push(mib as f64 / openssl_client(&script, port, &ca, "bulk", bytes));
-                oh.push(handshakes as f64 / openssl_client(&script, port, &ca, "hs", handshakes));
+                oh.push(count as f64 / openssl_client(&script, port, &ca, "hs", count));
             }
         }
     }
+    polysock_tls_config_free(cfg);
     let _ = server.kill();
     let _ = server.wait();
     let _ = std::fs::remove_dir_all(&dir);
-    println!("TLS 1.3 over loopback, {rounds} rounds (interleaved), server: OpenSSL (Python ssl)");
+    if only_polysock {
+        let (pm, ps) = stats(&mut ph);
+        println!("polysock only: {pm:.0} handshakes/s, spread {ps:.0}%");
+        return;
+    }
+    let how = if per_connection {
+        "a config per connection"
+    } else {
+        "one config"
+    };
+    println!(
+        "TLS 1.3 over loopback, {rounds} rounds (interleaved), server: OpenSSL (Python ssl); polysock: {how}"
+    );
     println!(
         "| case | polysock (rustls) | spread | OpenSSL (Python ssl) | spread | polysock/OpenSSL |"
     );
     println!("|---|---:|---:|---:|---:|---:|");
     for (name, unit, p, o) in [
         (format!("bulk {mib} MiB"), "MiB/s", &mut pb, &mut ob),
-        (format!("handshakes ({handshakes})"), "/s", &mut ph, &mut oh),
+        (format!("handshakes ({count})"), "/s", &mut ph, &mut oh),
     ] {
         let ((pm, ps), (om, os)) = (stats(p), stats(o));
         println!(

@@ -2497,6 +2497,20 @@ int32_t polysock_tls_config_versions(polysock_tls_config_t cfg, int32_t min, int
 int32_t polysock_tls_config_sni(polysock_tls_config_t cfg, int32_t on);
 
 /**
+ * Session resumption: 1 (the default) or 0. On, a client keeps the
+ * sessions (TLS 1.3 tickets, TLS 1.2 session ids and tickets) its servers
+ * offer, in memory, up to 256 per configuration and shared by every
+ * socket wrapped with it, and a later connection to the same server name
+ * resumes one: a shorter handshake without the certificate
+ * (polysock_tls_resumed says whether it did). On, a server keeps 256
+ * sessions and sends two TLS 1.3 tickets after each handshake. Off, every
+ * handshake is a full one and nothing is kept.
+ *
+ * Returns 0, or -1: EBADF, EINVAL (`on` neither 0 nor 1).
+ */
+int32_t polysock_tls_config_resumption(polysock_tls_config_t cfg, int32_t on);
+
+/**
  * Whether a server asks clients for a certificate:
  * POLYSOCK_TLS_CLIENT_AUTH_NONE (the default), _OPTIONAL (verified when
  * sent) or _REQUIRED (a client without a valid one is refused). The
@@ -2600,6 +2614,15 @@ int32_t polysock_tls_state(polysock_t h);
  * (the handshake has not completed).
  */
 int32_t polysock_tls_version(polysock_t h);
+
+/**
+ * Whether the handshake resumed an earlier session (see
+ * polysock_tls_config_resumption): 1, or 0 for a full handshake.
+ *
+ * Returns 1 or 0, or -1: EBADF, EINVAL (not a TLS socket), ENOTCONN (the
+ * handshake has not completed).
+ */
+int32_t polysock_tls_resumed(polysock_t h);
 
 /**
  * The negotiated cipher suite's IANA name ("TLS_AES_256_GCM_SHA384",

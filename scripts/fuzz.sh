@@ -8,6 +8,8 @@
 #   scripts/fuzz.sh [seconds per target, default 60] [targets...]
 #   FUZZ_JOBS=2 scripts/fuzz.sh 15     # two targets at a time (CI)
 #
+# polysock is built without its `tls` feature (fuzz/Cargo.toml): no target
+# reaches TLS, and rustls and ring with coverage were most of the build.
 # The build is a plain `cargo +nightly build` with cargo-fuzz's flags, so
 # CI needs no cargo-fuzz install (about 30 s); with cargo-fuzz installed,
 # `cd fuzz && cargo +nightly fuzz run -a <target>` runs the same target.

@@ -161,6 +161,21 @@ fn openssl(args: &[&str]) -> Peer {
     Peer::spawn(cmd, &format!("openssl {args:?}"))
 }
 
+/// A connection to a server started a moment ago (s_server needs a
+/// moment to listen), with a 20 s timeout.
+fn connect_when_listening(port: i32) -> polysock_t {
+    for _ in 0..100 {
+        let t = ok(polysock_socket(libc::AF_INET, libc::SOCK_STREAM, 0));
+        polysock_settimeout(t, 20_000);
+        if polysock_connect(t, c("127.0.0.1").as_ptr(), port) == 0 {
+            return t;
+        }
+        polysock_close(t);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("nothing listens on {port}");
+}
+
 /// polysock client -> openssl s_server: lines go through, ALPN is agreed,
 /// and s_server sees our close_notify (no "unexpected eof").
 fn client_to_s_server(version_flag: &str, version: i32) {
@@ -183,19 +198,7 @@ fn client_to_s_server(version_flag: &str, version: i32) {
     ]);
     let cfg = client_config();
     ok(polysock_tls_config_add_alpn(cfg, c("http/1.1").as_ptr()) as i64);
-    let mut s = -1;
-    for _ in 0..100 {
-        // s_server needs a moment to listen.
-        let t = ok(polysock_socket(libc::AF_INET, libc::SOCK_STREAM, 0));
-        polysock_settimeout(t, 20_000);
-        if polysock_connect(t, c("127.0.0.1").as_ptr(), port) == 0 {
-            s = t;
-            break;
-        }
-        polysock_close(t);
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(s >= 0, "s_server did not listen on {port}");
+    let s = connect_when_listening(port);
     ok(polysock_tls_wrap(s, cfg, c("localhost").as_ptr()) as i64);
     ok(polysock_tls_handshake(s) as i64);
     assert_eq!(polysock_tls_version(s), version);
@@ -748,4 +751,154 @@ fn a_handshake_and_an_echo_driven_through_the_poller_with_timeout_0() {
     polysock_close(s);
     polysock_tls_config_free(cfg);
     drop(peer);
+}
+
+/// One request to `openssl s_server -www` (which sends its session tickets
+/// before the page); whether the handshake resumed.
+fn fetch_page(port: i32, cfg: polysock_tls_config_t) -> i32 {
+    let s = connect_when_listening(port);
+    ok(polysock_tls_wrap(s, cfg, c("localhost").as_ptr()) as i64);
+    let get = b"GET / HTTP/1.0\r\n\r\n";
+    ok(polysock_sendall(
+        s,
+        get.as_ptr().cast(),
+        get.len(),
+        0,
+        std::ptr::null_mut(),
+    ));
+    let mut page = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = polysock_recv(s, buf.as_mut_ptr().cast(), buf.len(), 0);
+        assert!(n >= 0, "{}", last_error());
+        if n == 0 {
+            break;
+        }
+        page.extend_from_slice(&buf[..n as usize]);
+    }
+    assert!(
+        page.starts_with(b"HTTP/1.0 200"),
+        "{}",
+        String::from_utf8_lossy(&page)
+    );
+    let r = polysock_tls_resumed(s);
+    polysock_close(s);
+    r
+}
+
+/// polysock server <- polysock client, one short exchange; whether each
+/// side's handshake resumed.
+fn exchange(server: polysock_tls_config_t, client: polysock_tls_config_t) -> (i32, i32) {
+    let (lst, port) = listen();
+    let t = std::thread::spawn(move || {
+        let a = ok(polysock_accept(lst, std::ptr::null_mut()));
+        polysock_settimeout(a, 10_000);
+        ok(polysock_tls_wrap_server(a, server) as i64);
+        ok(polysock_sendall(
+            a,
+            b"hi".as_ptr().cast(),
+            2,
+            0,
+            std::ptr::null_mut(),
+        ));
+        let mut b = [0u8; 2];
+        ok(polysock_recv_exact(
+            a,
+            b.as_mut_ptr().cast(),
+            2,
+            0,
+            std::ptr::null_mut(),
+        ));
+        let r = polysock_tls_resumed(a);
+        polysock_close(a);
+        r
+    });
+    let s = connect(port, 10_000);
+    ok(polysock_tls_wrap(s, client, c("localhost").as_ptr()) as i64);
+    let mut b = [0u8; 2];
+    ok(polysock_recv_exact(
+        s,
+        b.as_mut_ptr().cast(),
+        2,
+        0,
+        std::ptr::null_mut(),
+    ));
+    assert_eq!(&b, b"hi");
+    ok(polysock_sendall(
+        s,
+        b"ok".as_ptr().cast(),
+        2,
+        0,
+        std::ptr::null_mut(),
+    ));
+    let r = polysock_tls_resumed(s);
+    let server_r = t.join().unwrap();
+    polysock_close(s);
+    polysock_close(lst);
+    (server_r, r)
+}
+
+#[test]
+fn sessions_resume_unless_turned_off() {
+    // polysock client -> openssl s_server (tickets on by default), TLS 1.3
+    // and 1.2: one config resumes its second connection; with resumption
+    // off it never does.
+    for version in ["-tls1_3", "-tls1_2"] {
+        let port = free_port();
+        let accept = format!("127.0.0.1:{port}");
+        let (crt, k) = (cert("server"), key("server"));
+        let server = openssl(&[
+            "s_server", "-accept", &accept, "-cert", &crt, "-key", &k, "-www", "-naccept", "4",
+            version,
+        ]);
+        let on = client_config();
+        assert_eq!(
+            (fetch_page(port, on), fetch_page(port, on)),
+            (0, 1),
+            "{version}"
+        );
+        let off = client_config();
+        ok(polysock_tls_config_resumption(off, 0) as i64);
+        assert_eq!(
+            (fetch_page(port, off), fetch_page(port, off)),
+            (0, 0),
+            "{version}"
+        );
+        drop(server);
+        polysock_tls_config_free(on);
+        polysock_tls_config_free(off);
+    }
+
+    // polysock server <- polysock client: the server's cache and tickets.
+    let (server, client) = (server_config("server"), client_config());
+    assert_eq!(exchange(server, client), (0, 0));
+    assert_eq!(exchange(server, client), (1, 1));
+    let quiet = server_config("server");
+    ok(polysock_tls_config_resumption(quiet, 0) as i64);
+    let fresh = client_config();
+    assert_eq!(exchange(quiet, fresh), (0, 0));
+    assert_eq!(exchange(quiet, fresh), (0, 0));
+    for cfg in [server, client, quiet, fresh] {
+        polysock_tls_config_free(cfg);
+    }
+
+    // Bad input.
+    let cfg = client_config();
+    let m = expect_err(polysock_tls_config_resumption(cfg, 2).into(), libc::EINVAL);
+    assert!(m.starts_with("tls_config_resumption: "), "{m}");
+    polysock_tls_config_free(cfg);
+    expect_err(polysock_tls_config_resumption(cfg, 1).into(), libc::EBADF);
+    let plain = ok(polysock_socket(libc::AF_INET, libc::SOCK_STREAM, 0));
+    let m = expect_err(polysock_tls_resumed(plain).into(), libc::EINVAL);
+    assert!(m.contains("not a TLS stream"), "{m}");
+    polysock_close(plain);
+    let (lst, port) = listen();
+    let s = connect(port, 10_000);
+    let cfg = client_config();
+    ok(polysock_tls_wrap(s, cfg, c("localhost").as_ptr()) as i64);
+    let m = expect_err(polysock_tls_resumed(s).into(), libc::ENOTCONN);
+    assert!(m.contains("handshake has not completed"), "{m}");
+    polysock_close(s);
+    polysock_close(lst);
+    polysock_tls_config_free(cfg);
 }

@@ -17,6 +17,13 @@ pub mod resolve;
 pub mod ring;
 pub mod sendfile;
 pub mod socket;
+// Without the `tls` feature (an internal build: fuzzing), every TLS export
+// stays and fails with EOPNOTSUPP; shipped builds always have TLS.
+#[cfg(feature = "tls")]
 pub mod tls;
+#[cfg(not(feature = "tls"))]
+#[path = "tls_off.rs"]
+pub mod tls;
+mod tls_consts;
 pub mod udp;
 pub mod wait;

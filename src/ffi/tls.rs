@@ -230,6 +230,24 @@ pub extern "C" fn polysock_tls_config_sni(cfg: polysock_tls_config_t, on: i32) -
     }
 }
 
+/// Session resumption: 1 (the default) or 0. On, a client keeps the
+/// sessions (TLS 1.3 tickets, TLS 1.2 session ids and tickets) its servers
+/// offer, in memory, up to 256 per configuration and shared by every
+/// socket wrapped with it, and a later connection to the same server name
+/// resumes one: a shorter handshake without the certificate
+/// (polysock_tls_resumed says whether it did). On, a server keeps 256
+/// sessions and sends two TLS 1.3 tickets after each handshake. Off, every
+/// handshake is a full one and nothing is kept.
+///
+/// Returns 0, or -1: EBADF, EINVAL (`on` neither 0 nor 1).
+#[unsafe(no_mangle)]
+pub extern "C" fn polysock_tls_config_resumption(cfg: polysock_tls_config_t, on: i32) -> i32 {
+    boundary! {
+        let op = "tls_config_resumption";
+        status(config(op, cfg).and_then(|c| Ok(c.set_resumption(flag(op, on)?))))
+    }
+}
+
 /// Whether a server asks clients for a certificate:
 /// POLYSOCK_TLS_CLIENT_AUTH_NONE (the default), _OPTIONAL (verified when
 /// sent) or _REQUIRED (a client without a valid one is refused). The
@@ -369,6 +387,16 @@ pub extern "C" fn polysock_tls_state(h: polysock_t) -> i32 {
 #[unsafe(no_mangle)]
 pub extern "C" fn polysock_tls_version(h: polysock_t) -> i32 {
     boundary! { ret(with(h, |s| s.tls_version())) }
+}
+
+/// Whether the handshake resumed an earlier session (see
+/// polysock_tls_config_resumption): 1, or 0 for a full handshake.
+///
+/// Returns 1 or 0, or -1: EBADF, EINVAL (not a TLS socket), ENOTCONN (the
+/// handshake has not completed).
+#[unsafe(no_mangle)]
+pub extern "C" fn polysock_tls_resumed(h: polysock_t) -> i32 {
+    boundary! { ret(with(h, |s| Ok(i32::from(s.tls_resumed()?)))) }
 }
 
 /// The negotiated cipher suite's IANA name ("TLS_AES_256_GCM_SHA384",

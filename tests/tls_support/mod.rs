@@ -34,12 +34,44 @@ pub fn certs() -> &'static Path {
         if let Some(dir) = std::env::var_os("POLYSOCK_TLS_TEST_CERTS") {
             return PathBuf::from(dir);
         }
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("tls-certs-{}", std::process::id()));
+        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        remove_orphans(tmp);
+        let dir = tmp.join(format!("{CERTS_PREFIX}{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         make_certs(&dir);
+        // The harness has no teardown, but it ends with exit(3), which runs
+        // atexit handlers: the directory goes with the process.
+        let _ = CREATED.set(dir.clone());
+        // SAFETY: registers a plain extern "C" fn that takes no arguments.
+        unsafe { libc::atexit(remove_certs) };
         dir
     })
+}
+
+const CERTS_PREFIX: &str = "tls-certs-";
+static CREATED: OnceLock<PathBuf> = OnceLock::new();
+
+extern "C" fn remove_certs() {
+    if let Some(dir) = CREATED.get() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// Removes what runs that were killed (no atexit) left: tls-certs-<pid>
+/// directories whose process is gone.
+fn remove_orphans(tmp: &Path) {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(CERTS_PREFIX)) else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 pub fn cert(name: &str) -> String {

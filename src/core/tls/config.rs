@@ -5,30 +5,14 @@
 //! another config. A wrapped socket holds its rustls config itself, so
 //! freeing or changing a config never disturbs a connection made with it.
 
-use super::verify::{ClientVerifier, ServerVerifier, Verify};
+use super::verify::{ClientVerifier, ServerVerifier};
 use crate::core::error::{Error, POLYSOCK_ETLS_CONFIG, POLYSOCK_ETLS_PEM, Result, fail};
+use crate::core::tls_consts::*;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedProtocolVersion};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-
-/// polysock_tls_config_new: a client configuration.
-pub const POLYSOCK_TLS_CLIENT: i32 = 1;
-/// polysock_tls_config_new: a server configuration.
-pub const POLYSOCK_TLS_SERVER: i32 = 2;
-/// TLS 1.2, as its version number on the wire.
-pub const POLYSOCK_TLS_1_2: i32 = 0x0303;
-/// TLS 1.3, as its version number on the wire.
-pub const POLYSOCK_TLS_1_3: i32 = 0x0304;
-/// polysock_tls_config_client_auth: ask clients for no certificate.
-pub const POLYSOCK_TLS_CLIENT_AUTH_NONE: i32 = 0;
-/// polysock_tls_config_client_auth: verify a client certificate when the
-/// client sends one.
-pub const POLYSOCK_TLS_CLIENT_AUTH_OPTIONAL: i32 = 1;
-/// polysock_tls_config_client_auth: refuse clients without a valid
-/// certificate.
-pub const POLYSOCK_TLS_CLIENT_AUTH_REQUIRED: i32 = 2;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Side {
@@ -43,6 +27,7 @@ struct Settings {
     alpn: Vec<Vec<u8>>,
     versions: (u16, u16),
     sni: bool,
+    resumption: bool,
     identity: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
     client_auth: i32,
 }
@@ -106,6 +91,7 @@ impl TlsConfig {
                 alpn: Vec::new(),
                 versions: (0, 0),
                 sni: true,
+                resumption: true,
                 identity: None,
                 client_auth: POLYSOCK_TLS_CLIENT_AUTH_NONE,
             }),
@@ -222,6 +208,14 @@ impl TlsConfig {
         Ok(())
     }
 
+    /// Session resumption: a client keeps the sessions its servers offer
+    /// (rustls's in-memory cache, 256 per configuration) and resumes them;
+    /// a server keeps 256 and sends two TLS 1.3 tickets per handshake. Off:
+    /// every handshake is a full one.
+    pub fn set_resumption(&self, on: bool) {
+        self.change(|s| s.resumption = on);
+    }
+
     pub(crate) fn set_verify(&self, op: &str, v: Verify) -> Result<()> {
         self.client_only(op)?;
         self.change(|s| s.verify = v);
@@ -327,6 +321,9 @@ fn build_client(op: &str, s: &Settings) -> Result<ClientConfig> {
     };
     c.alpn_protocols = s.alpn.clone();
     c.enable_sni = s.sni;
+    if !s.resumption {
+        c.resumption = rustls::client::Resumption::disabled();
+    }
     Ok(c)
 }
 
@@ -362,6 +359,10 @@ fn build_server(op: &str, s: &Settings) -> Result<ServerConfig> {
         .with_single_cert(chain.clone(), key.clone_key())
         .map_err(|e| config_err(op, e))?;
     c.alpn_protocols = s.alpn.clone();
+    if !s.resumption {
+        c.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+        c.send_tls13_tickets = 0;
+    }
     Ok(c)
 }
 

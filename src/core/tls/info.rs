@@ -5,17 +5,8 @@
 use super::{Side, TlsStream, x509};
 use crate::core::error::{Result, fail};
 use crate::core::socket::Socket;
-
-/// polysock_tls_state: a plain socket (never wrapped).
-pub const POLYSOCK_TLS_STATE_NONE: i32 = 0;
-/// polysock_tls_state: wrapped; the handshake has not completed.
-pub const POLYSOCK_TLS_STATE_HANDSHAKE: i32 = 1;
-/// polysock_tls_state: the handshake is done; data flows.
-pub const POLYSOCK_TLS_STATE_OPEN: i32 = 2;
-/// polysock_tls_state: close_notify was sent or received.
-pub const POLYSOCK_TLS_STATE_CLOSED: i32 = 3;
-/// polysock_tls_state: a fatal TLS error ended the session.
-pub const POLYSOCK_TLS_STATE_FAILED: i32 = 4;
+use crate::core::tls_consts::*;
+use rustls::HandshakeKind;
 
 impl TlsStream {
     /// Runs `f` on the session once the handshake is complete.
@@ -61,6 +52,15 @@ impl Socket {
                 Some(v) => Ok(i32::from(u16::from(v))),
                 None => fail!(libc::ENOTCONN, "{op}: no version was negotiated"),
             })
+    }
+
+    /// Whether the handshake resumed an earlier session (no certificate
+    /// was exchanged).
+    pub fn tls_resumed(&self) -> Result<bool> {
+        let op = "tls_resumed";
+        self.tls_stream(op)?.established(op, |c| {
+            Ok(c.handshake_kind() == Some(HandshakeKind::Resumed))
+        })
     }
 
     /// The negotiated cipher suite's IANA name ("TLS_AES_256_GCM_SHA384",

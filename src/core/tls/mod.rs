@@ -25,8 +25,8 @@ mod info;
 mod verify;
 mod x509;
 
+pub use crate::core::tls_consts::*;
 pub use config::*;
-pub use info::*;
 
 use crate::core::error::{Error, POLYSOCK_ETLS_TRUNCATED, Result, fail};
 use crate::core::io::NOSIGNAL;
@@ -39,7 +39,6 @@ use std::mem::MaybeUninit;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
-pub(crate) use verify::Verify;
 
 /// The TLS session of one socket (see the module comment).
 pub(crate) struct TlsStream {

@@ -18,16 +18,7 @@ use rustls::{
 use std::cell::RefCell;
 use std::sync::Arc;
 
-/// What a client checks of the server's certificate.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Verify {
-    /// The chain to a trusted CA, the validity dates, and the host name.
-    Full,
-    /// All but the host name (polysock_tls_config_insecure_skip_hostname_check).
-    NoHostname,
-    /// Nothing (polysock_tls_config_insecure_skip_verify).
-    Nothing,
-}
+use crate::core::tls_consts::Verify;
 
 thread_local! {
     static FAILED_LEAF: RefCell<Option<Vec<u8>>> = const { RefCell::new(None) };
