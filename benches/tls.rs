@@ -14,7 +14,9 @@
 //! parsed, verifier built, every time).
 //! POLYSOCK_BENCH_HANDSHAKES sets the count (default 200);
 //! POLYSOCK_BENCH_TLS_ONLY=polysock skips the OpenSSL client (for
-//! `valgrind --tool=callgrind --toggle-collect='tls::handshakes*'`).
+//! `valgrind --tool=callgrind --toggle-collect=polysock_tls_handshake`;
+//! OpenSSL's side: `--toggle-collect=SSL_do_handshake` on
+//! `python3 benches/tls_openssl.py client ...`).
 //! Rounds alternate which client goes first (A B, B A, ...); the table
 //! gives medians and spreads ((max-min)/median). The OpenSSL client runs
 //! in Python: its per-call overhead is in its figures (small for 64 KiB
@@ -84,6 +86,8 @@ fn polysock_one(port: i32, cfg: i64, bytes: usize, chunk: &[u8]) {
         polysock_tls_wrap(s, cfg, c"localhost".as_ptr()) as i64,
         "wrap",
     );
+    // Explicit, so that a profile can single it out (see the top).
+    check(polysock_tls_handshake(s) as i64, "handshake");
     let head = (bytes as u64).to_be_bytes();
     check(
         polysock_sendall(s, head.as_ptr().cast(), 8, 0, std::ptr::null_mut()),
