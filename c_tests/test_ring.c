@@ -469,6 +469,56 @@ static void body_plain_close(uint32_t flags) {
 }
 TEST(plain_close_cancels_ring_operations) { for (int b = first_backend(); b < last_backend(); b++) body_plain_close(backends_[b]); }
 
+/* Two sockets with many receives each in flight: a ring close of one
+ * cancels exactly its own (the ring finds them by their fd, not by a scan
+ * of every slot), and the other's go on. */
+#define MANY 120
+static void body_close_cancels_only_its_own(uint32_t flags) {
+    int before = open_fd_count();
+    polysock_ring_t r = new_ring(flags, 2 * MANY + 8);
+    polysock_t c1, s1, c2, s2;
+    connected_tcp(&c1, &s1);
+    connected_tcp(&c2, &s2);
+    static char bufs[2][MANY][4];
+    for (int i = 0; i < MANY; i++) {
+        CHECK_OK(polysock_ring_recv(r, s1, bufs[0][i], 4, 0, 1000 + (uint64_t)i));
+        CHECK_OK(polysock_ring_recv(r, s2, bufs[1][i], 4, 0, 2000 + (uint64_t)i));
+    }
+    reap_none(r, 20);
+    CHECK_OK(polysock_ring_close(r, s1, 1));
+    static polysock_ring_completion got[MANY + 1];
+    CHECK_EQ(reap_n(r, got, MANY + 1, 5000), MANY + 1);
+    static char seen[MANY];
+    memset(seen, 0, sizeof seen);
+    for (int i = 0; i < MANY; i++) {
+        CHECK(got[i].user >= 1000 && got[i].user < 1000 + MANY);
+        CHECK_EQ(got[i].result, -ECANCELED);
+        CHECK_EQ(seen[got[i].user - 1000]++, 0);
+    }
+    CHECK_EQ(got[MANY].user, 1);
+    CHECK_EQ(got[MANY].result, 0);
+    reap_none(r, 20); /* nothing of s2's was touched */
+    CHECK_EQ(polysock_send(c2, "ab", 2, 0), 2);
+    polysock_ring_completion one = reap_one(r);
+    CHECK(one.user >= 2000 && one.user < 2000 + MANY);
+    CHECK_EQ(one.result, 2);
+    CHECK_EQ(memcmp(bufs[1][one.user - 2000], "ab", 2), 0);
+    CHECK_OK(polysock_ring_close(r, s2, 2));
+    CHECK_EQ(reap_n(r, got, MANY, 5000), MANY);
+    for (int i = 0; i < MANY - 1; i++) {
+        CHECK(got[i].user >= 2000 && got[i].user < 2000 + MANY && got[i].user != one.user);
+        CHECK_EQ(got[i].result, -ECANCELED);
+    }
+    CHECK_EQ(got[MANY - 1].user, 2);
+    CHECK_EQ(got[MANY - 1].result, 0);
+    reap_none(r, 20);
+    polysock_close(c1);
+    polysock_close(c2);
+    polysock_ring_destroy(r);
+    CHECK_EQ(open_fd_count(), before);
+}
+TEST(ring_close_cancels_exactly_its_own_operations) { for (int b = first_backend(); b < last_backend(); b++) body_close_cancels_only_its_own(backends_[b]); }
+
 static void body_timeouts(uint32_t flags) {
     polysock_ring_t r = new_ring(flags, 16);
     double t0 = now_ms();

@@ -480,7 +480,7 @@ impl Ring {
         let (fd, id) = (sock.fd(), sock.id());
         let i = st.start(op, None, user, Kind::Close)?;
         let waiting = match st.book.fds.find(fd, id) {
-            Some(e) if e.inflight > 0 => {
+            Some(e) if e.busy() => {
                 e.close_op = i;
                 true
             }
@@ -597,8 +597,8 @@ impl Book {
         self.ops.release(i);
         if has_sock {
             if let Some(e) = self.fds.at(fd) {
-                e.inflight -= 1;
-                if e.inflight == 0 && e.close_op != ops::NIL {
+                e.detach(&mut self.ops, i);
+                if !e.busy() && e.close_op != ops::NIL {
                     let c = e.close_op;
                     e.close_op = ops::NIL;
                     self.finish(c, 0);
@@ -649,7 +649,7 @@ impl State {
         if let Some(sock) = sock {
             let (fd, id) = (sock.fd(), sock.id());
             match b.fds.entry(fd, id) {
-                Some(e) => e.inflight += 1,
+                Some(e) => e.attach(&mut b.ops, i),
                 None => {
                     b.ops.release(i);
                     return fail!(

@@ -1,7 +1,8 @@
 //! The ring's bookkeeping, the same for both backends: one slot per
 //! operation in flight, made once when the ring is created (the kernel
 //! points into the slots, so they never move), and one entry per socket fd
-//! that has operations.
+//! that has operations, with the list of them (closing a socket visits
+//! its own operations only, not every slot).
 //!
 //! An operation's slot holds a use of its socket (`SocketRef`) from
 //! submission until its last completion is reaped: the fd cannot be closed,
@@ -116,6 +117,9 @@ pub(crate) struct Op {
     pub kind: Kind,
     /// The free list, or the emulation's wait list of the fd.
     pub next: u32,
+    /// The fd's list of operations in flight (FdEntry::ops), both ways.
+    pub fd_prev: u32,
+    pub fd_next: u32,
     /// A completion decided outside the kernel (the `done` queue's entries).
     pub result: i64,
     /// A cancel was asked (io_uring: sent to the kernel).
@@ -153,6 +157,8 @@ impl Ops {
                 fd: -1,
                 kind: Kind::Free,
                 next: if i + 1 < n { (i + 1) as u32 } else { NIL },
+                fd_prev: NIL,
+                fd_next: NIL,
                 result: 0,
                 cancelled: false,
                 ended: false,
@@ -291,8 +297,9 @@ impl List {
 pub(crate) struct FdEntry {
     /// The socket (Socket::id) this entry is about.
     pub sock_id: usize,
-    /// Its operations not yet ended.
-    pub inflight: u32,
+    /// Its operations not yet ended: the head of their list (linked
+    /// through Op::fd_next), NIL when there are none.
+    pub ops: u32,
     /// A ring close waiting for them to end.
     pub close_op: u32,
     // The emulation: operations waiting for readiness, and what it knows.
@@ -306,10 +313,43 @@ pub(crate) struct FdEntry {
 }
 
 impl FdEntry {
+    /// Operations of this socket are in flight.
+    pub(crate) fn busy(&self) -> bool {
+        self.ops != NIL
+    }
+
+    /// Counts operation `i` as one of this fd's (at the head of the list).
+    pub(crate) fn attach(&mut self, ops: &mut Ops, i: u32) {
+        let head = self.ops;
+        if head != NIL {
+            ops.get_mut(head).fd_prev = i;
+        }
+        let o = ops.get_mut(i);
+        o.fd_prev = NIL;
+        o.fd_next = head;
+        self.ops = i;
+    }
+
+    /// Takes operation `i` out of this fd's list.
+    pub(crate) fn detach(&mut self, ops: &mut Ops, i: u32) {
+        let o = ops.get_mut(i);
+        let (prev, next) = (o.fd_prev, o.fd_next);
+        o.fd_prev = NIL;
+        o.fd_next = NIL;
+        if prev == NIL {
+            self.ops = next;
+        } else {
+            ops.get_mut(prev).fd_next = next;
+        }
+        if next != NIL {
+            ops.get_mut(next).fd_prev = prev;
+        }
+    }
+
     fn new(sock_id: usize) -> FdEntry {
         FdEntry {
             sock_id,
-            inflight: 0,
+            ops: NIL,
             close_op: NIL,
             readers: List::EMPTY,
             writers: List::EMPTY,
@@ -337,7 +377,7 @@ impl Fds {
         let slot = &mut self.0[i];
         match slot {
             Some(e) if e.sock_id == sock_id => {}
-            Some(e) if e.inflight > 0 => return None,
+            Some(e) if e.busy() => return None,
             _ => *slot = Some(FdEntry::new(sock_id)),
         }
         slot.as_mut()

@@ -6,7 +6,7 @@
 //! sockets).
 
 use super::bufs::Group;
-use super::ops::Kind;
+use super::ops::{Kind, NIL};
 use super::{Book, Completion, POLYSOCK_RING_BUFFER, POLYSOCK_RING_MORE, neg, write_msg_out};
 use crate::core::error::{Error, Result, fail};
 use crate::core::handles;
@@ -168,12 +168,14 @@ impl Uring {
         let _ = self.push(&e);
     }
 
+    /// Cancels the operations of the socket at `fd`: its own list, one
+    /// request to the kernel for all of them.
     pub(crate) fn cancel_fd(&mut self, b: &mut Book, fd: RawFd) {
-        for i in 0..b.ops.capacity() as u32 {
+        let mut i = b.fds.at(fd).map_or(NIL, |e| e.ops);
+        while i != NIL {
             let o = b.ops.get_mut(i);
-            if o.fd == fd && o.sock.is_some() {
-                o.cancelled = true;
-            }
+            o.cancelled = true;
+            i = o.fd_next;
         }
         let e = opcode::AsyncCancel2::new(CancelBuilder::fd(Fd(fd)).all())
             .build()
