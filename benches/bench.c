@@ -544,66 +544,16 @@ static double sendfile_case(void) {
 
 /* poller10k: CONNS connections, each echoing n 64-byte messages one at a
  * time through a single-threaded level-triggered server on the poller (or
- * epoll). The clients, raw libc whatever the server, live in a forked child
- * (each process then needs CONNS fds, not twice that), CLIENTS threads each
- * sending one message on all its connections, then reading every echo. */
-enum { CONNS = 10000, CLIENTS = 4, MSG = 64 };
+ * epoll); the clients are echo10k's (benches/echo_clients.h). */
+#include "echo_clients.h"
 
-static int conn_port;
-static int client_fd[CONNS];
-
-static void *client_thread(void *arg) {
-    long first = (long)arg * (CONNS / CLIENTS), last = first + CONNS / CLIENTS;
-    char msg[MSG] = {1}, back[MSG];
-    for (long r = 0; r < n_ops; r++) {
-        for (long i = first; i < last; i++)
-            if (send(client_fd[i], msg, sizeof msg, MSG_NOSIGNAL) != sizeof msg) die("client send");
-        for (long i = first; i < last; i++)
-            for (size_t got = 0; got < sizeof msg;) {
-                ssize_t n = recv(client_fd[i], back + got, sizeof msg - got, 0);
-                if (n <= 0 && !(n < 0 && errno == EINTR)) die("client recv");
-                if (n > 0) got += (size_t)n;
-            }
-    }
-    return NULL;
-}
-
-static void clients(int go) {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)conn_port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct linger lg = {1, 0}; /* no TIME_WAIT left behind */
-    int one = 1;
-    for (int i = 0; i < CONNS; i++) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) die("client connect");
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-        client_fd[i] = fd;
-    }
-    char c;
-    if (read(go, &c, 1) != 1) die("wait for the server");
-    pthread_t t[CLIENTS];
-    for (long k = 0; k < CLIENTS; k++) pthread_create(&t[k], NULL, client_thread, (void *)k);
-    for (int k = 0; k < CLIENTS; k++) pthread_join(t[k], NULL);
-    for (int i = 0; i < CONNS; i++) close(client_fd[i]);
-}
+static void close_listener(void) { s_close(listener); }
 
 static double poller10k(void) {
     raise_nofile(CONNS + 64, "poller10k");
-    listener = s_listen(&conn_port);
-    int go[2];
-    if (pipe2(go, O_CLOEXEC) < 0) die("pipe");
-    fflush(stdout);
-    fflush(stderr);
-    pid_t child = fork();
-    if (child < 0) die("fork");
-    if (child == 0) {
-        close(go[1]);
-        s_close(listener);
-        clients(go[0]);
-        _exit(0);
-    }
-    close(go[0]);
+    listener = s_listen(&echo_port);
+    echo_rounds = n_ops;
+    start_clients(close_listener);
     static sock_t conn[CONNS];
     sock_t p = s_poller();
     for (int i = 0; i < CONNS; i++) {
@@ -616,7 +566,7 @@ static double poller10k(void) {
     static char buf[4096];
     long long total = (long long)CONNS * n_ops * MSG, echoed = 0, waits = 0, events = 0;
     double t0 = now(), cpu0 = thread_cpu();
-    if (write(go[1], "g", 1) != 1) die("start the clients");
+    release_clients();
     while (echoed < total) {
         int64_t n = s_wait(p, &ev, 10000);
         if (n <= 0) die(n == 0 ? "poller wait: no event in 10 s" : "poller wait");
@@ -639,12 +589,10 @@ static double poller10k(void) {
     if (getenv("POLYSOCK_BENCH_VERBOSE"))
         fprintf(stderr, "server cpu %.2f s of %.2f s wall, %lld waits, %.1f events each\n", measured_cpu,
                 measured_wall, waits, (double)events / waits);
-    int status;
-    if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0) die("clients");
+    wait_clients();
     for (int i = 0; i < CONNS; i++) s_close(conn[i]);
     s_poller_close(p);
     s_close(listener);
-    close(go[1]);
     return (double)total / MSG / measured_wall;
 }
 

@@ -49,7 +49,6 @@
 #include <uv.h>
 #endif
 
-enum { CONNS = 10000, CLIENTS = 4, MSG = 64 };
 enum { DGRAM = 1200, BATCH = 54 };
 
 static double clock_s(clockid_t c) {
@@ -76,87 +75,21 @@ static void raise_nofile(rlim_t need) {
 
 /* ---- echo10k: the clients (raw libc, in a forked child) ---- */
 
-static long rounds;
-static int port;
-static int client_fd[CONNS];
-
-static void *client_thread(void *arg) {
-    long first = (long)arg * (CONNS / CLIENTS), last = first + CONNS / CLIENTS;
-    char msg[MSG], back[MSG];
-    for (long r = 0; r < rounds; r++) {
-        memset(msg, (int)(r & 0x7f), sizeof msg);
-        for (long i = first; i < last; i++)
-            if (send(client_fd[i], msg, sizeof msg, MSG_NOSIGNAL) != sizeof msg) die("client send");
-        for (long i = first; i < last; i++) {
-            for (size_t got = 0; got < sizeof msg;) {
-                ssize_t n = recv(client_fd[i], back + got, sizeof msg - got, 0);
-                if (n <= 0 && !(n < 0 && errno == EINTR)) die("client recv");
-                if (n > 0) got += (size_t)n;
-            }
-            if (memcmp(back, msg, sizeof msg) != 0) die("client: the echo differs");
-        }
-    }
-    return NULL;
-}
-
-static void clients(int go) {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct linger lg = {1, 0}; /* no TIME_WAIT left behind */
-    int one = 1;
-    for (int i = 0; i < CONNS; i++) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) die("client connect");
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-        client_fd[i] = fd;
-    }
-    char c;
-    if (read(go, &c, 1) != 1) die("wait for the server");
-    pthread_t t[CLIENTS];
-    for (long k = 0; k < CLIENTS; k++) pthread_create(&t[k], NULL, client_thread, (void *)k);
-    for (int k = 0; k < CLIENTS; k++) pthread_join(t[k], NULL);
-    for (int i = 0; i < CONNS; i++) close(client_fd[i]);
-}
-
-/* Forks the clients; they connect at once and start on go_clients(). */
-static int go_fd;
-static pid_t child;
-static void start_clients(void (*close_listener)(void)) {
-    int go[2];
-    if (pipe2(go, O_CLOEXEC) < 0) die("pipe");
-    fflush(stdout);
-    child = fork();
-    if (child < 0) die("fork");
-    if (child == 0) {
-        close(go[1]);
-        close_listener();
-        clients(go[0]);
-        _exit(0);
-    }
-    close(go[0]);
-    go_fd = go[1];
-}
+#include "echo_clients.h"
 
 static double t0, cpu0, wall_s, cpu_s;
 static long long total;
 
 static void go_clients(void) {
-    total = (long long)CONNS * rounds * MSG;
+    total = (long long)CONNS * echo_rounds * MSG;
     t0 = now();
     cpu0 = cpu();
-    if (write(go_fd, "g", 1) != 1) die("start the clients");
+    release_clients();
 }
 
 static void echoed_all(void) {
     cpu_s = cpu() - cpu0;
     wall_s = now() - t0;
-}
-
-static void wait_clients(void) {
-    int status;
-    if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0) die("clients");
-    close(go_fd);
 }
 
 /* ---- the polysock servers: the ring and the poller ---- */
@@ -171,7 +104,7 @@ static void ps_accept_all(void) {
     if (ps_listener < 0) die("create_server");
     polysock_addr a;
     if (polysock_getsockname(ps_listener, &a) < 0) die("getsockname");
-    port = a.port;
+    echo_port = a.port;
     start_clients(ps_close_listener);
     for (int i = 0; i < CONNS; i++) {
         ps_conn[i] = polysock_accept(ps_listener, NULL);
@@ -276,7 +209,7 @@ static void epoll_server(void) {
     if (raw_listener < 0 || bind(raw_listener, (struct sockaddr *)&sa, sizeof sa) < 0 ||
         listen(raw_listener, SOMAXCONN) < 0 || getsockname(raw_listener, (struct sockaddr *)&sa, &len) < 0)
         die("listen");
-    port = ntohs(sa.sin_port);
+    echo_port = ntohs(sa.sin_port);
     start_clients(raw_close_listener);
     static int conn[CONNS];
     int ep = epoll_create1(EPOLL_CLOEXEC), one = 1;
@@ -361,7 +294,7 @@ static void libuv_server(void) {
         uv_listen((uv_stream_t *)&uv_listener, SOMAXCONN, on_connection) < 0 ||
         uv_tcp_getsockname(&uv_listener, (struct sockaddr *)&sa, &len) < 0)
         die("libuv listen");
-    port = ntohs(sa.sin_port);
+    echo_port = ntohs(sa.sin_port);
     uv_os_fd_t fd;
     uv_fileno((uv_handle_t *)&uv_listener, &fd);
     raw_listener = fd;
@@ -522,7 +455,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "ring-bench: unknown case %s\n", c);
         return 2;
     }
-    rounds = size > 0 ? size : 20;
+    echo_rounds = size > 0 ? size : 20;
     if (!strcmp(impl, "ring")) ring_server();
     else if (!strcmp(impl, "poller")) poller_server();
     else if (!strcmp(impl, "epoll")) epoll_server();
