@@ -150,6 +150,94 @@ module PolySock {
                                          len: c_size_t, output: c_ptr(c_char),
                                          out_len: c_size_t): c_int;
 
+  // TLS (rustls, in the library): a configuration is an id like a socket
+  // handle; polysock_tls_wrap/_wrap_server turn a connected tcpConn's
+  // handle into a TLS stream in place, after which every send and receive
+  // of this module speaks TLS. Public, for callers that need TLS until the
+  // module has records of its own for it (see README.md).
+  extern type polysock_tls_config_t = int(64);
+
+  extern proc polysock_tls_config_new(side: int(32)): polysock_tls_config_t;
+  extern proc polysock_tls_config_free(cfg: polysock_tls_config_t): int(32);
+  extern proc polysock_tls_config_system_roots(cfg: polysock_tls_config_t,
+                                               on: int(32)): int(32);
+  extern proc polysock_tls_config_add_ca_file(cfg: polysock_tls_config_t,
+                                              path: c_ptrConst(c_char)): int(32);
+  extern proc polysock_tls_config_add_ca_pem(cfg: polysock_tls_config_t,
+                                             pem: c_ptrConst(void),
+                                             len: c_size_t): int(32);
+  extern proc polysock_tls_config_cert_file(cfg: polysock_tls_config_t,
+                                            chain_path: c_ptrConst(c_char),
+                                            key_path: c_ptrConst(c_char)): int(32);
+  extern proc polysock_tls_config_cert_pem(cfg: polysock_tls_config_t,
+                                           chain: c_ptrConst(void),
+                                           chain_len: c_size_t,
+                                           key: c_ptrConst(void),
+                                           key_len: c_size_t): int(32);
+  extern proc polysock_tls_config_add_alpn(cfg: polysock_tls_config_t,
+                                           protocol: c_ptrConst(c_char)): int(32);
+  extern proc polysock_tls_config_versions(cfg: polysock_tls_config_t,
+                                           min: int(32), max: int(32)): int(32);
+  extern proc polysock_tls_config_sni(cfg: polysock_tls_config_t,
+                                      on: int(32)): int(32);
+  extern proc polysock_tls_config_client_auth(cfg: polysock_tls_config_t,
+                                              mode: int(32)): int(32);
+  extern proc polysock_tls_config_insecure_skip_verify(cfg: polysock_tls_config_t): int(32);
+  extern proc polysock_tls_config_insecure_skip_hostname_check(cfg: polysock_tls_config_t): int(32);
+  extern proc polysock_tls_wrap(h: polysock_t, cfg: polysock_tls_config_t,
+                                server_name: c_ptrConst(c_char)): int(32);
+  extern proc polysock_tls_wrap_server(h: polysock_t,
+                                       cfg: polysock_tls_config_t): int(32);
+  extern proc polysock_tls_handshake(h: polysock_t): int(32);
+  extern proc polysock_tls_wants(h: polysock_t): int(32);
+  extern proc polysock_tls_state(h: polysock_t): int(32);
+  extern proc polysock_tls_version(h: polysock_t): int(32);
+  extern proc polysock_tls_cipher(h: polysock_t, buf: c_ptr(c_char),
+                                  len: c_size_t): int(32);
+  extern proc polysock_tls_alpn(h: polysock_t, buf: c_ptr(c_char),
+                                len: c_size_t): int(32);
+  extern proc polysock_tls_server_name(h: polysock_t, buf: c_ptr(c_char),
+                                       len: c_size_t): int(32);
+  extern proc polysock_tls_peer_cert(h: polysock_t, index: c_size_t,
+                                     buf: c_ptr(void), len: c_size_t): int(64);
+  extern proc polysock_tls_peer_cert_count(h: polysock_t): int(64);
+  extern proc polysock_tls_peer_subject(h: polysock_t, buf: c_ptr(c_char),
+                                        len: c_size_t): int(32);
+  extern proc polysock_tls_peer_issuer(h: polysock_t, buf: c_ptr(c_char),
+                                       len: c_size_t): int(32);
+  extern proc polysock_tls_peer_san(h: polysock_t, buf: c_ptr(c_char),
+                                    len: c_size_t): int(32);
+  extern proc polysock_tls_peer_validity(h: polysock_t,
+                                         ref not_before: int(64),
+                                         ref not_after: int(64)): int(32);
+
+  extern const POLYSOCK_TLS_CLIENT: int(32);
+  extern const POLYSOCK_TLS_SERVER: int(32);
+  extern const POLYSOCK_TLS_1_2: int(32);
+  extern const POLYSOCK_TLS_1_3: int(32);
+  extern const POLYSOCK_TLS_CLIENT_AUTH_NONE: int(32);
+  extern const POLYSOCK_TLS_CLIENT_AUTH_OPTIONAL: int(32);
+  extern const POLYSOCK_TLS_CLIENT_AUTH_REQUIRED: int(32);
+  extern const POLYSOCK_TLS_STATE_NONE: int(32);
+  extern const POLYSOCK_TLS_STATE_HANDSHAKE: int(32);
+  extern const POLYSOCK_TLS_STATE_OPEN: int(32);
+  extern const POLYSOCK_TLS_STATE_CLOSED: int(32);
+  extern const POLYSOCK_TLS_STATE_FAILED: int(32);
+  extern const POLYSOCK_ETLS: int(32);
+  extern const POLYSOCK_ETLS_CERT_EXPIRED: int(32);
+  extern const POLYSOCK_ETLS_CERT_NOT_YET_VALID: int(32);
+  extern const POLYSOCK_ETLS_HOSTNAME: int(32);
+  extern const POLYSOCK_ETLS_UNKNOWN_ISSUER: int(32);
+  extern const POLYSOCK_ETLS_SELF_SIGNED: int(32);
+  extern const POLYSOCK_ETLS_BAD_CERT: int(32);
+  extern const POLYSOCK_ETLS_CERT_REQUIRED: int(32);
+  extern const POLYSOCK_ETLS_ALERT: int(32);
+  extern const POLYSOCK_ETLS_PROTOCOL: int(32);
+  extern const POLYSOCK_ETLS_INCOMPATIBLE: int(32);
+  extern const POLYSOCK_ETLS_TRUNCATED: int(32);
+  extern const POLYSOCK_ETLS_PEM: int(32);
+  extern const POLYSOCK_ETLS_CONFIG: int(32);
+
   // The header's values of the constants this module names (the
   // platform's, when the header is the one the build wrote for it).
   private extern const POLYSOCK_AF_UNSPEC: c_int;
