@@ -33,6 +33,7 @@ c_tests! {
     test_ring,
     test_udp,
     test_tls,
+    test_interrupt,
 }
 
 /// The header is plain C11 and C++11, warning-free at the strictest levels.

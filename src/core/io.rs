@@ -44,6 +44,7 @@ impl Socket {
             let code = errno::errno().0;
             self.check_open(op)?;
             if code == libc::EINTR {
+                super::interrupt::check(op)?;
                 continue;
             }
             let timeout = self.timeout();

@@ -7,6 +7,7 @@ pub mod connect;
 pub mod constants;
 pub mod error;
 pub mod handles;
+pub mod interrupt;
 mod io;
 pub mod msg;
 pub mod options;

@@ -247,6 +247,7 @@ fn os_poll(os: &mut [libc::pollfd], deadline: Option<&Deadline>) -> Result<()> {
             if code != libc::EINTR {
                 return fail!(code, "poll");
             }
+            super::interrupt::check("poll")?;
         }
     }
 }

@@ -414,7 +414,9 @@ impl Poller {
                 Backend::Poll => self.wait_poll(out, ms)?,
             };
             let Some((n, woke)) = got else {
-                continue; // EINTR: again, with the time that remains
+                // EINTR: again, with the time that remains (or as the hook says)
+                super::interrupt::check(op)?;
+                continue;
             };
             self.check_alive(op)?;
             let mut k = self.retain_open(&mut out[..n]);

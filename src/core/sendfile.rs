@@ -138,6 +138,7 @@ impl Socket {
             if n < 0 {
                 let e = Error::last_os(format_args!("pread"));
                 if e.code() == libc::EINTR {
+                    super::interrupt::check("sendfile")?;
                     continue;
                 }
                 return Err(e);

@@ -404,7 +404,15 @@ impl Socket {
             return Ok(true);
         }
         match errno::errno().0 {
-            libc::EINPROGRESS | libc::EINTR => Ok(false),
+            libc::EINPROGRESS => Ok(false),
+            libc::EINTR => {
+                // The connect goes on in the kernel; a blocking one asks the
+                // host whether to end the call here.
+                if self.timeout() != 0 {
+                    super::interrupt::check("connect")?;
+                }
+                Ok(false)
+            }
             code => {
                 self.check_open("connect")?;
                 Err(os_code(code, "connect", sa))
@@ -481,7 +489,8 @@ impl Socket {
                 Err(code) => {
                     self.check_open("accept")?;
                     match code {
-                        libc::EINTR | libc::ECONNABORTED => continue,
+                        libc::EINTR => super::interrupt::check("accept")?,
+                        libc::ECONNABORTED => continue,
                         libc::EAGAIN if self.timeout() > 0 => {
                             wait::wait_fd(self.fd(), libc::POLLIN, deadline)
                                 .map_err(|e| retag_op(e, "accept"))?

@@ -1,5 +1,6 @@
 //! Waiting for a socket with a deadline. Signals never end a wait early:
-//! EINTR resumes it with the time that remains.
+//! EINTR resumes it with the time that remains, unless the host's
+//! interrupt hook says otherwise (see `interrupt`).
 
 use super::error::{Result, fail};
 use std::os::fd::RawFd;
@@ -77,6 +78,7 @@ pub fn wait_fd(fd: RawFd, events: libc::c_short, deadline: Deadline) -> Result<(
         if code != libc::EINTR {
             return fail!(code, "poll");
         }
+        super::interrupt::check("")?;
     }
 }
 

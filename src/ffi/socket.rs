@@ -299,6 +299,30 @@ pub extern "C" fn polysock_getdefaulttimeout() -> i64 {
     boundary! { core_socket::default_timeout() }
 }
 
+/// Sets the hook polysock calls, in the interrupted thread, when a signal
+/// interrupts a blocking call (EINTR from poll, epoll_wait, connect, accept,
+/// send, recv, sendmsg, recvmsg, sendfile, and so from sendall, readline,
+/// recv_exact, poller_wait and the ring's reap; the resolver's wait is not
+/// interruptible). The hook returns 0 to resume the wait with the time that
+/// remains (what polysock does without a hook), nonzero to end the call: it
+/// then fails with EINTR (polysock_last_error "...: interrupted by a
+/// signal"). A sendall ended this way after a partial send still reports
+/// EINTR. The hook must not fail and may call polysock (no lock is held while
+/// it runs). NULL removes the hook. Thread-safe (the pair is read as one,
+/// with no lock: set it once at start-up; calls in flight may see the old or
+/// the new pair).
+///
+/// Returns 0 (it cannot fail).
+#[unsafe(no_mangle)]
+pub extern "C" fn polysock_set_interrupt_hook(
+    hook: Option<unsafe extern "C" fn(ctx: *mut std::ffi::c_void) -> i32>,
+    ctx: *mut std::ffi::c_void,
+) -> i32 {
+    // SAFETY: the caller promises, as documented, that hook(ctx) may be
+    // called from any thread that blocks in polysock.
+    boundary! { unsafe { crate::core::interrupt::set(hook, ctx) }; 0 }
+}
+
 /// Writes the socket's local address to `out`.
 ///
 /// Returns 0, or -1: EBADF, EINVAL (`out` NULL).

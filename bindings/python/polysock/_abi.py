@@ -290,6 +290,7 @@ DECLARATIONS = {
     "polysock_getblocking": (c_int32, [polysock_t]),
     "polysock_setdefaulttimeout": (c_int32, [c_int64]),
     "polysock_getdefaulttimeout": (c_int64, []),
+    "polysock_set_interrupt_hook": (c_int32, [c_void_p, c_void_p]),
     "polysock_getsockname": (c_int32, [polysock_t, _addr_p]),
     "polysock_getpeername": (c_int32, [polysock_t, _addr_p]),
     "polysock_info": (c_int32, [polysock_t, _info_p]),

@@ -401,7 +401,9 @@ pub(crate) fn wait(fd: RawFd, ms: i32) -> Result<()> {
     };
     if rc < 0 {
         let code = errno::errno().0;
-        if !matches!(code, libc::EINTR | libc::ETIME | libc::EAGAIN | libc::EBUSY) {
+        if code == libc::EINTR {
+            crate::core::interrupt::check("ring_reap")?;
+        } else if !matches!(code, libc::ETIME | libc::EAGAIN | libc::EBUSY) {
             return fail!(code, "ring_reap: io_uring_enter");
         }
     }
