@@ -1104,6 +1104,12 @@ typedef struct polysock_ring_completion {
 } polysock_ring_completion;
 
 /**
+ * The hook polysock_set_interrupt_hook takes: 0 resumes, nonzero ends the
+ * interrupted call with EINTR.
+ */
+typedef int32_t (*polysock_interrupt_hook_t)(void *ctx);
+
+/**
  * A snapshot of a socket, as plain data. In C: `polysock_socket_info`.
  */
 typedef struct polysock_socket_info {
@@ -2386,7 +2392,7 @@ int64_t polysock_getdefaulttimeout(void);
  *
  * Returns 0 (it cannot fail).
  */
-int32_t polysock_set_interrupt_hook(int32_t (*hook)(void *ctx), void *ctx);
+int32_t polysock_set_interrupt_hook(polysock_interrupt_hook_t hook, void *ctx);
 
 /**
  * Writes the socket's local address to `out`.

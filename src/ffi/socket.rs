@@ -299,6 +299,12 @@ pub extern "C" fn polysock_getdefaulttimeout() -> i64 {
     boundary! { core_socket::default_timeout() }
 }
 
+/// The hook polysock_set_interrupt_hook takes: 0 resumes, nonzero ends the
+/// interrupted call with EINTR.
+#[allow(non_camel_case_types)]
+pub type polysock_interrupt_hook_t =
+    Option<unsafe extern "C" fn(ctx: *mut std::ffi::c_void) -> i32>;
+
 /// Sets the hook polysock calls, in the interrupted thread, when a signal
 /// interrupts a blocking call (EINTR from poll, epoll_wait, connect, accept,
 /// send, recv, sendmsg, recvmsg, sendfile, and so from sendall, readline,
@@ -315,7 +321,7 @@ pub extern "C" fn polysock_getdefaulttimeout() -> i64 {
 /// Returns 0 (it cannot fail).
 #[unsafe(no_mangle)]
 pub extern "C" fn polysock_set_interrupt_hook(
-    hook: Option<unsafe extern "C" fn(ctx: *mut std::ffi::c_void) -> i32>,
+    hook: polysock_interrupt_hook_t,
     ctx: *mut std::ffi::c_void,
 ) -> i32 {
     // SAFETY: the caller promises, as documented, that hook(ctx) may be

@@ -24,6 +24,7 @@ import os
 import sys
 
 from ctypes import (
+    CFUNCTYPE,
     POINTER,
     Structure,
     c_char,
@@ -121,6 +122,8 @@ lib, LIBRARY_PATH, LIBRARY_ORIGIN = _load()
 # ---------------------------------------------------------------- types
 
 polysock_t = c_int64
+# The interrupt hook: called after EINTR, nonzero ends the call with EINTR.
+polysock_interrupt_hook_t = CFUNCTYPE(c_int32, c_void_p)
 polysock_poller_t = c_int64
 polysock_tls_config_t = c_int64
 polysock_ring_t = c_int64
@@ -290,7 +293,7 @@ DECLARATIONS = {
     "polysock_getblocking": (c_int32, [polysock_t]),
     "polysock_setdefaulttimeout": (c_int32, [c_int64]),
     "polysock_getdefaulttimeout": (c_int64, []),
-    "polysock_set_interrupt_hook": (c_int32, [c_void_p, c_void_p]),
+    "polysock_set_interrupt_hook": (c_int32, [polysock_interrupt_hook_t, c_void_p]),
     "polysock_getsockname": (c_int32, [polysock_t, _addr_p]),
     "polysock_getpeername": (c_int32, [polysock_t, _addr_p]),
     "polysock_info": (c_int32, [polysock_t, _info_p]),
