@@ -119,7 +119,8 @@ def parse_header(path):
             items.append(item)
             doc, i = None, i + 1
             continue
-        m = re.match(r"typedef .* (\w+);$", s)
+        # A plain typedef, or a function pointer's: typedef R (*name)(args);
+        m = re.match(r"typedef .* (\w+);$", s) or re.match(r"typedef .*\(\*(\w+)\)\(.*\);$", s)
         if m:
             items.append(Item("typedef", m.group(1), s, doc, i + 1))
             doc, i = None, i + 1
