@@ -318,6 +318,17 @@ fn connect_close_cycles_do_not_grow_memory() {
         let s = ok(polysock_socket(libc::AF_INET, libc::SOCK_STREAM, 0));
         ok(polysock_settimeout(s, 10_000) as i64);
         ok(polysock_connect(s, host.as_ptr(), a.port) as i64);
+        // The server closes first, so TIME_WAIT stays on its side: with the
+        // client closing first, its kernel reuses TIME_WAIT ports while the
+        // server still holds the old connection, and each such SYN waits a
+        // second for its retransmission.
+        let mut b = [0u8; 1];
+        assert_eq!(
+            polysock_recv(s, b.as_mut_ptr().cast(), 1, 0),
+            0,
+            "recv: {}",
+            last_error()
+        );
         ok(polysock_close(s) as i64);
     };
     for _ in 0..10_000 {
