@@ -348,6 +348,18 @@ fn parse_header(text: &str) -> Result<Header, String> {
             }
             h.structs.insert(name, fields);
         } else if let Some(rest) = decl.strip_prefix("typedef ") {
+            if let Some((_, after)) = rest.split_once("(*") {
+                // A function-pointer typedef, `ret (*name)(params)`: kept as
+                // an opaque pointer (no Chapel declaration names one yet).
+                let name = after.split(')').next().unwrap_or("").trim().to_string();
+                if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+                    return Err(format!("no name in `{decl}`"));
+                }
+                let pointee = CType::Named(format!("function {rest}"));
+                h.typedefs
+                    .insert(name, CType::Ptr(Box::new(pointee), false));
+                continue;
+            }
             let (name, t) = c_declarator(rest, &h)?;
             h.typedefs.insert(name, t);
         } else if let Some(open) = decl.find('(') {
