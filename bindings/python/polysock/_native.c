@@ -90,10 +90,30 @@ static PyObject *raise_code(int code, const char *msg)
  * exception, as CPython's module ends an interrupted call (PEP 475). */
 static PyObject *raise_last(int code)
 {
+    /* A call interrupt_hook ended: the handler's exception is set. */
+    if (code == EINTR && PyErr_Occurred()) {
+        return NULL;
+    }
     if (PyErr_CheckSignals() < 0) {
         return NULL;
     }
     return raise_code(code, polysock_last_error());
+}
+
+/* polysock calls this in the interrupted thread when a signal interrupts a
+ * blocking call (EINTR), usually with the GIL released. CPython runs signal
+ * handlers only in the main thread, so this runs them there, as CPython's
+ * module does in a blocking call (PEP 475): nonzero (a handler raised; its
+ * exception stays set for raise_last) ends the call with EINTR, zero
+ * resumes it with the time that remains. In other threads
+ * PyErr_CheckSignals does nothing and the call resumes. */
+static int32_t interrupt_hook(void *ctx)
+{
+    (void)ctx;
+    PyGILState_STATE g = PyGILState_Ensure();
+    int32_t raised = PyErr_CheckSignals() < 0;
+    PyGILState_Release(g);
+    return raised;
 }
 
 /* --------------------------------------------------------------- arguments */
@@ -1856,6 +1876,10 @@ static struct PyModuleDef native_module = {
 PyMODINIT_FUNC PyInit__native(void)
 {
     PyObject *m = PyModule_Create(&native_module);
+    if (m != NULL) {
+        /* This module's copy of polysock is its own (linked statically). */
+        polysock_set_interrupt_hook(interrupt_hook, NULL);
+    }
     if (m == NULL) {
         return NULL;
     }

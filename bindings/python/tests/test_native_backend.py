@@ -361,6 +361,36 @@ class Signals(unittest.TestCase):
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, old)
 
+    def test_a_raising_handler_ends_the_wait_at_once(self):
+        # The module's interrupt hook runs the handler during the wait: a
+        # 5 s recv ends with the handler's exception when the signal comes
+        # (0.1 s), not when the timeout passes.
+        if threading.current_thread() is not threading.main_thread():
+            self.skipTest("signals are handled in the main thread")
+
+        def handler(*_):
+            raise ZeroDivisionError("from the handler")
+
+        old = signal.signal(signal.SIGALRM, handler)
+        a, b = pair()
+        try:
+            with closing(a), closing(b):
+                b.settimeout(5)
+                signal.setitimer(signal.ITIMER_REAL, 0.1)
+                start = time.monotonic()
+                with self.assertRaises(ZeroDivisionError):
+                    b.recv(4)
+                self.assertLess(time.monotonic() - start, 2.5)
+                # A handler that returns lets the call resume to its timeout.
+                signal.signal(signal.SIGALRM, lambda *_: None)
+                b.settimeout(0.4)
+                signal.setitimer(signal.ITIMER_REAL, 0.1)
+                with self.assertRaises(TimeoutError):
+                    b.recv(4)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
+
 
 def udp_pair():
     import socket
