@@ -4,6 +4,7 @@ from the caller's buffers, and bad input or a closed socket raises, never
 crashes. Skipped where the native module is not built, except when
 POLYSOCK_BACKEND=native asks for it (then its absence fails)."""
 
+import contextlib
 import errno
 import os
 import signal
@@ -306,6 +307,24 @@ class Addresses(unittest.TestCase):
 
 
 @needs_native
+def raise_from_handler(*_):
+    raise ZeroDivisionError("from the handler")
+
+
+@contextlib.contextmanager
+def sigalrm_handler(handler):
+    """A connected pair while `handler` handles SIGALRM; the old handler
+    is back and the timer off afterwards."""
+    old = signal.signal(signal.SIGALRM, handler)
+    a, b = pair()
+    try:
+        with closing(a), closing(b):
+            yield a, b
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
 @unittest.skipUnless(hasattr(signal, "setitimer"), "needs setitimer")
 class Signals(unittest.TestCase):
     def test_timed_wait_stays_bounded_when_a_signal_arrives(self):
@@ -341,25 +360,16 @@ class Signals(unittest.TestCase):
         if threading.current_thread() is not threading.main_thread():
             self.skipTest("signals are handled in the main thread")
 
-        def handler(*_):
-            raise ZeroDivisionError("from the handler")
-
-        old = signal.signal(signal.SIGALRM, handler)
-        a, b = pair()
-        try:
-            with closing(a), closing(b):
-                b.settimeout(0.3)
-                for call in (lambda: b.recv(4), lambda: b.recvmsg(4, 64),
-                             lambda: b.recv_into(bytearray(4))):
-                    signal.setitimer(signal.ITIMER_REAL, 0.05)
-                    with self.assertRaises(ZeroDivisionError):
-                        call()
-                # No signal: the call's own error.
-                with self.assertRaises(TimeoutError):
-                    b.recv(4)
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, old)
+        with sigalrm_handler(raise_from_handler) as (_, b):
+            b.settimeout(0.3)
+            for call in (lambda: b.recv(4), lambda: b.recvmsg(4, 64),
+                         lambda: b.recv_into(bytearray(4))):
+                signal.setitimer(signal.ITIMER_REAL, 0.05)
+                with self.assertRaises(ZeroDivisionError):
+                    call()
+            # No signal: the call's own error.
+            with self.assertRaises(TimeoutError):
+                b.recv(4)
 
     def test_a_raising_handler_ends_the_wait_at_once(self):
         # The module's interrupt hook runs the handler during the wait: a
@@ -368,28 +378,19 @@ class Signals(unittest.TestCase):
         if threading.current_thread() is not threading.main_thread():
             self.skipTest("signals are handled in the main thread")
 
-        def handler(*_):
-            raise ZeroDivisionError("from the handler")
-
-        old = signal.signal(signal.SIGALRM, handler)
-        a, b = pair()
-        try:
-            with closing(a), closing(b):
-                b.settimeout(5)
-                signal.setitimer(signal.ITIMER_REAL, 0.1)
-                start = time.monotonic()
-                with self.assertRaises(ZeroDivisionError):
-                    b.recv(4)
-                self.assertLess(time.monotonic() - start, 2.5)
-                # A handler that returns lets the call resume to its timeout.
-                signal.signal(signal.SIGALRM, lambda *_: None)
-                b.settimeout(0.4)
-                signal.setitimer(signal.ITIMER_REAL, 0.1)
-                with self.assertRaises(TimeoutError):
-                    b.recv(4)
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, old)
+        with sigalrm_handler(raise_from_handler) as (_, b):
+            b.settimeout(5)
+            signal.setitimer(signal.ITIMER_REAL, 0.1)
+            start = time.monotonic()
+            with self.assertRaises(ZeroDivisionError):
+                b.recv(4)
+            self.assertLess(time.monotonic() - start, 2.5)
+            # A handler that returns lets the call resume to its timeout.
+            signal.signal(signal.SIGALRM, lambda *_: None)
+            b.settimeout(0.4)
+            signal.setitimer(signal.ITIMER_REAL, 0.1)
+            with self.assertRaises(TimeoutError):
+                b.recv(4)
 
 
 def udp_pair():
