@@ -4,9 +4,14 @@
 //! sets a hook: polysock calls it after each EINTR, in the interrupted
 //! thread, and a nonzero answer ends the call with EINTR.
 //!
+//! A signal that lands after a blocking send (or recv) moved some bytes
+//! makes it return that count, not EINTR, so a loop that goes on after a
+//! short transfer (sendall, recv_exact, sendfile, send_segments) asks the
+//! hook there too (`check_progress`), as CPython's sendall checks signals
+//! between chunks.
+//!
 //! The hook and its context are read together under a sequence counter:
-//! no lock, no allocation, and only after an EINTR (never on a call that
-//! was not interrupted).
+//! no lock, no allocation, and only after an EINTR or a short transfer.
 
 use super::error::{Result, fail};
 use std::ffi::c_void;
@@ -84,4 +89,13 @@ pub fn check(op: &str) -> Result<()> {
         };
     }
     Ok(())
+}
+
+/// Called where a loop goes on after a short transfer (the signal may have
+/// cut it short): without a hook this is one atomic load.
+pub fn check_progress(op: &str) -> Result<()> {
+    if HOOK.load(Ordering::Relaxed).is_null() {
+        return Ok(());
+    }
+    check(op)
 }

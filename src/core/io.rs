@@ -95,8 +95,16 @@ impl Socket {
         let mut deadline = None;
         let mut sent = 0;
         while sent < buf.len() {
-            match self.send_within(&buf[sent..], flags, &mut deadline) {
-                Ok(n) => sent += n,
+            let r = self.send_within(&buf[sent..], flags, &mut deadline);
+            let r = r.and_then(|n| {
+                sent += n;
+                if sent < buf.len() {
+                    super::interrupt::check_progress("")?;
+                }
+                Ok(())
+            });
+            match r {
+                Ok(()) => {}
                 Err(e) => {
                     return Err((
                         sent,
@@ -161,9 +169,17 @@ impl Socket {
             flags
         };
         while got < buf.len() {
-            match self.recv_within(&mut buf[got..], flags, &mut deadline) {
+            let r = self.recv_within(&mut buf[got..], flags, &mut deadline);
+            let r = r.and_then(|n| {
+                got += n;
+                if n > 0 && got < buf.len() {
+                    super::interrupt::check_progress("")?;
+                }
+                Ok(n)
+            });
+            match r {
                 Ok(0) => break,
-                Ok(n) => got += n,
+                Ok(_) => {}
                 Err(e) => {
                     return Err((
                         got,

@@ -101,6 +101,9 @@ impl Socket {
                         *sent += n;
                         pos += n as i64;
                         remaining = remaining.map(|r| r - n);
+                        if n < chunk && remaining != Some(0) {
+                            super::interrupt::check_progress("sendfile")?;
+                        }
                     }
                     // This descriptor cannot be sent from (e.g. a /proc
                     // or FUSE file): copy it instead.
@@ -154,6 +157,9 @@ impl Socket {
                 let k = self.send_within(&buf[done..n], 0, deadline)?;
                 done += k;
                 *sent += k;
+                if done < n {
+                    super::interrupt::check_progress("sendfile")?;
+                }
             }
             pos += n as i64;
             remaining = remaining.map(|r| r - n);

@@ -236,8 +236,15 @@ mod imp {
                         ) as isize
                     }
                 });
+                let sent = sent.and_then(|k| {
+                    done += k;
+                    if done < n {
+                        crate::core::interrupt::check_progress("send_segments")?;
+                    }
+                    Ok(())
+                });
                 match sent {
-                    Ok(k) => done += k,
+                    Ok(()) => {}
                     Err(_) if done > 0 => break,
                     Err(e) => return Err(e),
                 }

@@ -312,8 +312,14 @@ pub type polysock_interrupt_hook_t =
 /// interruptible). The hook returns 0 to resume the wait with the time that
 /// remains (what polysock does without a hook), nonzero to end the call: it
 /// then fails with EINTR (polysock_last_error "...: interrupted by a
-/// signal"). A sendall ended this way after a partial send still reports
-/// EINTR. The hook must not fail and may call polysock (no lock is held while
+/// signal"). A signal that lands after a blocking send or recv moved some
+/// bytes makes it return that count instead of EINTR, so the loops that go
+/// on after a short transfer (sendall, recv_exact, sendfile, sendfile_path,
+/// send_segments' sendmmsg fallback) call the hook there too, signal or not
+/// (CPython checks signals between sendall's chunks the same way). Ended
+/// after progress, sendall, recv_exact and sendfile fail with EINTR and
+/// report the count through their `sent`/`received` output, as for any failure;
+/// send_segments returns the bytes of the datagrams that went. The hook must not fail and may call polysock (no lock is held while
 /// it runs). NULL removes the hook. Thread-safe (the pair is read as one,
 /// with no lock: set it once at start-up; calls in flight may see the old or
 /// the new pair).
