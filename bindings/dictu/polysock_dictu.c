@@ -1,6 +1,7 @@
 /* polysock for Dictu: a Dictu FFI module (FFI.load) that reproduces Dictu's
  * built-in Socket module on top of polysock, then adds what polysock offers
- * (IPv6, Unix sockets, UDP, timeouts, every socket constant...).
+ * (IPv6, Unix sockets, UDP, timeouts, every socket constant, TLS: see
+ * polysock_dictu_tls.c, included below).
  *
  * This file only converts Dictu values to polysock's C ABI and back: every
  * socket operation is polysock's, and so is every error message except for
@@ -30,6 +31,7 @@
 #include <string.h>
 
 #include <arpa/inet.h> /* inet_pton: only to tell an address literal from a name in bind() */
+#include <sys/socket.h> /* SHUT_WR */
 
 #include "polysock.h"
 
@@ -348,6 +350,42 @@ static Value recvSocket(DictuVM *vm, int argCount, Value *args) {
     return result;
 }
 
+/* readline([max]) -> Result<String>: one line with its "\n" ("" at the end
+ * of the stream; the last line may lack its "\n"), at most `max` bytes
+ * (default 64 KiB): a longer line is an EMSGSIZE error and stays unread. */
+static Value readlineSocket(DictuVM *vm, int argCount, Value *args) {
+    SELF("readline");
+    if (argCount > 1) {
+        runtimeError(vm, "readline() takes 0 or 1 arguments (%d given)", argCount);
+        return EMPTY_VAL;
+    }
+    if (argCount == 1 && !IS_NUMBER(args[1])) {
+        runtimeError(vm, "readline() argument must be a number");
+        return EMPTY_VAL;
+    }
+    size_t size = RECV_STACK;
+    if (argCount == 1) {
+        INT_ARG(max, args[1], "readline", "size");
+        if (max < 1) {
+            return failWith(vm, EINVAL, "readline: size %d is not positive", (int)max);
+        }
+        size = max > RECV_MAX ? RECV_MAX : (size_t)max;
+    }
+    char stackBuf[RECV_STACK];
+    char *buf = size <= sizeof stackBuf ? stackBuf : ALLOCATE(vm, char, size);
+    size_t n;
+    Value result;
+    if (polysock_readline(sock->handle, buf, size, &n) != 0) {
+        result = failed(vm);
+    } else {
+        result = newResultSuccess(vm, OBJ_VAL(copyString(vm, buf, (int)n)));
+    }
+    if (buf != stackBuf) {
+        FREE_ARRAY(vm, char, buf, size);
+    }
+    return result;
+}
+
 static Value connectSocket(DictuVM *vm, int argCount, Value *args) {
     SELF("connect");
     if (argCount != 2) {
@@ -380,6 +418,13 @@ static Value closeSocket(DictuVM *vm, int argCount, Value *args) {
     }
     /* Closing twice does nothing: the handle stays dead even when the OS
      * hands its fd number to a new socket. */
+    /* A TLS session ends with close_notify (best effort, within the
+     * timeout; also after the peer's), so the peer can tell the end from a
+     * cut. */
+    int32_t tls = polysock_tls_state(sock->handle);
+    if (tls == POLYSOCK_TLS_STATE_OPEN || tls == POLYSOCK_TLS_STATE_CLOSED) {
+        (void)polysock_shutdown(sock->handle, SHUT_WR);
+    }
     polysock_close(sock->handle);
     return NIL_VAL;
 }
@@ -638,6 +683,22 @@ static Value filenoSocket(DictuVM *vm, int argCount, Value *args) {
     return newResultSuccess(vm, NUMBER_VAL((double)fd));
 }
 
+/* dict[key] = value, keeping both reachable while the other is made. */
+static void dictPut(DictuVM *vm, ObjDict *dict, const char *key, Value value) {
+    push(vm, value);
+    Value k = OBJ_VAL(copyString(vm, key, (int)strlen(key)));
+    push(vm, k);
+    dictSet(vm, dict, k, value);
+    pop(vm);
+    pop(vm);
+}
+
+static void dictPutString(DictuVM *vm, ObjDict *dict, const char *key, const char *text) {
+    dictPut(vm, dict, key, OBJ_VAL(copyString(vm, text, (int)strlen(text))));
+}
+
+#include "polysock_dictu_tls.c"
+
 static const struct {
     const char *name;
     NativeFn fn;
@@ -663,6 +724,16 @@ static const struct {
     {"getsockname", getsocknameSocket},
     {"getpeername", getpeernameSocket},
     {"fileno", filenoSocket},
+    {"readline", readlineSocket},
+    /* TLS (polysock_dictu_tls.c) */
+    {"tls_handshake", tlsHandshakeSocket},
+    {"tls_wants", tlsWantsSocket},
+    {"tls_version", tlsVersionSocket},
+    {"tls_cipher", tlsCipherSocket},
+    {"tls_alpn", tlsAlpnSocket},
+    {"tls_server_name", tlsServerNameSocket},
+    {"tls_resumed", tlsResumedSocket},
+    {"tls_peer_certificate", tlsPeerCertificateSocket},
 };
 
 #define METHOD_COUNT (sizeof socketMethods / sizeof socketMethods[0])
@@ -855,20 +926,6 @@ static Value getdefaulttimeoutNative(DictuVM *vm, int argCount, Value *args) {
 }
 
 /* ---- resolver, connections, poll ---- */
-
-/* dict[key] = value, keeping both reachable while the other is made. */
-static void dictPut(DictuVM *vm, ObjDict *dict, const char *key, Value value) {
-    push(vm, value);
-    Value k = OBJ_VAL(copyString(vm, key, (int)strlen(key)));
-    push(vm, k);
-    dictSet(vm, dict, k, value);
-    pop(vm);
-    pop(vm);
-}
-
-static void dictPutString(DictuVM *vm, ObjDict *dict, const char *key, const char *text) {
-    dictPut(vm, dict, key, OBJ_VAL(copyString(vm, text, (int)strlen(text))));
-}
 
 /* A socket object for a handle polysock made (create_connection...),
  * with the family and type the kernel reports. */
@@ -1196,5 +1253,6 @@ int dictu_ffi_init(DictuVM *vm, Table *method_table) {
     defineNative(vm, method_table, "create_server", createServerNative);
     defineNative(vm, method_table, "poll", pollNative);
     defineNative(vm, method_table, "gethostname", gethostnameNative);
+    defineNative(vm, method_table, "tls_context", tlsContextNative);
     return 0;
 }
