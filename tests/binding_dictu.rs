@@ -250,7 +250,7 @@ fn dictu_tls_verification_failures_carry_polysocks_messages() {
         (
             "unknown",
             "POLYSOCK_ETLS_UNKNOWN_ISSUER",
-            "tls handshake with localhost: unknown issuer",
+            "tls handshake with localhost: unknown issuer (issuer CN=Other CA)",
         ),
         (
             "expired",
@@ -280,6 +280,84 @@ fn dictu_tls_verification_failures_carry_polysocks_messages() {
             "{server}: {peer:?}"
         );
     }
+}
+
+#[test]
+fn dictu_tls_nonblocking_handshake_driven_by_poll() {
+    let Some(shim) = shim() else {
+        return;
+    };
+    let (py, port) = python_server("server", "echo", &[]);
+    let port = port.to_string();
+    let out = dictu(shim, "tls_client.du", &["nonblocking", &port, &certs_arg()]).finish();
+    // At least the wait for the server's hello.
+    assert!(
+        value(&out, "handshake_waits").is_some_and(|n| n.parse::<u32>().unwrap() >= 1),
+        "{out:?}"
+    );
+    let expected = sha256(&echo_data());
+    assert_eq!(value(&out, "sha256"), Some(expected.as_str()), "{out:?}");
+    assert_eq!(value(&out, "version"), Some("TLSv1.3"), "{out:?}");
+    assert_eq!(value(&py.finish(), "end"), Some("close_notify"));
+}
+
+#[test]
+fn dictu_tls_stream_end_clean_or_truncated() {
+    let Some(shim) = shim() else {
+        return;
+    };
+    let data = tls_support::sha256(&tls_support::pattern(300_000));
+    let (py, port) = python_server("server", "send", &["--bytes", "300000"]);
+    let port = port.to_string();
+    let out = dictu(shim, "tls_client.du", &["read", &port, &certs_arg()]).finish();
+    assert_eq!(value(&out, "bytes"), Some("300000"), "{out:?}");
+    assert_eq!(value(&out, "sha256"), Some(data.as_str()), "{out:?}");
+    assert_eq!(value(&out, "end"), Some("close_notify"), "{out:?}");
+    drop(py);
+    // A peer that closes without close_notify: the cut is an error.
+    let (py, port) = python_server("server", "send", &["--bytes", "300000", "--dirty"]);
+    let port = port.to_string();
+    let out = dictu(shim, "tls_client.du", &["read", &port, &certs_arg()]).finish();
+    assert_eq!(
+        value(&out, "end"),
+        Some("POLYSOCK_ETLS_TRUNCATED"),
+        "{out:?}"
+    );
+    assert!(
+        value(&out, "end_error").is_some_and(
+            |e| e.starts_with("recv over tls with localhost: peer closed without close_notify")
+        ),
+        "{out:?}"
+    );
+    drop(py);
+}
+
+#[test]
+fn dictu_tls_bad_peers_garbage_and_stall() {
+    let Some(shim) = shim() else {
+        return;
+    };
+    let (_py, port) = python_server("server", "garbage", &[]);
+    let port = port.to_string();
+    let out = dictu(shim, "tls_client.du", &["verify", &port, &certs_arg()]).finish();
+    assert_eq!(
+        value(&out, "errname"),
+        Some("POLYSOCK_ETLS_PROTOCOL"),
+        "{out:?}"
+    );
+    assert!(
+        value(&out, "error").is_some_and(|e| e.starts_with("tls handshake with localhost: ")),
+        "{out:?}"
+    );
+    // A peer that reads the hello and never answers: the 1 s timeout holds.
+    let (_py, port) = python_server("server", "stall", &[]);
+    let port = port.to_string();
+    let out = dictu(shim, "tls_client.du", &["stall", &port, &certs_arg()]).finish();
+    assert_eq!(value(&out, "errname"), Some("ETIMEDOUT"), "{out:?}");
+    assert!(
+        value(&out, "error").is_some_and(|e| e.contains("1000 ms")),
+        "{out:?}"
+    );
 }
 
 /// openssl s_client with `extra` arguments against tls_server.du run with
