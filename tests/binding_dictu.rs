@@ -25,7 +25,8 @@ struct Shim {
     dictu: PathBuf,
     /// Where make put libpolysock_dictu.so and socket.du.
     out: PathBuf,
-    /// A copy of them with tests/tls/ beside (run.sh replaces out/tests).
+    /// A copy of them with tests/tls/ and examples/ beside (run.sh
+    /// replaces out/tests).
     tls: PathBuf,
 }
 
@@ -97,9 +98,15 @@ fn build_shim() -> Option<Shim> {
     for f in ["socket.du", "libpolysock_dictu.so"] {
         std::fs::copy(out.join(f), tls.join(f)).unwrap();
     }
-    for e in std::fs::read_dir(binding.join("tests/tls")).unwrap() {
-        let p = e.unwrap().path();
-        std::fs::copy(&p, scripts.join(p.file_name().unwrap())).unwrap();
+    for (from, to) in [
+        ("tests/tls", scripts.clone()),
+        ("examples", tls.join("examples")),
+    ] {
+        std::fs::create_dir_all(&to).unwrap();
+        for e in std::fs::read_dir(binding.join(from)).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
+        }
     }
     Some(Shim {
         src,
@@ -213,6 +220,30 @@ fn dictu_tls_client_echo_with_checksum_against_python_ssl() {
     let peer = py.finish();
     assert_eq!(value(&peer, "alpn"), Some("h2"), "{peer:?}");
     assert_eq!(value(&peer, "end"), Some("close_notify"), "{peer:?}");
+}
+
+#[test]
+fn dictu_tls_example_client() {
+    let Some(shim) = shim() else {
+        return;
+    };
+    let (py, port) = python_server("server", "echo", &[]);
+    let mut cmd = Command::new(&shim.dictu);
+    cmd.current_dir(shim.tls.join("examples")).args([
+        "tls_client.du",
+        "localhost",
+        &port.to_string(),
+        &cert("ca"),
+        "hello, TLS",
+    ]);
+    let out = Peer::spawn(cmd, "examples/tls_client.du").finish();
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert!(
+        out[0].starts_with("TLSv1.3 TLS_") && out[0].contains("CN=localhost"),
+        "{out:?}"
+    );
+    assert_eq!(out[1], "hello, TLS");
+    assert_eq!(value(&py.finish(), "end"), Some("close_notify"));
 }
 
 #[test]
