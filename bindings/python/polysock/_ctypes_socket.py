@@ -19,7 +19,7 @@ import warnings
 
 from . import _abi
 from . import _addr
-from ._errors import last_error
+from ._errors import last_error, take_interrupt
 
 _c_char = ctypes.c_char
 AF_INET = _abi.constant("AF_INET")
@@ -432,6 +432,10 @@ class socket:
         code = _abi.polysock_connect_ex(self._h, host, port)
         if code >= _abi.ERR_BASE:
             raise last_error()
+        if code == errno.EINTR:
+            exc = take_interrupt()  # a signal handler raised it
+            if exc is not None:
+                raise exc
         return code
 
     def shutdown(self, how):

@@ -701,7 +701,7 @@ def create_connection(address, timeout=_GLOBAL_DEFAULT_TIMEOUT, source_address=N
     )
     if h < 0:
         err = last_error()
-        if all_errors and sys.version_info >= (3, 11):
+        if all_errors and isinstance(err, OSError) and sys.version_info >= (3, 11):
             raise ExceptionGroup("create_connection failed", [err])  # noqa: F821
         raise err
     sock = _from_abi_handle(h)
