@@ -2629,6 +2629,17 @@ int32_t polysock_tls_handshake(polysock_t h);
 int32_t polysock_tls_wants(polysock_t h);
 
 /**
+ * The number of decrypted bytes the socket's TLS session holds: what a
+ * receive returns without waiting for the network (Python's
+ * SSLSocket.pending()). 0 for a plain socket, and for a TLS socket whose
+ * session holds none. polysock_buffered adds what polysock_readline
+ * buffered on top.
+ *
+ * Returns the count, or -1: EBADF.
+ */
+int64_t polysock_tls_pending(polysock_t h);
+
+/**
  * Where a socket's TLS session stands: POLYSOCK_TLS_STATE_NONE (a plain
  * socket), _HANDSHAKE, _OPEN, _CLOSED (close_notify sent or received),
  * _FAILED.

@@ -370,6 +370,18 @@ pub extern "C" fn polysock_tls_wants(h: polysock_t) -> i32 {
     boundary! { ret(with(h, |s| s.tls_wants())) }
 }
 
+/// The number of decrypted bytes the socket's TLS session holds: what a
+/// receive returns without waiting for the network (Python's
+/// SSLSocket.pending()). 0 for a plain socket, and for a TLS socket whose
+/// session holds none. polysock_buffered adds what polysock_readline
+/// buffered on top.
+///
+/// Returns the count, or -1: EBADF.
+#[unsafe(no_mangle)]
+pub extern "C" fn polysock_tls_pending(h: polysock_t) -> i64 {
+    boundary! { ret(with(h, |s| Ok(count(s.tls().map_or(0, |t| t.buffered()))))) }
+}
+
 /// Where a socket's TLS session stands: POLYSOCK_TLS_STATE_NONE (a plain
 /// socket), _HANDSHAKE, _OPEN, _CLOSED (close_notify sent or received),
 /// _FAILED.

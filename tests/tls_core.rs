@@ -1,0 +1,122 @@
+//! The TLS core between two polysock ends on loopback: what rustls holds
+//! decrypted (polysock_tls_pending) and how the poller reports it. Every
+//! wait is bounded by the sockets' timeouts or an explicit limit.
+
+mod tls_support;
+
+use polysock::ffi::error::polysock_errno;
+use polysock::ffi::io::*;
+use polysock::ffi::socket::*;
+use polysock::ffi::tls::*;
+use std::time::Instant;
+use tls_support::*;
+
+/// A TLS connection between a polysock client and server, handshake done,
+/// both with a 10 s timeout; the configurations to free after.
+struct Pair {
+    client: polysock_t,
+    server: polysock_t,
+    cfgs: [polysock_tls_config_t; 2],
+}
+
+impl Pair {
+    fn new() -> Pair {
+        let (lst, port) = listen();
+        let ccfg = client_config();
+        let scfg = server_config("server");
+        let client = connect(port, 10_000);
+        let server = ok(polysock_accept(lst, std::ptr::null_mut()));
+        polysock_close(lst);
+        ok(polysock_settimeout(server, 10_000) as i64);
+        ok(polysock_tls_wrap_server(server, scfg) as i64);
+        let t = std::thread::spawn(move || polysock_tls_handshake(server));
+        ok(polysock_tls_wrap(client, ccfg, c("localhost").as_ptr()) as i64);
+        ok(polysock_tls_handshake(client) as i64);
+        assert_eq!(t.join().unwrap(), 0, "server handshake: {}", last_error());
+        Pair {
+            client,
+            server,
+            cfgs: [ccfg, scfg],
+        }
+    }
+
+    /// The client sends `records` (one TLS record each), and the server
+    /// waits until all of them are in its kernel receive buffer (each
+    /// record adds 22 bytes: header, content type, AEAD tag).
+    fn send_records(&self, records: &[&[u8]]) {
+        for r in records {
+            assert_eq!(
+                ok(polysock_send(self.client, r.as_ptr().cast(), r.len(), 0)),
+                r.len() as i64
+            );
+        }
+        let want: usize = records.iter().map(|r| r.len() + 22).sum();
+        let start = Instant::now();
+        while kernel_bytes(self.server) < want {
+            assert!(start.elapsed() < LIMIT, "the records never arrived");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    fn recv(&self, n: usize) -> Vec<u8> {
+        let mut buf = vec![0u8; n];
+        let got = ok(polysock_recv(self.server, buf.as_mut_ptr().cast(), n, 0));
+        buf.truncate(got as usize);
+        buf
+    }
+}
+
+impl Drop for Pair {
+    fn drop(&mut self) {
+        polysock_close(self.client);
+        polysock_close(self.server);
+        for c in self.cfgs {
+            polysock_tls_config_free(c);
+        }
+    }
+}
+
+/// Bytes waiting in the kernel's receive buffer of `s` (FIONREAD).
+fn kernel_bytes(s: polysock_t) -> usize {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int.
+    assert_eq!(
+        unsafe { libc::ioctl(polysock_fileno(s), libc::FIONREAD, &mut n) },
+        0
+    );
+    n as usize
+}
+
+#[test]
+fn pending_counts_what_rustls_decrypted_and_nothing_else() {
+    let p = Pair::new();
+    assert_eq!(polysock_tls_pending(p.server), 0);
+    p.send_records(&[b"hello ", b"world"]);
+    // Nothing is decrypted before a receive reads the records.
+    assert_eq!(polysock_tls_pending(p.server), 0);
+    assert_eq!(p.recv(3), b"hel");
+    // Both records were read and decrypted: the kernel holds nothing.
+    assert_eq!(kernel_bytes(p.server), 0);
+    assert_eq!(polysock_tls_pending(p.server), 8);
+    // A receive returns one record's bytes at most.
+    assert_eq!(p.recv(100), b"lo ");
+    assert_eq!(polysock_tls_pending(p.server), 5);
+    assert_eq!(p.recv(100), b"world");
+    assert_eq!(polysock_tls_pending(p.server), 0);
+    // MSG_PEEK leaves them counted.
+    p.send_records(&[b"abc"]);
+    let mut b = [0u8; 1];
+    assert_eq!(
+        polysock_recv(p.server, b.as_mut_ptr().cast(), 1, libc::MSG_PEEK),
+        1
+    );
+    assert_eq!(polysock_tls_pending(p.server), 3);
+    assert_eq!(p.recv(3), b"abc");
+    // A plain socket holds no decrypted bytes; a bad handle is EBADF.
+    let plain = ok(polysock_socket(libc::AF_INET, libc::SOCK_STREAM, 0));
+    assert_eq!(polysock_tls_pending(plain), 0);
+    polysock_close(plain);
+    expect_err(polysock_tls_pending(plain), libc::EBADF);
+    expect_err(polysock_tls_pending(-5), libc::EBADF);
+    assert_eq!(polysock_errno(), libc::EBADF);
+}
