@@ -466,6 +466,13 @@
 #define POLYSOCK_ADDR_HOST_LEN 128
 
 /**
+ * The longest AF_UNIX name polysock passes (sun_path's size on Linux):
+ * a path of up to one byte less (its NUL), or an abstract name (a NUL,
+ * then up to 107 bytes).
+ */
+#define POLYSOCK_UNIX_NAME_MAX 108
+
+/**
  * The delay before create_connection starts its next attempt while
  * earlier ones are still pending (RFC 8305's recommended 250 ms).
  */
@@ -2800,6 +2807,80 @@ int32_t polysock_udp_gro(polysock_t h, int32_t enable);
  * EAGAIN (timeout 0, nothing waiting), ETIMEDOUT, ECONNREFUSED.
  */
 int64_t polysock_recv_segments(polysock_t h, void *buf, size_t len, int32_t flags, size_t *segment, int32_t *out_flags, struct polysock_addr *from);
+
+/**
+ * Binds an AF_UNIX socket to the name in the `len` bytes at `name`: a
+ * path (any bytes but NUL, at most 107; need not be UTF-8), or on Linux
+ * an abstract name, a NUL then up to 107 bytes (NULs inside allowed).
+ * `len` 0 autobinds to an abstract name (Linux). The text form,
+ * polysock_bind, takes "@name" for the same names without NULs inside.
+ *
+ * Returns 0, or -1: EBADF, EAFNOSUPPORT (not an AF_UNIX socket), EINVAL
+ * (`name` NULL with `len` > 0; a NUL inside a path; an abstract name
+ * elsewhere than Linux), ENAMETOOLONG (longer than POLYSOCK_UNIX_NAME_MAX
+ * bytes, or a path of 108), EADDRINUSE, EACCES, ENOENT, ENOTDIR.
+ */
+int32_t polysock_bind_unix(polysock_t h, const void *name, size_t len);
+
+/**
+ * Connects an AF_UNIX socket to the name in the `len` bytes at `name`
+ * (as for polysock_bind_unix; `len` 0 is EINVAL), waiting as the socket's
+ * timeout allows, as polysock_connect.
+ *
+ * Returns 0, or -1: as polysock_bind_unix, plus ECONNREFUSED, ENOENT,
+ * EINPROGRESS (timeout 0), ETIMEDOUT, EISCONN, EINTR (only when the
+ * interrupt hook ends the call).
+ */
+int32_t polysock_connect_unix(polysock_t h, const void *name, size_t len);
+
+/**
+ * Sends one datagram of `len` bytes of `buf` to the AF_UNIX name in the
+ * `name_len` bytes at `name` (as for polysock_bind_unix).
+ *
+ * Returns the number of bytes sent, or -1: as polysock_sendto, and as
+ * polysock_connect_unix for the name.
+ */
+int64_t polysock_sendto_unix(polysock_t h, const void *buf, size_t len, int32_t flags, const void *name, size_t name_len);
+
+/**
+ * Receives one datagram as polysock_recvfrom, with the sender's AF_UNIX
+ * name as bytes (the kernel's form, see polysock_bind_unix; length 0 for
+ * an unnamed sender) written to `name` (up to `name_cap` bytes; NULL with
+ * `name_cap` 0 when it is not wanted) and its whole length to `name_len`
+ * (may be NULL; above `name_cap` when the name was cut).
+ *
+ * Returns the number of bytes received, or -1: as polysock_recvfrom, plus
+ * EAFNOSUPPORT (not an AF_UNIX socket), EINVAL (`name` NULL with
+ * `name_cap` > 0).
+ */
+int64_t polysock_recvfrom_unix(polysock_t h, void *buf, size_t len, int32_t flags, void *name, size_t name_cap, size_t *name_len);
+
+/**
+ * Accepts a connection as polysock_accept, with the peer's AF_UNIX name
+ * as bytes written as for polysock_recvfrom_unix (length 0: unnamed, the
+ * usual case for a connecting socket).
+ *
+ * Returns the new handle, or -1: as polysock_accept, plus EAFNOSUPPORT
+ * (not an AF_UNIX socket), EINVAL (`name` NULL with `name_cap` > 0).
+ */
+polysock_t polysock_accept_unix(polysock_t h, void *name, size_t name_cap, size_t *name_len);
+
+/**
+ * Writes an AF_UNIX socket's own name as bytes, as for
+ * polysock_recvfrom_unix (`name_len` required here).
+ *
+ * Returns 0, or -1: EBADF, EAFNOSUPPORT (not an AF_UNIX socket), EINVAL
+ * (`name_len` NULL, `name` NULL with `name_cap` > 0).
+ */
+int32_t polysock_getsockname_unix(polysock_t h, void *name, size_t name_cap, size_t *name_len);
+
+/**
+ * Writes the name of an AF_UNIX socket's peer as bytes, as
+ * polysock_getsockname_unix.
+ *
+ * Returns 0, or -1: as polysock_getsockname_unix, plus ENOTCONN.
+ */
+int32_t polysock_getpeername_unix(polysock_t h, void *name, size_t name_cap, size_t *name_len);
 
 #ifdef __cplusplus
 }  // extern "C"

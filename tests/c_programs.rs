@@ -34,6 +34,7 @@ c_tests! {
     test_udp,
     test_tls,
     test_interrupt,
+    test_unix_names,
 }
 
 /// The header is plain C11 and C++11, warning-free at the strictest levels.

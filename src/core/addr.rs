@@ -116,14 +116,7 @@ impl Addr {
             *self = Addr::empty();
             return;
         }
-        let mut storage = SockAddrStorage::zeroed();
-        // SAFETY: `len` bytes of `raw` are initialised and fit in the
-        // storage, which is a sockaddr_storage.
-        let sa = unsafe {
-            let dst: *mut libc::sockaddr_storage = storage.view_as();
-            std::ptr::copy_nonoverlapping(raw.as_ptr().cast::<u8>(), dst.cast::<u8>(), len);
-            SockAddr::new(storage, len as libc::socklen_t)
-        };
+        let sa = sockaddr_of_raw(raw, len);
         *self = Addr::from_sockaddr(&sa);
     }
 
@@ -167,35 +160,123 @@ impl fmt::Display for Addr {
     }
 }
 
-/// Unix address bytes as text: the path, "@name" for an abstract name.
+/// A kernel address from the first `len` bytes of `raw` (at most a
+/// sockaddr_storage's, all initialised).
+fn sockaddr_of_raw(raw: &MaybeUninit<libc::sockaddr_storage>, len: usize) -> SockAddr {
+    let mut storage = SockAddrStorage::zeroed();
+    // SAFETY: `len` bytes of `raw` are initialised and fit in the
+    // storage, which is a sockaddr_storage.
+    unsafe {
+        let dst: *mut libc::sockaddr_storage = storage.view_as();
+        std::ptr::copy_nonoverlapping(raw.as_ptr().cast::<u8>(), dst.cast::<u8>(), len);
+        SockAddr::new(storage, len as libc::socklen_t)
+    }
+}
+
+/// Unix address bytes as text: the path, "@name" for an abstract name
+/// (cut at a NUL inside it: the text form is NUL-terminated).
 fn unix_text(sa: &SockAddr) -> [u8; POLYSOCK_ADDR_HOST_LEN] {
     let mut out = [0u8; POLYSOCK_ADDR_HOST_LEN];
-    // SAFETY: is_unix() was checked by the caller, so the storage holds a
-    // sockaddr_un of at least sa.len() initialised bytes.
-    let (path, len) = unsafe {
-        let un = &*(sa.as_ptr() as *const libc::sockaddr_un);
-        let offset = std::mem::offset_of!(libc::sockaddr_un, sun_path);
-        let len = (sa.len() as usize)
-            .saturating_sub(offset)
-            .min(un.sun_path.len());
-        (&un.sun_path, len)
-    };
-    if len == 0 {
-        return out;
-    }
-    // SAFETY: path has at least len bytes (len was clamped to its size).
-    let path: &[u8] = unsafe { std::slice::from_raw_parts(path.as_ptr() as *const u8, len) };
-    let text = if path[0] == 0 {
-        out[0] = b'@';
-        &path[1..]
-    } else {
-        let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
-        &path[..end]
+    let name = UnixName::of(sa);
+    let name = name.bytes();
+    let text = match name.first() {
+        None => return out,
+        Some(0) => {
+            out[0] = b'@';
+            &name[1..]
+        }
+        Some(_) => name,
     };
     let start = usize::from(out[0] == b'@');
     let n = text.len().min(POLYSOCK_ADDR_HOST_LEN - 1 - start);
     out[start..start + n].copy_from_slice(&text[..n]);
     out
+}
+
+/// The longest AF_UNIX name polysock passes (sun_path's size on Linux):
+/// a path of up to one byte less (its NUL), or an abstract name (a NUL,
+/// then up to 107 bytes).
+pub const POLYSOCK_UNIX_NAME_MAX: usize = 108;
+
+/// An AF_UNIX name as bytes, the kernel's own form: a path's bytes (up to
+/// its first NUL), or for an abstract name (Linux) a NUL then the name's
+/// bytes exactly, NULs inside included. Empty: an unnamed socket.
+pub struct UnixName {
+    buf: [u8; POLYSOCK_UNIX_NAME_MAX],
+    len: usize,
+}
+
+impl UnixName {
+    pub const fn empty() -> UnixName {
+        UnixName {
+            buf: [0; POLYSOCK_UNIX_NAME_MAX],
+            len: 0,
+        }
+    }
+
+    /// The name in the first `len` bytes of `raw`, an address the kernel
+    /// stored (empty when it is not AF_UNIX).
+    pub fn of_raw(raw: &MaybeUninit<libc::sockaddr_storage>, len: libc::socklen_t) -> UnixName {
+        let len = (len as usize).min(size_of::<libc::sockaddr_storage>());
+        let family_len = size_of::<libc::sa_family_t>();
+        if len < family_len {
+            return UnixName::empty();
+        }
+        let sa = sockaddr_of_raw(raw, len);
+        UnixName::of(&sa)
+    }
+
+    /// The name of a kernel address (empty when it is not AF_UNIX).
+    pub fn of(sa: &SockAddr) -> UnixName {
+        let mut name = UnixName::empty();
+        if !sa.is_unix() {
+            return name;
+        }
+        // SAFETY: is_unix() holds, so the storage holds a sockaddr_un of
+        // at least sa.len() initialised bytes.
+        let un = unsafe { &*(sa.as_ptr() as *const libc::sockaddr_un) };
+        let offset = std::mem::offset_of!(libc::sockaddr_un, sun_path);
+        let len = (sa.len() as usize)
+            .saturating_sub(offset)
+            .min(un.sun_path.len())
+            .min(POLYSOCK_UNIX_NAME_MAX);
+        for (d, &c) in name.buf.iter_mut().zip(&un.sun_path[..len]) {
+            *d = c as u8;
+        }
+        name.len = match name.buf[..len].first() {
+            Some(0) => len,
+            _ => name.buf[..len].iter().position(|&b| b == 0).unwrap_or(len),
+        };
+        name
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+/// An AF_UNIX name for messages: printable ASCII as is, other bytes as
+/// \xNN, an abstract name's leading NUL as '@'.
+pub struct ShowName<'a>(pub &'a [u8]);
+
+impl fmt::Display for ShowName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rest = match self.0.split_first() {
+            Some((0, rest)) => {
+                f.write_str("@")?;
+                rest
+            }
+            _ => self.0,
+        };
+        for &b in rest {
+            if b.is_ascii_graphic() || b == b' ' {
+                write!(f, "{}", b as char)?;
+            } else {
+                write!(f, "\\x{b:02x}")?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// An interface name (e.g. "eth0") for a scope id.
@@ -435,6 +516,11 @@ impl RawAddr {
             }
         }
         let sa = to_sockaddr(op, family, socktype, host, port, Purpose::Connect)?;
+        self.set_sockaddr(&sa);
+        Ok(())
+    }
+
+    fn set_sockaddr(&mut self, sa: &SockAddr) {
         // SAFETY: sa.len() bytes of a sockaddr fit the storage.
         unsafe {
             std::ptr::copy_nonoverlapping(
@@ -444,7 +530,6 @@ impl RawAddr {
             );
         }
         self.len = sa.len();
-        Ok(())
     }
 
     pub fn as_ptr(&self) -> *const libc::sockaddr {
@@ -459,6 +544,14 @@ impl RawAddr {
     /// Its text form.
     pub fn to_addr(&self) -> Addr {
         Addr::from_raw(&self.storage, self.len)
+    }
+}
+
+impl From<&SockAddr> for RawAddr {
+    fn from(sa: &SockAddr) -> RawAddr {
+        let mut raw = RawAddr::new();
+        raw.set_sockaddr(sa);
+        raw
     }
 }
 
@@ -510,27 +603,54 @@ fn scope_index(scope: &str) -> Option<u32> {
 }
 
 fn unix_sockaddr(op: &str, path: &str) -> Result<SockAddr> {
-    let mut raw = [0u8; POLYSOCK_ADDR_HOST_LEN];
-    let bytes: &[u8] = match path.strip_prefix('@') {
+    let mut raw = [0u8; POLYSOCK_UNIX_NAME_MAX + 1];
+    let name: &[u8] = match path.strip_prefix('@') {
         // "@name": the abstract namespace, a leading NUL for the kernel.
         Some(name) if cfg!(any(target_os = "linux", target_os = "android")) => {
             let n = name.len().min(raw.len() - 1);
             raw[1..1 + n].copy_from_slice(&name.as_bytes()[..n]);
-            if name.len() != n {
-                return fail!(
-                    libc::ENAMETOOLONG,
-                    "{op} {path}: Unix socket name is too long"
-                );
-            }
-            &raw[..1 + n]
+            &raw[..1 + name.len().min(raw.len() - 1)]
         }
         _ => path.as_bytes(),
     };
+    unix_name_sockaddr(op, name)
+}
+
+/// The one conversion from an AF_UNIX name as bytes (UnixName's form: a
+/// path, or a NUL then an abstract name; empty autobinds) to a kernel
+/// address.
+pub fn unix_name_sockaddr(op: &str, name: &[u8]) -> Result<SockAddr> {
+    let is_abstract = name.first() == Some(&0);
+    if is_abstract && !cfg!(any(target_os = "linux", target_os = "android")) {
+        return fail!(
+            libc::EINVAL,
+            "{op} {}: abstract Unix names are Linux's",
+            ShowName(name)
+        );
+    }
+    if !is_abstract && name.contains(&0) {
+        return fail!(
+            libc::EINVAL,
+            "{op} {}: a Unix socket path cannot hold a NUL byte",
+            ShowName(name)
+        );
+    }
+    let max = POLYSOCK_UNIX_NAME_MAX - usize::from(!is_abstract);
+    if name.len() > max {
+        return fail!(
+            libc::ENAMETOOLONG,
+            "{op} {}: Unix socket name is too long (at most {max} bytes)",
+            ShowName(name)
+        );
+    }
     use std::os::unix::ffi::OsStrExt;
-    SockAddr::unix(std::ffi::OsStr::from_bytes(bytes)).map_err(|_| {
+    SockAddr::unix(std::ffi::OsStr::from_bytes(name)).map_err(|_| {
         Error::new(
             libc::ENAMETOOLONG,
-            format_args!("{op} {path}: Unix socket path is too long (at most 107 bytes)"),
+            format_args!(
+                "{op} {}: Unix socket name is too long (at most {max} bytes)",
+                ShowName(name)
+            ),
         )
     })
 }
@@ -588,6 +708,31 @@ mod tests {
     #[test]
     fn abstract_names_use_at() {
         assert_eq!(text(libc::AF_UNIX, "@polysock-test", 0), "@polysock-test");
+    }
+
+    #[test]
+    fn unix_names_as_bytes_round_trip() {
+        let names: [&[u8]; 4] = [b"\0a\0b\0", b"/tmp/\xff\xfe", b"\0", &[0; 108]];
+        for name in names {
+            let sa = unix_name_sockaddr("t", name).unwrap();
+            assert_eq!(UnixName::of(&sa).bytes(), name);
+            let raw = RawAddr::from(&sa);
+            assert_eq!(UnixName::of_raw(&raw.storage, raw.len).bytes(), name);
+        }
+        // The text form of the same address is what it always was.
+        let sa = unix_name_sockaddr("t", b"\0py\0x").unwrap();
+        assert_eq!(Addr::from_sockaddr(&sa).host_str(), "@py");
+        let text = to_sockaddr("t", libc::AF_UNIX, 1, Some("@py"), 0, Purpose::Bind).unwrap();
+        assert_eq!(UnixName::of(&text).bytes(), b"\0py");
+        assert_eq!(ShowName(b"\0a\x01b").to_string(), "@a\\x01b");
+        let e = unix_name_sockaddr("bind", b"/a\0b").unwrap_err();
+        assert_eq!(e.code(), libc::EINVAL);
+        let long = [b'p'; 108];
+        let e = unix_name_sockaddr("bind", &long).unwrap_err();
+        assert_eq!(e.code(), libc::ENAMETOOLONG);
+        // Not AF_UNIX: no name.
+        let v4 = to_sockaddr("t", libc::AF_INET, 1, Some("127.0.0.1"), 1, Purpose::Bind).unwrap();
+        assert!(UnixName::of(&v4).bytes().is_empty());
     }
 
     #[test]

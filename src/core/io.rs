@@ -203,8 +203,18 @@ impl Socket {
         self.refuse_tls("sendto")?;
         let mut sa = addr::RawAddr::new();
         sa.set_dest("sendto", self.family(), self.socktype(), host, port)?;
+        self.sendto_raw("sendto", buf, flags, &sa)
+    }
+
+    /// Sends to an AF_UNIX name given as bytes (see `bind_unix`).
+    pub fn sendto_unix(&self, buf: &[u8], flags: i32, name: &[u8]) -> Result<usize> {
+        let sa = self.unix_name("sendto_unix", name)?;
+        self.sendto_raw("sendto_unix", buf, flags, &addr::RawAddr::from(&sa))
+    }
+
+    fn sendto_raw(&self, op: &str, buf: &[u8], flags: i32, sa: &addr::RawAddr) -> Result<usize> {
         let fd = self.fd();
-        self.retry("sendto", libc::POLLOUT, flags, &mut None, || {
+        self.retry(op, libc::POLLOUT, flags, &mut None, || {
             // SAFETY: buf is valid for reads; sa holds sa.size() address bytes.
             unsafe {
                 libc::sendto(
@@ -217,7 +227,7 @@ impl Socket {
                 )
             }
         })
-        .map_err(|e| Error::new(e.code(), format_args!("sendto {}", sa.to_addr())))
+        .map_err(|e| Error::new(e.code(), format_args!("{op} {}", sa.to_addr())))
     }
 
     /// Receives once, and writes the sender's address to `from` if given
@@ -229,12 +239,47 @@ impl Socket {
         flags: i32,
         from: Option<&mut Addr>,
     ) -> Result<usize> {
-        self.refuse_tls("recvfrom")?;
+        match from {
+            Some(from) => self.recvfrom_with("recvfrom", buf, flags, true, |raw| match raw {
+                Some((storage, len)) => from.set_from_raw(storage, len),
+                None => *from = Addr::empty(),
+            }),
+            None => self.recvfrom_with("recvfrom", buf, flags, false, |_| {}),
+        }
+    }
+
+    /// Receives once, with the sender's AF_UNIX name as bytes (empty for
+    /// an unnamed sender, or for bytes the buffered reader held).
+    pub fn recvfrom_unix(
+        &self,
+        buf: &mut [MaybeUninit<u8>],
+        flags: i32,
+    ) -> Result<(usize, addr::UnixName)> {
+        let mut name = addr::UnixName::empty();
+        let n = self.recvfrom_with("recvfrom_unix", buf, flags, true, |raw| {
+            if let Some((storage, len)) = raw {
+                name = addr::UnixName::of_raw(storage, len);
+            }
+        })?;
+        Ok((n, name))
+    }
+
+    /// The receive of both: `sender` gets the kernel's address (None for
+    /// bytes the buffered reader held, or when not `want`ed: the kernel
+    /// then need not copy one), only on success.
+    #[inline(always)]
+    fn recvfrom_with(
+        &self,
+        op: &str,
+        buf: &mut [MaybeUninit<u8>],
+        flags: i32,
+        want: bool,
+        sender: impl FnOnce(Option<(&MaybeUninit<libc::sockaddr_storage>, libc::socklen_t)>),
+    ) -> Result<usize> {
+        self.refuse_tls(op)?;
         if self.reader.has_data() {
             if let Some(n) = self.reader.take_into(buf, flags) {
-                if let Some(from) = from {
-                    *from = Addr::empty();
-                }
+                sender(None);
                 return Ok(n);
             }
         }
@@ -243,12 +288,11 @@ impl Socket {
         let mut storage = MaybeUninit::<libc::sockaddr_storage>::uninit();
         let max_len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
         let mut sa_len = max_len;
-        // No address wanted: the kernel need not copy one.
-        let (sa_ptr, sa_len_ptr) = match from {
-            Some(_) => (storage.as_mut_ptr(), &raw mut sa_len),
-            None => (std::ptr::null_mut(), std::ptr::null_mut()),
+        let (sa_ptr, sa_len_ptr) = match want {
+            true => (storage.as_mut_ptr(), &raw mut sa_len),
+            false => (std::ptr::null_mut(), std::ptr::null_mut()),
         };
-        let n = self.retry("recvfrom", libc::POLLIN, flags, &mut None, || {
+        let n = self.retry(op, libc::POLLIN, flags, &mut None, || {
             // SAFETY: ptr is valid for len bytes; sa_ptr (NULL or) for
             // max_len bytes, its length at sa_len_ptr.
             unsafe {
@@ -258,9 +302,9 @@ impl Socket {
                 libc::recvfrom(fd, ptr.cast(), len, flags, sa_ptr.cast(), sa_len_ptr)
             }
         })?;
-        if let Some(from) = from {
+        if want {
             // The kernel initialised sa_len bytes of storage.
-            from.set_from_raw(&storage, sa_len);
+            sender(Some((&storage, sa_len)));
         }
         Ok(n)
     }

@@ -348,7 +348,36 @@ impl Socket {
 
     pub fn bind(&self, host: Option<&str>, port: i32) -> Result<()> {
         let sa = self.sockaddr("bind", host, port, Purpose::Bind)?;
-        self.sock.bind(&sa).map_err(|e| os_err(e, "bind", &sa))?;
+        self.bind_addr("bind", &sa)
+    }
+
+    /// An AF_UNIX name as bytes (addr::UnixName's form) for this socket.
+    pub(crate) fn unix_name(&self, op: &str, name: &[u8]) -> Result<SockAddr> {
+        self.require_unix(op)?;
+        addr::unix_name_sockaddr(op, name)
+    }
+
+    /// EAFNOSUPPORT unless this is an AF_UNIX socket.
+    pub fn require_unix(&self, op: &str) -> Result<()> {
+        if self.family != libc::AF_UNIX {
+            return fail!(
+                libc::EAFNOSUPPORT,
+                "{op}: not an AF_UNIX socket (family {})",
+                self.family
+            );
+        }
+        Ok(())
+    }
+
+    /// Binds to an AF_UNIX name given as bytes (NULs inside an abstract
+    /// name, a path that is not UTF-8).
+    pub fn bind_unix(&self, name: &[u8]) -> Result<()> {
+        let sa = self.unix_name("bind_unix", name)?;
+        self.bind_addr("bind_unix", &sa)
+    }
+
+    fn bind_addr(&self, op: &str, sa: &SockAddr) -> Result<()> {
+        self.sock.bind(sa).map_err(|e| os_err(e, op, sa))?;
         self.set_state(BOUND);
         Ok(())
     }
@@ -374,6 +403,12 @@ impl Socket {
     /// (timeout 0) an unfinished connect fails with EINPROGRESS.
     pub fn connect(&self, host: Option<&str>, port: i32) -> Result<()> {
         let sa = self.sockaddr("connect", host, port, Purpose::Connect)?;
+        self.connect_addr(&sa)
+    }
+
+    /// Connects to an AF_UNIX name given as bytes, as `bind_unix`.
+    pub fn connect_unix(&self, name: &[u8]) -> Result<()> {
+        let sa = self.unix_name("connect_unix", name)?;
         self.connect_addr(&sa)
     }
 
@@ -558,23 +593,29 @@ impl Socket {
     }
 
     pub fn local_addr(&self) -> Result<Addr> {
-        let sa = self.sock.local_addr().map_err(|e| {
-            Error::new(
-                e.raw_os_error().unwrap_or(libc::EBADF),
-                format_args!("getsockname"),
-            )
-        })?;
-        Ok(Addr::from_sockaddr(&sa))
+        Ok(Addr::from_sockaddr(&self.local_sockaddr("getsockname")?))
     }
 
     pub fn peer_addr(&self) -> Result<Addr> {
-        let sa = self.sock.peer_addr().map_err(|e| {
+        Ok(Addr::from_sockaddr(&self.peer_sockaddr("getpeername")?))
+    }
+
+    pub fn local_sockaddr(&self, op: &str) -> Result<SockAddr> {
+        self.sock.local_addr().map_err(|e| {
             Error::new(
                 e.raw_os_error().unwrap_or(libc::EBADF),
-                format_args!("getpeername"),
+                format_args!("{op}"),
             )
-        })?;
-        Ok(Addr::from_sockaddr(&sa))
+        })
+    }
+
+    pub fn peer_sockaddr(&self, op: &str) -> Result<SockAddr> {
+        self.sock.peer_addr().map_err(|e| {
+            Error::new(
+                e.raw_os_error().unwrap_or(libc::EBADF),
+                format_args!("{op}"),
+            )
+        })
     }
 }
 

@@ -25,6 +25,7 @@ pub mod sendfile;
 pub mod socket;
 pub mod tls;
 pub mod udp;
+pub mod unix;
 
 /// What a failed call returns: -1 for status and counts, NULL for strings.
 pub(crate) trait Failure {

@@ -295,6 +295,13 @@ DECLARATIONS = {
     "polysock_getdefaulttimeout": (c_int64, []),
     "polysock_set_interrupt_hook": (c_int32, [polysock_interrupt_hook_t, c_void_p]),
     "polysock_getsockname": (c_int32, [polysock_t, _addr_p]),
+    "polysock_bind_unix": (c_int32, [polysock_t, c_void_p, c_size_t]),
+    "polysock_connect_unix": (c_int32, [polysock_t, c_void_p, c_size_t]),
+    "polysock_sendto_unix": (c_int64, [polysock_t, c_void_p, c_size_t, c_int32, c_void_p, c_size_t]),
+    "polysock_recvfrom_unix": (c_int64, [polysock_t, c_void_p, c_size_t, c_int32, c_void_p, c_size_t, _size_p]),
+    "polysock_accept_unix": (polysock_t, [polysock_t, c_void_p, c_size_t, _size_p]),
+    "polysock_getsockname_unix": (c_int32, [polysock_t, c_void_p, c_size_t, _size_p]),
+    "polysock_getpeername_unix": (c_int32, [polysock_t, c_void_p, c_size_t, _size_p]),
     "polysock_getpeername": (c_int32, [polysock_t, _addr_p]),
     "polysock_info": (c_int32, [polysock_t, _info_p]),
     # names.rs: connections and servers

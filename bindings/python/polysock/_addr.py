@@ -5,7 +5,9 @@ Python's forms, as CPython's socket module takes and gives them:
 * AF_INET: ``(host, port)``;
 * AF_INET6: ``(host, port, flowinfo, scope_id)`` (2 to 4 items in);
 * AF_UNIX: a path (str, bytes or path-like); on Linux an abstract name is
-  bytes starting with NUL, ``b"\\0name"``, which polysock writes "@name".
+  bytes starting with NUL, ``b"\\0name"``, which polysock's text form
+  writes "@name"; the ctypes backend passes AF_UNIX names as the kernel's
+  bytes instead (polysock_*_unix: NULs inside, paths not UTF-8).
 
 polysock's form is a NUL-terminated host text plus an int port, and a
 ``polysock_addr`` struct on the way out.
@@ -51,7 +53,9 @@ def _port(port, op):
     return port
 
 
-def _unix_path(address, op):
+def unix_name(address, op):
+    """An AF_UNIX address as the kernel's bytes (polysock_*_unix): a path,
+    or on Linux b"\\0name" for an abstract name, NULs inside kept."""
     if isinstance(address, (bytes, bytearray, memoryview)):
         data = bytes(address)
     else:
@@ -62,11 +66,26 @@ def _unix_path(address, op):
                 "%s(): AF_UNIX address must be str, bytes or a path, not %s"
                 % (op, type(address).__name__)
             ) from None
+    if not data.startswith(b"\0") and b"\0" in data:
+        raise ValueError("%s(): AF_UNIX address contains a null character" % op)
+    return data
+
+
+def from_unix_name(name):
+    """The Python address for an AF_UNIX name in the kernel's bytes: bytes
+    for an abstract name, else the path as str (os.fsdecode, as CPython)."""
+    if name.startswith(b"\0"):
+        return bytes(name)
+    return os.fsdecode(name)
+
+
+def _unix_path(address, op):
+    data = unix_name(address, op)
     if data.startswith(b"\0"):
         # Linux abstract namespace: polysock's text form is "@name".
         data = b"@" + data[1:]
-    if b"\0" in data:
-        raise ValueError("%s(): AF_UNIX address contains a null character" % op)
+        if b"\0" in data:
+            raise ValueError("%s(): AF_UNIX abstract name contains a null character" % op)
     return data
 
 
@@ -129,8 +148,8 @@ def from_polysock(addr):
                 addr.scope_id)
     if family == AF_UNIX:
         if host.startswith(b"@"):
-            return b"\0" + host[1:]
-        return os.fsdecode(host)
+            return from_unix_name(b"\0" + host[1:])
+        return from_unix_name(host)
     if family == 0:
         return None
     return (host.decode("utf-8", "replace"), addr.port)

@@ -32,6 +32,7 @@ SCM_RIGHTS = _const("SCM_RIGHTS")
 MSG_CTRUNC = _const("MSG_CTRUNC")
 MSG_TRUNC = _const("MSG_TRUNC")
 _INT = struct.calcsize("i")
+_UNIX_NAME_MAX = 108  # POLYSOCK_UNIX_NAME_MAX: the longest AF_UNIX name
 _IOV_MAX = 1024  # POLYSOCK_IOV_MAX: polysock's limit of buffers a message
 
 # ---------------------------------------------------------------- helpers
@@ -42,6 +43,17 @@ def _check(result):
     if result < 0:
         raise last_error()
     return result
+
+
+def _unix_name_out(call, empty):
+    """(call's result, the AF_UNIX name it wrote) for a polysock_*_unix
+    output (name, cap, &len): `empty` when the name has no bytes."""
+    name = ctypes.create_string_buffer(_UNIX_NAME_MAX)
+    n = ctypes.c_size_t(0)
+    r = call(name, _UNIX_NAME_MAX, ctypes.byref(n))
+    if n.value == 0:
+        return r, empty
+    return r, _addr.from_unix_name(name.raw[:min(n.value, _UNIX_NAME_MAX)])
 
 
 def _to_ms(value):
@@ -401,6 +413,10 @@ class socket:
     # -- connections
 
     def bind(self, address):
+        if self._family == AF_UNIX:
+            name = _addr.unix_name(address, "bind")
+            _check(_abi.polysock_bind_unix(self._h, name, len(name)))
+            return
         host, port = _addr.to_polysock(self._family, address, "bind")
         _check(_abi.polysock_bind(self._h, host, port))
 
@@ -414,6 +430,10 @@ class socket:
 
     def _accept(self):
         """(handle of the new socket, peer address)."""
+        if self._family == AF_UNIX:
+            return _unix_name_out(
+                lambda name, cap, n: _check(_abi.polysock_accept_unix(self._h, name, cap, n)),
+                "")
         peer = _addr.new()
         h = _check(_abi.polysock_accept(self._h, ctypes.byref(peer)))
         return h, _addr.from_polysock(peer)
@@ -421,6 +441,10 @@ class socket:
     def connect(self, address):
         """Connects, waiting as the socket's timeout allows (TimeoutError
         when it passes; BlockingIOError with EINPROGRESS when it is 0)."""
+        if self._family == AF_UNIX:
+            name = _addr.unix_name(address, "connect")
+            _check(_abi.polysock_connect_unix(self._h, name, len(name)))
+            return
         host, port = _addr.to_polysock(self._family, address, "connect")
         _check(_abi.polysock_connect(self._h, host, port))
 
@@ -428,6 +452,12 @@ class socket:
         """connect() returning the error code (0 when connected; EINPROGRESS
         on a non-blocking socket) instead of raising. A name that does not
         resolve still raises gaierror, as in CPython."""
+        if self._family == AF_UNIX:
+            try:
+                self.connect(address)
+            except OSError as e:
+                return e.errno
+            return 0
         host, port = _addr.to_polysock(self._family, address, "connect_ex")
         code = _abi.polysock_connect_ex(self._h, host, port)
         if code >= _abi.ERR_BASE:
@@ -442,11 +472,19 @@ class socket:
         _check(_abi.polysock_shutdown(self._h, _int32(how, "how")))
 
     def getsockname(self):
+        if self._family == AF_UNIX:
+            return _unix_name_out(
+                lambda name, cap, n: _check(_abi.polysock_getsockname_unix(self._h, name, cap, n)),
+                "")[1]
         out = _addr.new()
         _check(_abi.polysock_getsockname(self._h, ctypes.byref(out)))
         return _addr.from_polysock(out)
 
     def getpeername(self):
+        if self._family == AF_UNIX:
+            return _unix_name_out(
+                lambda name, cap, n: _check(_abi.polysock_getpeername_unix(self._h, name, cap, n)),
+                "")[1]
         out = _addr.new()
         _check(_abi.polysock_getpeername(self._h, ctypes.byref(out)))
         return _addr.from_polysock(out)
@@ -473,6 +511,10 @@ class socket:
         else:
             raise TypeError("sendto() takes 2 or 3 arguments (%d given)" % len(args))
         buf, n = _buf_in(data)
+        if self._family == AF_UNIX:
+            name = _addr.unix_name(address, "sendto")
+            return _check(_abi.polysock_sendto_unix(
+                self._h, buf, n, _int32(flags, "flags"), name, len(name)))
         host, port = _addr.to_polysock(self._family, address, "sendto")
         return _check(
             _abi.polysock_sendto(self._h, buf, n, _int32(flags, "flags"), host, port)
@@ -487,9 +529,19 @@ class socket:
                 raise OSError(errno.EBADF, "Bad file descriptor")
             return None
         scratch = ctypes.create_string_buffer(1)
+        return self._recvfrom(scratch, 1, flags)[1]
+
+    def _recvfrom(self, buf, n, flags):
+        """(byte count, sender address) of one receive into `buf`."""
+        if self._family == AF_UNIX:
+            # An unnamed sender gives no address at all (None), as in CPython.
+            return _unix_name_out(
+                lambda name, cap, ln: _check(_abi.polysock_recvfrom_unix(
+                    self._h, buf, n, flags, name, cap, ln)),
+                None)
         sender = _addr.new()
-        _check(_abi.polysock_recvfrom(self._h, scratch, 1, flags, ctypes.byref(sender)))
-        return _addr.from_polysock(sender)
+        n = _check(_abi.polysock_recvfrom(self._h, buf, n, flags, ctypes.byref(sender)))
+        return n, _addr.from_polysock(sender)
 
     def recv(self, bufsize, flags=0):
         """Up to `bufsize` bytes; b"" only at end of stream."""
@@ -519,28 +571,17 @@ class socket:
         data = bytearray(_bufsize(bufsize, "recvfrom"))
         if not data:
             return b"", self._receive_nothing(_int32(flags, "flags"))
-        sender = _addr.new()
-        n = _check(
-            _abi.polysock_recvfrom(
-                self._h, (_c_char * len(data)).from_buffer(data), len(data),
-                _int32(flags, "flags"), ctypes.byref(sender),
-            )
-        )
+        n, sender = self._recvfrom(
+            (_c_char * len(data)).from_buffer(data), len(data), _int32(flags, "flags"))
         del data[n:]
-        return bytes(data), _addr.from_polysock(sender)
+        return bytes(data), sender
 
     def recvfrom_into(self, buffer, nbytes=0, flags=0):
         """(byte count, sender address)."""
         buf, n = _buf_out(buffer, nbytes, "recvfrom_into")
         if n == 0:
             return 0, self._receive_nothing(_int32(flags, "flags"))
-        sender = _addr.new()
-        n = _check(
-            _abi.polysock_recvfrom(
-                self._h, buf, n, _int32(flags, "flags"), ctypes.byref(sender)
-            )
-        )
-        return n, _addr.from_polysock(sender)
+        return self._recvfrom(buf, n, _int32(flags, "flags"))
 
     # -- messages
 
