@@ -331,10 +331,14 @@ class socket:
         self._adopt(_check(h))
 
     @classmethod
-    def _from_handle(cls, h):
+    def _from_handle(cls, h, like=None):
         self = cls.__new__(cls)
         self._h = -1
-        self._adopt(h)
+        if like is None:
+            self._adopt(h)
+        else:  # accept, dup: the kind of the socket it comes from, as CPython
+            self._h = h
+            self._family, self._type, self._proto = like._family, like._type, like._proto
         return self
 
     def _adopt(self, h):

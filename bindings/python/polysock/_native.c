@@ -24,7 +24,6 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <structmember.h>
 
 #include <errno.h>
 #include <string.h>
@@ -40,6 +39,7 @@
 typedef struct {
     PyObject_HEAD
     polysock_t handle; /* -1 once closed or detached */
+    int kind_known;    /* family/type/proto below are set (see sock_kind) */
     int family;
     int type;
     int proto;
@@ -433,21 +433,56 @@ static PyObject *addr_out(const polysock_addr *a)
 
 /* ----------------------------------------------------------------- sockets */
 
-static Sock *sock_new_handle(PyTypeObject *type, polysock_t h)
+/* Fills in family/type/proto from polysock_info the first time one is
+ * needed, for a socket made from a handle whose kind was not given: reading
+ * them at creation would cost every connection two system calls
+ * (getsockname, getpeername) that CPython's module does not make. Returns 0,
+ * or polysock's code (no exception set). Closing fills them in first, so a
+ * closed socket still reports them, as CPython's. */
+static int kind_code(Sock *s)
 {
-    polysock_socket_info info;
-    if (polysock_info(h, &info) < 0) {
-        return (Sock *)raise_last(polysock_errno());
+    if (s->kind_known) {
+        return 0;
     }
+    polysock_socket_info info;
+    if (polysock_info(s->handle, &info) < 0) {
+        return polysock_errno();
+    }
+    s->family = info.family;
+    s->type = info.socktype;
+    s->proto = info.protocol;
+    s->kind_known = 1;
+    return 0;
+}
+
+/* kind_code, raising its failure: 0, or -1 with an exception set. */
+static int sock_kind(Sock *s)
+{
+    int code = kind_code(s);
+    if (code != 0) {
+        raise_last(code);
+        return -1;
+    }
+    return 0;
+}
+
+/* A new `type` object owning handle `h`, with the kind of `like` (the
+ * listening or duplicated socket, as CPython's accept and dup take it) or,
+ * when `like` is NULL, the kernel's, read when first needed. */
+static Sock *sock_new_handle(PyTypeObject *type, polysock_t h, Sock *like)
+{
     Sock *s = (Sock *)PyType_GenericAlloc(type, 0);
     if (s == NULL) {
         return NULL;
     }
     s->handle = h;
     s->closed_ms = -1;
-    s->family = info.family;
-    s->type = info.socktype;
-    s->proto = info.protocol;
+    if (like != NULL && like->kind_known) {
+        s->family = like->family;
+        s->type = like->type;
+        s->proto = like->proto;
+        s->kind_known = 1;
+    }
     return s;
 }
 
@@ -459,6 +494,7 @@ static PyObject *sock_tp_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     if (s != NULL) {
         s->handle = -1;
         s->closed_ms = -1;
+        s->kind_known = 1;
         s->family = POLYSOCK_AF_INET;
         s->type = POLYSOCK_SOCK_STREAM;
         s->proto = 0;
@@ -504,26 +540,25 @@ static int sock_init(PyObject *self, PyObject *args, PyObject *kwds)
         raise_last(polysock_errno());
         return -1;
     }
-    polysock_socket_info info;
-    if (polysock_info(h, &info) < 0) {
-        int code = polysock_errno();
-        polysock_close(h);
-        raise_last(code);
-        return -1;
-    }
     if (s->handle >= 0) {
         polysock_close(s->handle); /* __init__ called again */
     }
     s->handle = h;
-    s->family = info.family;
-    s->type = info.socktype;
-    s->proto = info.protocol;
+    /* A new socket is what was asked for, as CPython reports it (the type
+     * without its creation flags); an adopted fd's kind is the kernel's. */
+    s->kind_known = fileno == Py_None;
+    s->family = family;
+    s->type = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+    s->proto = proto;
     return 0;
 }
 
 static PyObject *sock_repr(PyObject *self)
 {
     Sock *s = (Sock *)self;
+    if (sock_kind(s) < 0) {
+        return NULL;
+    }
     long fd = s->handle < 0 ? -1 : (long)polysock_fileno(s->handle);
     return PyUnicode_FromFormat("<socket object, fd=%ld, family=%d, type=%d, proto=%d>", fd,
                                 s->family, s->type, s->proto);
@@ -605,6 +640,9 @@ static int64_t receive(Sock *s, void *buf, Py_ssize_t n, int flags, polysock_add
     polysock_t h = s->handle;
     char scratch[1];
     int zero = n == 0;
+    if (zero && (*code = kind_code(s)) != 0) {
+        return -1;
+    }
     if (zero && is_datagram(s->type)) {
         buf = scratch;
         n = 1;
@@ -790,7 +828,7 @@ static PyObject *sock_sendto(PyObject *self, PyObject *const *args, Py_ssize_t n
         PyBuffer_Release(&view);
         return NULL;
     }
-    host = addr_in(s->family, args[nargs - 1], "sendto", &port);
+    host = sock_kind(s) < 0 ? NULL : addr_in(s->family, args[nargs - 1], "sendto", &port);
     if (host == NULL) {
         PyBuffer_Release(&view);
         return NULL;
@@ -1057,7 +1095,7 @@ static PyObject *sock_sendmsg(PyObject *self, PyObject *const *args, Py_ssize_t 
     }
     PyObject *host = NULL;
     if (nargs > 3 && args[3] != Py_None) {
-        host = addr_in(s->family, args[3], "sendmsg", &port);
+        host = sock_kind(s) < 0 ? NULL : addr_in(s->family, args[3], "sendmsg", &port);
         if (host == NULL) {
             return NULL;
         }
@@ -1156,6 +1194,9 @@ static int64_t receive_msg(Sock *s, polysock_iovec *iov, Py_ssize_t count, Py_ss
     polysock_iovec scratch_iov = {one, 1};
     int zero = total == 0;
     if (zero) {
+        if ((*code = kind_code(s)) != 0) {
+            return -1;
+        }
         if (!is_datagram(s->type)) {
             return polysock_fileno(h) < 0 ? (*code = polysock_errno(), -1) : 0;
         }
@@ -1366,7 +1407,7 @@ static PyObject *addr_call(PyObject *self, PyObject *addr, enum addr_op op)
     static const char *const names[] = {"bind", "connect", "connect_ex"};
     Sock *s = (Sock *)self;
     int port;
-    PyObject *host = addr_in(s->family, addr, names[op], &port);
+    PyObject *host = sock_kind(s) < 0 ? NULL : addr_in(s->family, addr, names[op], &port);
     if (host == NULL) {
         return NULL;
     }
@@ -1461,19 +1502,44 @@ static PyObject *sock_accept(PyObject *self, PyObject *unused)
     return Py_BuildValue("(LN)", (long long)c, addr);
 }
 
+/* Keeps what a closed socket still reports: its kind and timeout. */
+static void keep_for_closed(Sock *s)
+{
+    if (kind_code(s) != 0) {
+        s->kind_known = 1; /* the handle is gone: the defaults remain */
+    }
+    polysock_gettimeout(s->handle, &s->closed_ms);
+}
+
+/* close(), as CPython's: the fd is closed with close(2) here, so that its
+ * failure is reported (OSError(EBADF) when the fd was closed behind the
+ * socket's back; ECONNRESET is ignored, as CPython ignores it) at the cost
+ * of no extra system call. While another thread is inside a call on the
+ * socket polysock_detach refuses (EBUSY) and polysock_close wakes that call
+ * instead. */
 static PyObject *sock_close(PyObject *self, PyObject *unused)
 {
     (void)unused;
     Sock *s = (Sock *)self;
     polysock_t h = s->handle;
-    if (h >= 0) {
-        polysock_gettimeout(h, &s->closed_ms);
+    if (h < 0) {
+        Py_RETURN_NONE;
     }
+    keep_for_closed(s);
     s->handle = -1;
-    if (h >= 0) {
-        Py_BEGIN_ALLOW_THREADS
+    int fd = polysock_detach(h);
+    int rc = 0, err = 0;
+    Py_BEGIN_ALLOW_THREADS
+    if (fd >= 0) {
+        rc = close(fd);
+        err = errno;
+    } else {
         polysock_close(h);
-        Py_END_ALLOW_THREADS
+    }
+    Py_END_ALLOW_THREADS
+    if (rc < 0 && err != ECONNRESET) {
+        errno = err;
+        return PyErr_SetFromErrno(PyExc_OSError);
     }
     Py_RETURN_NONE;
 }
@@ -1485,14 +1551,16 @@ static PyObject *sock_detach(PyObject *self, PyObject *unused)
     if (s->handle < 0) {
         return PyLong_FromLong(-1);
     }
-    int64_t ms = -1;
-    polysock_gettimeout(s->handle, &ms);
+    int64_t ms = s->closed_ms;
+    int kind_known = s->kind_known;
+    keep_for_closed(s);
     int fd = polysock_detach(s->handle);
     if (fd < 0) {
+        s->closed_ms = ms;
+        s->kind_known = kind_known;
         return raise_last(polysock_errno());
     }
     s->handle = -1;
-    s->closed_ms = ms;
     return PyLong_FromLong(fd);
 }
 
@@ -1508,15 +1576,31 @@ static PyObject *sock_dup(PyObject *self, PyObject *unused)
     return PyLong_FromLongLong(h);
 }
 
-/* _from_handle(handle) (classmethod): a new `cls` object that owns
- * `handle`, without __init__; on failure the handle is closed. */
-static PyObject *sock_from_handle(PyObject *cls, PyObject *arg)
+/* _from_handle(handle[, like]) (classmethod): a new `cls` object that owns
+ * `handle`, without __init__, with the family/type/proto of socket `like`
+ * (accept and dup give the socket they come from) or else the kernel's; on
+ * failure the handle is closed. */
+static PyObject *sock_from_handle(PyObject *cls, PyObject *const *args, Py_ssize_t nargs)
 {
-    long long h = PyLong_AsLongLong(arg);
+    if (arg_count("_from_handle", nargs, 1, 2) < 0) {
+        return NULL;
+    }
+    long long h = PyLong_AsLongLong(args[0]);
     if (h == -1 && PyErr_Occurred()) {
         return NULL;
     }
-    Sock *s = sock_new_handle((PyTypeObject *)cls, (polysock_t)h);
+    PyObject *like = nargs > 1 ? args[1] : Py_None;
+    if (like != Py_None && !PyObject_TypeCheck(like, SockType)) {
+        polysock_close((polysock_t)h);
+        return type_error(PyExc_TypeError, "%s() argument 2 must be a socket, not %U",
+                          "_from_handle", like);
+    }
+    /* A table lookup, no system call: the kind is read when needed. */
+    if (polysock_fileno((polysock_t)h) < 0) {
+        return raise_last(polysock_errno());
+    }
+    Sock *s = sock_new_handle((PyTypeObject *)cls, (polysock_t)h,
+                              like == Py_None ? NULL : (Sock *)like);
     if (s == NULL) {
         polysock_close((polysock_t)h);
     }
@@ -1738,8 +1822,8 @@ static PyMethodDef sock_methods[] = {
     {"close", sock_close, METH_NOARGS, "close()"},
     {"connect", sock_connect, METH_O, "connect(address)"},
     {"connect_ex", sock_connect_ex, METH_O, "connect_ex(address) -> errno"},
-    {"_from_handle", sock_from_handle, METH_O | METH_CLASS,
-     "_from_handle(handle) -> a socket of this class owning handle"},
+    {"_from_handle", (PyCFunction)(void (*)(void))sock_from_handle, METH_FASTCALL | METH_CLASS,
+     "_from_handle(handle[, like]) -> a socket of this class owning handle"},
     {"detach", sock_detach, METH_NOARGS, "detach() -> file descriptor"},
     {"dup", sock_dup, METH_NOARGS, "dup() -> handle of a duplicate"},
     {"fileno", sock_fileno, METH_NOARGS, "fileno() -> integer"},
@@ -1776,14 +1860,20 @@ static PyMethodDef sock_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static PyMemberDef sock_members[] = {
-    {"family", T_INT, offsetof(Sock, family), READONLY, "the socket family"},
-    {"type", T_INT, offsetof(Sock, type), READONLY, "the socket type"},
-    {"proto", T_INT, offsetof(Sock, proto), READONLY, "the socket protocol"},
-    {NULL, 0, 0, 0, NULL},
-};
+/* family, type, proto: read-only ints (closure: the field's offset). */
+static PyObject *sock_kind_get(PyObject *self, void *closure)
+{
+    Sock *s = (Sock *)self;
+    if (sock_kind(s) < 0) {
+        return NULL;
+    }
+    return PyLong_FromLong(*(int *)((char *)s + (size_t)closure));
+}
 
 static PyGetSetDef sock_getset[] = {
+    {"family", sock_kind_get, NULL, "the socket family", (void *)offsetof(Sock, family)},
+    {"type", sock_kind_get, NULL, "the socket type", (void *)offsetof(Sock, type)},
+    {"proto", sock_kind_get, NULL, "the socket protocol", (void *)offsetof(Sock, proto)},
     {"timeout", sock_timeout_get, NULL, "the timeout in seconds (None: blocking)", NULL},
     {"handle", sock_handle_get, NULL, "polysock's handle (-1 once closed or detached)", NULL},
     {NULL, NULL, NULL, NULL, NULL},
@@ -1796,7 +1886,6 @@ static PyType_Slot sock_slots[] = {
     {Py_tp_finalize, sock_finalize},
     {Py_tp_dealloc, sock_dealloc},
     {Py_tp_methods, sock_methods},
-    {Py_tp_members, sock_members},
     {Py_tp_getset, sock_getset},
     {Py_tp_doc, "socket(family=AF_INET, type=SOCK_STREAM, proto=0, fileno=None)"},
     {0, NULL},
@@ -1824,8 +1913,8 @@ static PyObject *mod_socketpair(PyObject *module, PyObject *args)
     if (polysock_socketpair(family, type, proto, pair) < 0) {
         return raise_last(polysock_errno());
     }
-    Sock *a = sock_new_handle(SockType, pair[0]);
-    Sock *b = a == NULL ? NULL : sock_new_handle(SockType, pair[1]);
+    Sock *a = sock_new_handle(SockType, pair[0], NULL);
+    Sock *b = a == NULL ? NULL : sock_new_handle(SockType, pair[1], NULL);
     if (b == NULL) {
         polysock_close(pair[0]);
         polysock_close(pair[1]);
@@ -1858,7 +1947,40 @@ static PyObject *mod_setdefaulttimeout(PyObject *module, PyObject *value)
     Py_RETURN_NONE;
 }
 
+/* create_connection(host, port, timeout_ms, source_host, source_port) ->
+ * handle: polysock_create_connection in this module's copy of polysock, for
+ * the Python layer's create_connection (which checks the arguments, encodes
+ * the hosts as bytes, source_host None for none, and wraps the handle with
+ * _from_handle). */
+static PyObject *mod_create_connection(PyObject *module, PyObject *args)
+{
+    (void)module;
+    const char *host, *source_host = NULL;
+    PyObject *source;
+    int port, source_port;
+    long long ms;
+    if (!PyArg_ParseTuple(args, "yiLOi:create_connection", &host, &port, &ms, &source,
+                          &source_port) ||
+        (source != Py_None && (source_host = PyBytes_AsString(source)) == NULL)) {
+        return NULL;
+    }
+    polysock_t h;
+    int code = 0;
+    Py_BEGIN_ALLOW_THREADS
+    h = polysock_create_connection(host, port, ms, source_host, source_port);
+    if (h < 0) {
+        code = polysock_errno();
+    }
+    Py_END_ALLOW_THREADS
+    if (h < 0) {
+        return raise_last(code);
+    }
+    return PyLong_FromLongLong(h);
+}
+
 static PyMethodDef module_functions[] = {
+    {"create_connection", mod_create_connection, METH_VARARGS,
+     "create_connection(host, port, timeout_ms, source_host, source_port) -> handle"},
     {"getdefaulttimeout", mod_getdefaulttimeout, METH_NOARGS,
      "getdefaulttimeout() -> seconds or None: the timeout new sockets start with"},
     {"setdefaulttimeout", mod_setdefaulttimeout, METH_O, "setdefaulttimeout(timeout)"},

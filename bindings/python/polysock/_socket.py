@@ -127,8 +127,8 @@ class socket(_base):
             self._given = (family, type, proto)
 
     @classmethod
-    def _from_handle(cls, h):
-        sock = super()._from_handle(h)
+    def _from_handle(cls, h, like=None):
+        sock = super()._from_handle(h, like)
         sock._io_refs = 0
         sock._closed = False
         sock._given = None
@@ -188,13 +188,13 @@ class socket(_base):
 
     def dup(self):
         """A new socket on a duplicate of the fd, with the same timeout."""
-        return type(self)._from_handle(_base.dup(self))
+        return type(self)._from_handle(_base.dup(self), self)
 
     def accept(self):
         """(new socket, peer address). The new socket starts with the
         default timeout (getdefaulttimeout())."""
         h, address = self._accept()
-        return type(self)._from_handle(h), address
+        return type(self)._from_handle(h, self), address
 
     def makefile(self, mode="r", buffering=None, *, encoding=None, errors=None,
                  newline=None):
@@ -348,7 +348,8 @@ class socket(_base):
             self.close()
 
     def _real_close(self, _close=_base.close, _fileno=_base.fileno):
-        fd = _fileno(self)
+        # The native backend's close() reports close(2)'s EBADF itself.
+        fd = _fileno(self) if _backend is _ctypes_socket else -1
         if fd >= 0:
             try:
                 fcntl.fcntl(fd, fcntl.F_GETFD)
@@ -696,15 +697,12 @@ def create_connection(address, timeout=_GLOBAL_DEFAULT_TIMEOUT, source_address=N
         source_host, source_port = source_address
         source_host = _text_arg(source_host, "host", "create_connection") or None
         source_port = _addr._port(source_port, "create_connection")
-    h = _abi.polysock_create_connection(
-        host, port, _ms_or_default(timeout), source_host, source_port
-    )
-    if h < 0:
-        err = last_error()
-        if all_errors and isinstance(err, OSError) and sys.version_info >= (3, 11):
-            raise ExceptionGroup("create_connection failed", [err])  # noqa: F821
-        raise err
-    sock = _from_abi_handle(h)
+    try:
+        sock = _connected(host, port, _ms_or_default(timeout), source_host, source_port)
+    except OSError as err:
+        if all_errors and sys.version_info >= (3, 11):
+            raise ExceptionGroup("create_connection failed", [err]) from None  # noqa: F821
+        raise
     if timeout is not _GLOBAL_DEFAULT_TIMEOUT:
         try:
             sock.settimeout(timeout)
@@ -712,6 +710,19 @@ def create_connection(address, timeout=_GLOBAL_DEFAULT_TIMEOUT, source_address=N
             sock.close()
             raise
     return sock
+
+
+def _connected(host, port, ms, source_host, source_port):
+    """polysock_create_connection's socket, made by the backend's own copy
+    of polysock where the backend offers it (the native one: no fd handed
+    over, no system call more)."""
+    connect = getattr(_backend, "create_connection", None)
+    if connect is not None:
+        return socket._from_handle(connect(host, port, ms, source_host, source_port))
+    h = _abi.polysock_create_connection(host, port, ms, source_host, source_port)
+    if h < 0:
+        raise last_error()
+    return _from_abi_handle(h)
 
 
 def _connect_port(port):

@@ -709,6 +709,76 @@ class HandlesAndDefaults(unittest.TestCase):
             self.assertEqual(cm.exception.errno, errno.EBADF)
             self.assertRaises(TypeError, _native.socket._from_handle, "1")
 
+    def test_from_handle_like(self):
+        srv, c = tcp_pair()
+        with closing(srv), closing(c):
+            h, _ = srv._accept()
+            s = _native.socket._from_handle(h, srv)  # as accept() does
+            with closing(s):
+                self.assertEqual((s.family, s.type, s.proto), (srv.family, srv.type, srv.proto))
+                c.sendall(b"x")
+                s.settimeout(WAIT)
+                self.assertEqual(s.recv(1), b"x")
+            h = _native.socket.dup(c)
+            self.assertRaises(TypeError, _native.socket._from_handle, h, "socket")
+            # The handle was closed with the failure.
+            with self.assertRaises(OSError) as cm:
+                _native.socket._from_handle(h)
+            self.assertEqual(cm.exception.errno, errno.EBADF)
+            self.assertRaises(TypeError, _native.socket._from_handle)
+            self.assertRaises(TypeError, _native.socket._from_handle, 1, None, None)
+
+    def test_kind_read_when_needed_and_kept_after_close(self):
+        srv, c = tcp_pair()
+        with closing(srv), closing(c):
+            # A handle of unknown kind: its family/type/proto come from the
+            # kernel, also when first asked after close().
+            for ask_first in (True, False):
+                s = _native.socket._from_handle(_native.socket.dup(c))
+                if ask_first:
+                    self.assertEqual(s.family, c.family)
+                s.close()
+                # The kernel's protocol (c, made with 0, reports 0 as CPython's).
+                self.assertEqual((s.family, s.type, s.proto), (c.family, c.type, 6))
+                self.assertIn("family=%d" % c.family, repr(s))
+            t = _native.socket._from_handle(_native.socket.dup(c))
+            os.close(t.detach())
+            self.assertEqual((t.family, t.type), (c.family, c.type))
+
+    def test_close_reports_a_closed_fd(self):
+        a, b = pair()
+        with closing(b):
+            os.close(a.fileno())  # behind the socket's back
+            with self.assertRaises(OSError) as cm:
+                a.close()
+            self.assertEqual(cm.exception.errno, errno.EBADF)
+            self.assertEqual(a.fileno(), -1)
+            a.close()  # twice: harmless
+
+    def test_create_connection(self):
+        srv = _native.socket(_native_af_inet(), 1, 0)
+        with closing(srv):
+            srv.bind(("127.0.0.1", 0))
+            srv.listen()
+            port = srv.getsockname()[1]
+            h = _native.create_connection(b"127.0.0.1", port, int(WAIT * 1000), None, 0)
+            c = _native.socket._from_handle(h)
+            with closing(c):
+                self.assertEqual((c.family, c.type), (_native_af_inet(), 1))
+                self.assertEqual(c.getpeername(), ("127.0.0.1", port))
+            h = _native.create_connection(b"127.0.0.1", port, -1, b"127.0.0.1", 0)
+            with closing(_native.socket._from_handle(h)) as c:
+                self.assertEqual(c.getsockname()[0], "127.0.0.1")
+        # Nobody listens there now.
+        with self.assertRaises(ConnectionRefusedError):
+            _native.create_connection(b"127.0.0.1", port, int(WAIT * 1000), None, 0)
+        for bad in (("127.0.0.1", port, -1, None, 0), (b"127.0.0.1", "1", -1, None, 0),
+                    (b"127.0.0.1", port, -1, "127.0.0.1", 0), (b"127.0.0.1", port)):
+            self.assertRaises(TypeError, _native.create_connection, *bad)
+        with self.assertRaises(OSError) as cm:
+            _native.create_connection(b"127.0.0.1", 70000, -1, None, 0)
+        self.assertEqual(cm.exception.errno, errno.EINVAL)
+
     def test_default_timeout(self):
         self.assertIsNone(_native.getdefaulttimeout())
         try:
