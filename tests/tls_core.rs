@@ -4,8 +4,11 @@
 
 mod tls_support;
 
+use polysock::core::poll::{POLYSOCK_POLLIN, POLYSOCK_POLLOUT};
+use polysock::core::poller::{POLYSOCK_POLLER_EDGE, POLYSOCK_POLLER_ONESHOT, PollerEvent};
 use polysock::ffi::error::polysock_errno;
 use polysock::ffi::io::*;
+use polysock::ffi::poller::*;
 use polysock::ffi::socket::*;
 use polysock::ffi::tls::*;
 use std::time::Instant;
@@ -21,6 +24,12 @@ struct Pair {
 
 impl Pair {
     fn new() -> Pair {
+        Pair::build(|_| {})
+    }
+
+    /// As `new`, calling `before_wrap` with the server socket while it is
+    /// still plain.
+    fn build(before_wrap: impl FnOnce(polysock_t)) -> Pair {
         let (lst, port) = listen();
         let ccfg = client_config();
         let scfg = server_config("server");
@@ -28,6 +37,7 @@ impl Pair {
         let server = ok(polysock_accept(lst, std::ptr::null_mut()));
         polysock_close(lst);
         ok(polysock_settimeout(server, 10_000) as i64);
+        before_wrap(server);
         ok(polysock_tls_wrap_server(server, scfg) as i64);
         let t = std::thread::spawn(move || polysock_tls_handshake(server));
         ok(polysock_tls_wrap(client, ccfg, c("localhost").as_ptr()) as i64);
@@ -119,4 +129,89 @@ fn pending_counts_what_rustls_decrypted_and_nothing_else() {
     expect_err(polysock_tls_pending(plain), libc::EBADF);
     expect_err(polysock_tls_pending(-5), libc::EBADF);
     assert_eq!(polysock_errno(), libc::EBADF);
+}
+
+/// What one poller wait reports: (handle, events, user) per entry.
+fn wait(p: polysock_poller_t, ms: i64) -> Vec<(polysock_t, i32, u64)> {
+    let mut ev = [PollerEvent::default(); 8];
+    let n = ok(polysock_poller_wait(p, ev.as_mut_ptr(), ev.len(), ms));
+    ev[..n as usize]
+        .iter()
+        .map(|e| (e.handle, e.events, e.user))
+        .collect()
+}
+
+#[test]
+fn the_poller_reports_decrypted_bytes_the_kernel_no_longer_shows() {
+    let p = Pair::new();
+    let poller = ok(polysock_poller_create());
+    let s = p.server;
+    ok(polysock_poller_add(poller, s, POLYSOCK_POLLIN, 0, 1) as i64);
+    assert_eq!(wait(poller, 0), []);
+    p.send_records(&[b"hello ", b"world"]);
+    assert_eq!(wait(poller, 0), [(s, POLYSOCK_POLLIN, 1)]);
+    assert_eq!(p.recv(3), b"hel");
+    // Nothing on the socket now, 8 bytes in rustls: ready at once, and a
+    // wait with a timeout does not wait for the kernel.
+    assert_eq!(kernel_bytes(s), 0);
+    assert_eq!(wait(poller, 0), [(s, POLYSOCK_POLLIN, 1)]);
+    assert_eq!(wait(poller, 5000), [(s, POLYSOCK_POLLIN, 1)]);
+    // One entry with what the kernel adds; none for POLLOUT alone.
+    let both = POLYSOCK_POLLIN | POLYSOCK_POLLOUT;
+    ok(polysock_poller_modify(poller, s, both, 0, 2) as i64);
+    assert_eq!(wait(poller, 0), [(s, both, 2)]);
+    ok(polysock_poller_modify(poller, s, POLYSOCK_POLLOUT, 0, 3) as i64);
+    assert_eq!(wait(poller, 0), [(s, POLYSOCK_POLLOUT, 3)]);
+    // Edge-triggered: bytes that were there already are no new edge.
+    ok(polysock_poller_modify(poller, s, POLYSOCK_POLLIN, POLYSOCK_POLLER_EDGE, 4) as i64);
+    assert_eq!(wait(poller, 0), []);
+    // One-shot: one report until re-armed, the kernel's included.
+    let once = POLYSOCK_POLLER_ONESHOT;
+    ok(polysock_poller_modify(poller, s, POLYSOCK_POLLIN, once, 5) as i64);
+    assert_eq!(wait(poller, 0), [(s, POLYSOCK_POLLIN, 5)]);
+    assert_eq!(wait(poller, 0), []);
+    p.send_records(&[b"!"]);
+    assert_eq!(wait(poller, 0), []);
+    ok(polysock_poller_modify(poller, s, POLYSOCK_POLLIN, once, 6) as i64);
+    assert_eq!(wait(poller, 0), [(s, POLYSOCK_POLLIN, 6)]);
+    // Removed, it is not reported; added again, it is.
+    ok(polysock_poller_remove(poller, s) as i64);
+    assert_eq!(wait(poller, 0), []);
+    ok(polysock_poller_add(poller, s, POLYSOCK_POLLIN, 0, 7) as i64);
+    assert_eq!(wait(poller, 0), [(s, POLYSOCK_POLLIN, 7)]);
+    // Read to the end: nothing is left to report.
+    assert_eq!(p.recv(100), b"lo ");
+    assert_eq!(p.recv(100), b"world");
+    assert_eq!(p.recv(100), b"!");
+    assert_eq!(polysock_tls_pending(s), 0);
+    assert_eq!(wait(poller, 0), []);
+    polysock_poller_destroy(poller);
+}
+
+#[test]
+fn a_socket_registered_before_its_wrap_is_watched_for_decrypted_bytes() {
+    let poller = ok(polysock_poller_create());
+    let p = Pair::build(|s| {
+        ok(polysock_poller_add(poller, s, POLYSOCK_POLLIN, 0, 9) as i64);
+    });
+    let s = p.server;
+    p.send_records(&[b"abcdef"]);
+    assert_eq!(p.recv(2), b"ab");
+    assert_eq!(kernel_bytes(s), 0);
+    assert_eq!(wait(poller, 5000), [(s, POLYSOCK_POLLIN, 9)]);
+    // The client side, with nothing decrypted (its receive takes the
+    // server's session tickets and finds no data), is not reported.
+    ok(polysock_settimeout(p.client, 0) as i64);
+    let mut b = [0u8; 8];
+    expect_err(
+        polysock_recv(p.client, b.as_mut_ptr().cast(), b.len(), 0),
+        libc::EAGAIN,
+    );
+    assert_eq!(kernel_bytes(p.client), 0);
+    ok(polysock_poller_add(poller, p.client, POLYSOCK_POLLIN, 0, 10) as i64);
+    assert_eq!(wait(poller, 0), [(s, POLYSOCK_POLLIN, 9)]);
+    // A closed socket leaves the poller's TLS list with its registration.
+    drop(p);
+    assert_eq!(wait(poller, 0), []);
+    polysock_poller_destroy(poller);
 }

@@ -19,6 +19,12 @@
 //! Wakes: a wake() from any thread makes one wait return with a reserved
 //! entry whose handle is POLYSOCK_POLLER_WAKE (0, never a socket). Wakes
 //! coalesce: several before a wait give one such entry.
+//!
+//! TLS: rustls may hold decrypted bytes the kernel no longer shows as
+//! readable. A poller lists its TLS registrations (a socket tells its
+//! watchers when it is wrapped) and, only while that list is not empty,
+//! looks at them before each wait (`tls_ready`); plain sockets cost one
+//! atomic load per wait.
 
 use super::error::{Error, Result, fail};
 use super::handles::{self, Handle, SocketRef};
@@ -26,7 +32,7 @@ use super::poll::{ALWAYS, POLYSOCK_POLLIN, check_events, check_timeout, from_os,
 use super::wait::Deadline;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 /// Registration flag: edge-triggered (report a readiness change once, not
@@ -73,8 +79,10 @@ struct Reg {
     events: i32,
     flags: u32,
     user: u64,
-    /// Not yet reported since (re-)arming a one-shot (the poll fallback).
+    /// Not yet reported since (re-)arming a one-shot.
     armed: bool,
+    /// The socket is a TLS stream: listed in `Regs::tls`.
+    tls: bool,
 }
 
 #[derive(Default)]
@@ -84,6 +92,11 @@ struct Regs {
     /// The poll fallback's scratch arrays, kept between waits.
     scratch: Vec<libc::pollfd>,
     scratch_handles: Vec<Handle>,
+    /// The fds of TLS registrations, whose decrypted bytes the kernel
+    /// cannot see (see `tls_ready`).
+    tls: Vec<RawFd>,
+    /// `tls_ready`'s scratch list, kept between waits.
+    tls_scratch: Vec<Handle>,
 }
 
 impl Regs {
@@ -93,6 +106,15 @@ impl Regs {
             .get_mut(fd as usize)
             .and_then(Option::as_mut)
             .filter(|r| r.sock_id == sock_id)
+    }
+
+    /// Puts `reg` (or nothing) at `fd`, keeping the TLS list in step.
+    fn set(&mut self, fd: RawFd, reg: Option<Reg>) {
+        let slot = &mut self.by_fd[fd as usize];
+        if slot.as_ref().is_some_and(|r| r.tls) {
+            self.tls.retain(|&f| f != fd);
+        }
+        *slot = reg;
     }
 }
 
@@ -113,6 +135,9 @@ pub struct Poller {
     /// operations).
     report_closed: bool,
     regs: Mutex<Regs>,
+    /// `Regs::tls.len()`, read without the lock: a wait looks for decrypted
+    /// bytes only when it is above 0.
+    tls_regs: AtomicUsize,
 }
 
 /// The pollers a socket is registered with. Each socket has one; the
@@ -142,6 +167,18 @@ impl Watchers {
     fn remove(&self, p: &Arc<Poller>) {
         self.lock()
             .retain(|w| w.strong_count() > 0 && !std::ptr::eq(w.as_ptr(), Arc::as_ptr(p)));
+    }
+
+    /// The socket `sock_id` with `fd` became a TLS stream: its pollers look
+    /// for the bytes rustls decrypted, which the kernel cannot see.
+    #[cfg(feature = "tls")]
+    pub(crate) fn tls_wrapped(&self, fd: RawFd, sock_id: usize) {
+        // Told outside the list's lock: a poller's add takes its own lock
+        // first, then this one.
+        let list: Vec<Arc<Poller>> = self.lock().iter().filter_map(Weak::upgrade).collect();
+        for p in list {
+            p.tls_wrapped(fd, sock_id);
+        }
     }
 
     /// The socket `sock_id` with `fd` is going away: every poller forgets
@@ -188,6 +225,7 @@ impl Poller {
             destroyed: AtomicBool::new(false),
             report_closed: false,
             regs: Mutex::new(Regs::default()),
+            tls_regs: AtomicUsize::new(0),
         })
     }
 
@@ -280,15 +318,25 @@ impl Poller {
         // while a call still held it: the number is not its own any more,
         // so its entry is replaced (its own drop then finds nothing).
         // Otherwise a socket removes its entry before its fd closes.
-        regs.by_fd[i] = Some(Reg {
-            handle: h,
-            sock_id: id,
-            events,
-            flags,
-            user,
-            armed: true,
-        });
+        regs.set(
+            fd,
+            Some(Reg {
+                handle: h,
+                sock_id: id,
+                events,
+                flags,
+                user,
+                armed: true,
+                tls: false,
+            }),
+        );
         sock.watchers.add(self);
+        // After joining the watchers: a wrap from now on tells this poller
+        // itself (`tls_wrapped`), and one before is seen here.
+        if sock.tls().is_some() {
+            self.mark_tls(&mut regs, fd, id);
+        }
+        self.count_tls(&regs);
         drop(regs);
         self.refresh();
         Ok(())
@@ -332,7 +380,8 @@ impl Poller {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         self.epoll_ctl(libc::EPOLL_CTL_DEL, fd, 0, 0)
             .map_err(|code| Error::new(code, format_args!("{op}: handle {h}: epoll_ctl")))?;
-        regs.by_fd[fd as usize] = None;
+        regs.set(fd, None);
+        self.count_tls(&regs);
         sock.watchers.remove(self);
         Ok(())
     }
@@ -343,8 +392,28 @@ impl Poller {
         if regs.get_mut(fd, sock_id).is_some() {
             #[cfg(any(target_os = "linux", target_os = "android"))]
             let _ = self.epoll_ctl(libc::EPOLL_CTL_DEL, fd, 0, 0);
-            regs.by_fd[fd as usize] = None;
+            regs.set(fd, None);
+            self.count_tls(&regs);
         }
+    }
+
+    /// The socket `sock_id` at `fd` became a TLS stream.
+    #[cfg(feature = "tls")]
+    pub(crate) fn tls_wrapped(&self, fd: RawFd, sock_id: usize) {
+        let mut regs = self.lock_regs();
+        self.mark_tls(&mut regs, fd, sock_id);
+        self.count_tls(&regs);
+    }
+
+    fn mark_tls(&self, regs: &mut Regs, fd: RawFd, sock_id: usize) {
+        if let Some(r) = regs.get_mut(fd, sock_id).filter(|r| !r.tls) {
+            r.tls = true;
+            regs.tls.push(fd);
+        }
+    }
+
+    fn count_tls(&self, regs: &Regs) {
+        self.tls_regs.store(regs.tls.len(), Ordering::Release);
     }
 
     /// Keeps the entries whose handle is still open, compacted at the
@@ -365,14 +434,14 @@ impl Poller {
             }
             let fd = (ev.handle & 0xffff_ffff) as RawFd;
             let mut regs = self.lock_regs();
-            if let Some(slot) = regs.by_fd.get_mut(fd as usize) {
-                if slot.as_ref().is_some_and(|r| r.handle == ev.handle) {
-                    // The registration is there, so the socket has not
-                    // reached its drop: the fd is still its own.
-                    #[cfg(any(target_os = "linux", target_os = "android"))]
-                    let _ = self.epoll_ctl(libc::EPOLL_CTL_DEL, fd, 0, 0);
-                    *slot = None;
-                }
+            let here = regs.by_fd.get(fd as usize).and_then(Option::as_ref);
+            if here.is_some_and(|r| r.handle == ev.handle) {
+                // The registration is there, so the socket has not
+                // reached its drop: the fd is still its own.
+                #[cfg(any(target_os = "linux", target_os = "android"))]
+                let _ = self.epoll_ctl(libc::EPOLL_CTL_DEL, fd, 0, 0);
+                regs.set(fd, None);
+                self.count_tls(&regs);
             }
         }
         k
@@ -405,13 +474,27 @@ impl Poller {
         let max = out.len().min(MAX_BATCH);
         let out = &mut out[..max];
         let deadline = Deadline::after_ms(timeout_ms);
+        // TLS sockets with decrypted bytes are ready now; the kernel is
+        // only asked what else is, without waiting.
+        let ready = match self.tls_regs.load(Ordering::Acquire) {
+            0 => 0,
+            _ => self.tls_ready(out),
+        };
         loop {
             self.check_alive(op)?;
-            let ms = deadline.remaining_ms();
+            if ready == max {
+                return Ok(ready);
+            }
+            let ms = if ready > 0 {
+                0
+            } else {
+                deadline.remaining_ms()
+            };
+            let rest = &mut out[ready..];
             let got = match &self.backend {
                 #[cfg(any(target_os = "linux", target_os = "android"))]
-                Backend::Epoll(ep) => self.wait_epoll(ep.as_raw_fd(), out, ms)?,
-                Backend::Poll => self.wait_poll(out, ms)?,
+                Backend::Epoll(ep) => self.wait_epoll(ep.as_raw_fd(), rest, ms)?,
+                Backend::Poll => self.wait_poll(rest, ms)?,
             };
             let Some((n, woke)) = got else {
                 // EINTR: again, with the time that remains (or as the hook says)
@@ -419,6 +502,7 @@ impl Poller {
                 continue;
             };
             self.check_alive(op)?;
+            let n = merge(out, ready, n);
             let mut k = self.retain_open(&mut out[..n]);
             if woke {
                 self.waker.drain();
@@ -437,6 +521,60 @@ impl Poller {
                 return Ok(k);
             }
         }
+    }
+
+    /// Writes to `out` an entry for each TLS registration that holds
+    /// decrypted bytes (or bytes a readline buffered), which the kernel
+    /// cannot see: level-triggered ones registered for POLYSOCK_POLLIN and
+    /// armed. Edge-triggered ones get none (their users read until EAGAIN,
+    /// which a TLS receive gives only once rustls holds nothing); a
+    /// one-shot one is disarmed by the report. Returns how many.
+    fn tls_ready(&self, out: &mut [MaybeUninit<PollerEvent>]) -> usize {
+        let mut handles = {
+            let mut regs = self.lock_regs();
+            let mut hs = std::mem::take(&mut regs.tls_scratch);
+            hs.clear();
+            for &fd in &regs.tls {
+                if let Some(Some(r)) = regs.by_fd.get(fd as usize) {
+                    if r.events & POLYSOCK_POLLIN != 0
+                        && r.flags & POLYSOCK_POLLER_EDGE == 0
+                        && r.armed
+                    {
+                        hs.push(r.handle);
+                    }
+                }
+            }
+            hs
+        };
+        // Outside the lock: the last reference to a socket closes it, and
+        // closing takes the lock (`forget`).
+        handles.retain(|&h| handles::get(h).is_ok_and(|s| s.tls_readable()));
+        let mut k = 0;
+        let mut regs = self.lock_regs();
+        for &h in &handles {
+            if k == out.len() {
+                break;
+            }
+            let fd = (h & 0xffff_ffff) as usize;
+            let Some(Some(r)) = regs.by_fd.get_mut(fd) else {
+                continue;
+            };
+            if r.handle != h || !r.armed {
+                continue;
+            }
+            if r.flags & POLYSOCK_POLLER_ONESHOT != 0 {
+                r.armed = false;
+            }
+            out[k] = MaybeUninit::new(PollerEvent {
+                handle: h,
+                events: POLYSOCK_POLLIN,
+                reserved: 0,
+                user: r.user,
+            });
+            k += 1;
+        }
+        regs.tls_scratch = handles;
+        k
     }
 
     /// One epoll_wait. None after EINTR; else the socket entries written to
@@ -473,6 +611,11 @@ impl Poller {
             if let Some(Some(r)) = regs.by_fd.get_mut(fd) {
                 if r.handle == h {
                     if r.flags & POLYSOCK_POLLER_ONESHOT != 0 {
+                        if !r.armed {
+                            // Reported already as a TLS socket with
+                            // decrypted bytes (see `tls_ready`).
+                            continue;
+                        }
                         r.armed = false;
                     }
                     out[k] = MaybeUninit::new(PollerEvent {
@@ -568,6 +711,33 @@ impl Poller {
         }
         result
     }
+}
+
+/// Folds the `n` entries the kernel reported after the first `ready`
+/// (TLS sockets with decrypted bytes) into those of the same socket;
+/// returns how many entries remain.
+fn merge(out: &mut [MaybeUninit<PollerEvent>], ready: usize, n: usize) -> usize {
+    if ready == 0 {
+        return n;
+    }
+    let mut k = ready;
+    for i in ready..ready + n {
+        // SAFETY: the first ready + n entries are initialised.
+        let ev = unsafe { out[i].assume_init() };
+        // SAFETY: as above.
+        match out[..ready]
+            .iter_mut()
+            .find(|e| unsafe { e.assume_init_ref() }.handle == ev.handle)
+        {
+            // SAFETY: as above.
+            Some(e) => unsafe { e.assume_init_mut() }.events |= ev.events,
+            None => {
+                out[k] = MaybeUninit::new(ev);
+                k += 1;
+            }
+        }
+    }
+    k
 }
 
 fn socket(op: &str, h: Handle) -> Result<SocketRef> {
@@ -860,6 +1030,64 @@ mod tests {
             .iter()
             .map(|e| unsafe { e.assume_init() })
             .collect()
+    }
+
+    /// A TLS session over a socket pair (client a, server b), handshake
+    /// done, a 10 s timeout on both.
+    #[cfg(feature = "tls")]
+    fn tls_pair() -> (Handle, Handle) {
+        use crate::core::tls::{POLYSOCK_TLS_CLIENT, POLYSOCK_TLS_SERVER, TlsConfig, Verify};
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let server = TlsConfig::new(POLYSOCK_TLS_SERVER).unwrap();
+        let chain = cert.cert.pem();
+        let key = cert.signing_key.serialize_pem();
+        let (chain, key) = (("chain", chain.as_bytes()), ("key", key.as_bytes()));
+        server.set_identity("test", chain, key).unwrap();
+        let client = TlsConfig::new(POLYSOCK_TLS_CLIENT).unwrap();
+        client.set_verify("test", Verify::Nothing).unwrap();
+        let (a, b) = pair();
+        let (sa, sb) = (handles::get(a).unwrap(), handles::get(b).unwrap());
+        sa.set_timeout(10_000).unwrap();
+        sb.set_timeout(10_000).unwrap();
+        sa.tls_wrap(&client, Some("localhost")).unwrap();
+        sb.tls_wrap_server(&server).unwrap();
+        drop(sb);
+        std::thread::scope(|t| {
+            t.spawn(|| handles::get(b).unwrap().tls_handshake().unwrap());
+            sa.tls_handshake().unwrap();
+        });
+        (a, b)
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn tls_bytes_rustls_holds_are_ready_on_both_backends() {
+        for p in backends() {
+            let (a, b) = tls_pair();
+            p.add(b, POLYSOCK_POLLIN, 0, 1).unwrap();
+            send(a, b"hello");
+            assert_eq!(wait(&p, 5000).len(), 1);
+            let mut buf = [MaybeUninit::uninit(); 2];
+            let sb = handles::get(b).unwrap();
+            assert_eq!(sb.recv(&mut buf, 0).unwrap(), 2);
+            // The kernel holds nothing now, rustls 3 bytes.
+            let ev = wait(&p, 5000);
+            assert_eq!(
+                (ev.len(), ev[0].handle, ev[0].events),
+                (1, b, POLYSOCK_POLLIN)
+            );
+            p.modify(b, POLYSOCK_POLLIN, POLYSOCK_POLLER_ONESHOT, 2)
+                .unwrap();
+            assert_eq!(wait(&p, 0).len(), 1);
+            assert!(wait(&p, 0).is_empty());
+            p.modify(b, POLYSOCK_POLLIN, 0, 3).unwrap();
+            let mut rest = [MaybeUninit::uninit(); 8];
+            assert_eq!(sb.recv(&mut rest, 0).unwrap(), 3);
+            assert!(wait(&p, 0).is_empty());
+            drop(sb);
+            assert!(handles::close(a) && handles::close(b));
+            assert!(p.lock_regs().tls.is_empty());
+        }
     }
 
     #[test]

@@ -619,6 +619,7 @@ impl Socket {
         if self.tls.set(Box::new(stream)).is_err() {
             return fail!(libc::EALREADY, "{op}: the socket is a TLS stream already");
         }
+        self.watchers.tls_wrapped(self.fd(), self.id());
         Ok(())
     }
 
