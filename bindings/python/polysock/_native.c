@@ -307,10 +307,11 @@ static int uint_arg(PyObject *o, unsigned long max, const char *what, const char
     return 0;
 }
 
-/* A Unix socket address: str or path-like (file system encoding) or a
- * bytes-like object; a leading NUL is Linux's abstract namespace, which
- * polysock writes "@name". */
-static PyObject *unix_text(PyObject *addr)
+/* A Unix socket address as the kernel takes it (a new bytes object, for
+ * the polysock_*_unix calls): str or path-like (file system encoding) or a
+ * bytes-like object; a leading NUL is Linux's abstract namespace, where
+ * NULs may follow; a path has none. */
+static PyObject *unix_name(PyObject *addr)
 {
     PyObject *data;
     if (PyByteArray_Check(addr) || PyMemoryView_Check(addr)) {
@@ -330,8 +331,26 @@ static PyObject *unix_text(PyObject *addr)
     if (data == NULL) {
         return NULL;
     }
-    const char *p = PyBytes_AsString(data);
-    Py_ssize_t len = PyBytes_Size(data);
+    const char *p = PyBytes_AS_STRING(data);
+    Py_ssize_t len = PyBytes_GET_SIZE(data);
+    if ((len == 0 || p[0] != '\0') && (Py_ssize_t)strlen(p) != len) {
+        Py_DECREF(data);
+        PyErr_SetString(PyExc_ValueError, "AF_UNIX path contains a null character");
+        return NULL;
+    }
+    return data;
+}
+
+/* unix_name in polysock's text form, "@name" for an abstract name (which
+ * then cannot hold a NUL), for sendmsg's address. */
+static PyObject *unix_text(PyObject *addr)
+{
+    PyObject *data = unix_name(addr);
+    if (data == NULL) {
+        return NULL;
+    }
+    const char *p = PyBytes_AS_STRING(data);
+    Py_ssize_t len = PyBytes_GET_SIZE(data);
     if (len > 0 && p[0] == '\0') {
         PyObject *named = PyBytes_FromFormat("@%s", p + 1);
         if (named != NULL && PyBytes_Size(named) != len) {
@@ -343,21 +362,17 @@ static PyObject *unix_text(PyObject *addr)
         Py_DECREF(data);
         return named;
     }
-    if ((Py_ssize_t)strlen(p) != len) {
-        Py_DECREF(data);
-        PyErr_SetString(PyExc_ValueError, "AF_UNIX path contains a null character");
-        return NULL;
-    }
     return data;
 }
 
 /* A Python address for a socket of `family` as polysock's host text (a new
- * bytes object) and port. `op` names the call in messages. */
+ * bytes object) and port; for AF_UNIX the name as unix_name gives it.
+ * `op` names the call in messages. */
 static PyObject *addr_in(int family, PyObject *addr, const char *op, int *port)
 {
     *port = 0;
     if (family == POLYSOCK_AF_UNIX) {
-        return unix_text(addr);
+        return unix_name(addr);
     }
     if (family != POLYSOCK_AF_INET && family != POLYSOCK_AF_INET6) {
         PyErr_Format(PyExc_OSError, "%s: bad family", op);
@@ -429,6 +444,43 @@ static PyObject *addr_out(const polysock_addr *a)
     default:
         return Py_BuildValue("(si)", a->host, a->port);
     }
+}
+
+/* The Python form of an AF_UNIX name of `len` bytes as the kernel gives it
+ * (polysock_*_unix), as CPython's: an abstract name (a leading NUL) is
+ * bytes, a path str (file system encoding, surrogateescape), unnamed "". */
+static PyObject *unix_out(const char *name, size_t len)
+{
+    if (len > POLYSOCK_UNIX_NAME_MAX) {
+        len = POLYSOCK_UNIX_NAME_MAX; /* cut: more than sun_path holds */
+    }
+    if (len > 0 && name[0] == '\0') {
+        return PyBytes_FromStringAndSize(name, (Py_ssize_t)len);
+    }
+    return PyUnicode_DecodeFSDefaultAndSize(name, (Py_ssize_t)strnlen(name, len));
+}
+
+/* A sender, as recvfrom and accept give it: polysock's address, or for an
+ * AF_UNIX socket (`is_unix`) the name itself. */
+typedef struct {
+    int is_unix;
+    int accepted; /* accept's peer, not a datagram's sender */
+    size_t unix_len;
+    char unix_name[POLYSOCK_UNIX_NAME_MAX];
+    polysock_addr addr;
+} Sender;
+
+/* An unnamed AF_UNIX datagram sender is None, as CPython's recvfrom gives
+ * it; an unnamed connecting peer (accept) "". */
+static PyObject *sender_out(const Sender *from)
+{
+    if (!from->is_unix) {
+        return addr_out(&from->addr);
+    }
+    if (from->unix_len == 0 && !from->accepted) {
+        Py_RETURN_NONE;
+    }
+    return unix_out(from->unix_name, from->unix_len);
 }
 
 /* ----------------------------------------------------------------- sockets */
@@ -634,14 +686,19 @@ static int is_datagram(int type)
  * a stream it only checks that the socket is open, as the system call
  * would; on a datagram socket it consumes the next datagram into a 1-byte
  * scratch buffer. */
-static int64_t receive(Sock *s, void *buf, Py_ssize_t n, int flags, polysock_addr *from,
-                       int *code)
+static int64_t receive(Sock *s, void *buf, Py_ssize_t n, int flags, Sender *from, int *code)
 {
     polysock_t h = s->handle;
     char scratch[1];
     int zero = n == 0;
-    if (zero && (*code = kind_code(s)) != 0) {
+    if ((zero || from != NULL) && (*code = kind_code(s)) != 0) {
         return -1;
+    }
+    if (from != NULL) {
+        /* A stream's sender is None (the kernel names none), as CPython's. */
+        from->is_unix = s->family == POLYSOCK_AF_UNIX && is_datagram(s->type);
+        from->unix_len = 0;
+        from->accepted = 0;
     }
     if (zero && is_datagram(s->type)) {
         buf = scratch;
@@ -652,10 +709,13 @@ static int64_t receive(Sock *s, void *buf, Py_ssize_t n, int flags, polysock_add
     if (n == 0) {
         got = polysock_fileno(h) < 0 ? -1 : 0;
         if (from != NULL) {
-            from->family = 0;
+            from->addr.family = 0;
         }
+    } else if (from != NULL && from->is_unix) {
+        got = polysock_recvfrom_unix(h, buf, (size_t)n, flags, from->unix_name,
+                                     sizeof from->unix_name, &from->unix_len);
     } else if (from != NULL) {
-        got = polysock_recvfrom(h, buf, (size_t)n, flags, from);
+        got = polysock_recvfrom(h, buf, (size_t)n, flags, &from->addr);
     } else {
         got = polysock_recv(h, buf, (size_t)n, flags);
     }
@@ -684,7 +744,7 @@ static void bytes_cut(PyObject **buf, Py_ssize_t n, int64_t got)
  * address). The bytes object is allocated once, received into, and shrunk
  * in place to what arrived. */
 static PyObject *recv_bytes(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
-                            polysock_addr *from, const char *name)
+                            Sender *from, const char *name)
 {
     Py_ssize_t n;
     int flags = 0;
@@ -718,16 +778,16 @@ static PyObject *sock_recv(PyObject *self, PyObject *const *args, Py_ssize_t nar
 
 static PyObject *sock_recvfrom(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    polysock_addr from;
+    Sender from;
     PyObject *data = recv_bytes(self, args, nargs, &from, "recvfrom");
-    return data == NULL ? NULL : Py_BuildValue("(NN)", data, addr_out(&from));
+    return data == NULL ? NULL : Py_BuildValue("(NN)", data, sender_out(&from));
 }
 
 /* recv_into(buffer[, nbytes[, flags]]) -> nbytes received, and
  * recvfrom_into, straight into the caller's buffer: the count received, or
  * -1 with an exception set. */
 static int64_t recv_buffer(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
-                           PyObject *kwnames, polysock_addr *from, const char *name)
+                           PyObject *kwnames, Sender *from, const char *name)
 {
     PyObject *a[3];
     int flags = 0;
@@ -759,9 +819,9 @@ static PyObject *sock_recv_into(PyObject *self, PyObject *const *args, Py_ssize_
 static PyObject *sock_recvfrom_into(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
                                     PyObject *kwnames)
 {
-    polysock_addr from;
+    Sender from;
     int64_t got = recv_buffer(self, args, nargs, kwnames, &from, "recvfrom_into");
-    return got < 0 ? NULL : Py_BuildValue("(LN)", (long long)got, addr_out(&from));
+    return got < 0 ? NULL : Py_BuildValue("(LN)", (long long)got, sender_out(&from));
 }
 
 /* send(data[, flags]) -> bytes sent; sendall(data[, flags]) -> None */
@@ -834,11 +894,14 @@ static PyObject *sock_sendto(PyObject *self, PyObject *const *args, Py_ssize_t n
         return NULL;
     }
     polysock_t h = s->handle;
-    const char *text = PyBytes_AsString(host);
+    const char *text = PyBytes_AS_STRING(host);
+    size_t text_len = (size_t)PyBytes_GET_SIZE(host);
+    int is_unix = s->family == POLYSOCK_AF_UNIX;
     int64_t n;
     int code = 0;
     Py_BEGIN_ALLOW_THREADS
-    n = polysock_sendto(h, view.buf, (size_t)view.len, flags, text, port);
+    n = is_unix ? polysock_sendto_unix(h, view.buf, (size_t)view.len, flags, text, text_len)
+             : polysock_sendto(h, view.buf, (size_t)view.len, flags, text, port);
     if (n < 0) {
         code = polysock_errno();
     }
@@ -1095,7 +1158,9 @@ static PyObject *sock_sendmsg(PyObject *self, PyObject *const *args, Py_ssize_t 
     }
     PyObject *host = NULL;
     if (nargs > 3 && args[3] != Py_None) {
-        host = sock_kind(s) < 0 ? NULL : addr_in(s->family, args[3], "sendmsg", &port);
+        host = sock_kind(s) < 0                  ? NULL
+               : s->family == POLYSOCK_AF_UNIX ? unix_text(args[3])
+                                               : addr_in(s->family, args[3], "sendmsg", &port);
         if (host == NULL) {
             return NULL;
         }
@@ -1412,19 +1477,25 @@ static PyObject *addr_call(PyObject *self, PyObject *addr, enum addr_op op)
         return NULL;
     }
     polysock_t h = s->handle;
-    const char *text = PyBytes_AsString(host);
+    const char *text = PyBytes_AS_STRING(host);
+    size_t len = (size_t)PyBytes_GET_SIZE(host);
+    int is_unix = s->family == POLYSOCK_AF_UNIX;
     int rc;
     int code = 0;
     Py_BEGIN_ALLOW_THREADS
     switch (op) {
     case OP_BIND:
-        rc = polysock_bind(h, text, port);
+        rc = is_unix ? polysock_bind_unix(h, text, len) : polysock_bind(h, text, port);
         break;
     case OP_CONNECT:
-        rc = polysock_connect(h, text, port);
+        rc = is_unix ? polysock_connect_unix(h, text, len) : polysock_connect(h, text, port);
         break;
     default:
-        rc = polysock_connect_ex(h, text, port);
+        if (is_unix) { /* connect_ex's errno: connect's code */
+            rc = polysock_connect_unix(h, text, len) < 0 ? polysock_errno() : 0;
+        } else {
+            rc = polysock_connect_ex(h, text, port);
+        }
         break;
     }
     if (rc < 0) {
@@ -1433,8 +1504,9 @@ static PyObject *addr_call(PyObject *self, PyObject *addr, enum addr_op op)
     Py_END_ALLOW_THREADS
     Py_DECREF(host);
     if (op == OP_CONNECT_EX) {
-        /* Name resolution failures raise, as CPython's connect_ex does. */
-        if (rc >= POLYSOCK_ERR_BASE) {
+        /* Name resolution failures raise, as CPython's connect_ex does, and
+         * so does a signal handler's exception. */
+        if (rc >= POLYSOCK_ERR_BASE || (rc == EINTR && PyErr_Occurred())) {
             return raise_last(rc);
         }
         return PyLong_FromLong(rc);
@@ -1481,12 +1553,19 @@ static PyObject *sock_listen(PyObject *self, PyObject *const *args, Py_ssize_t n
 static PyObject *sock_accept(PyObject *self, PyObject *unused)
 {
     (void)unused;
-    polysock_t h = ((Sock *)self)->handle;
-    polysock_addr peer;
+    Sock *s = (Sock *)self;
+    polysock_t h = s->handle;
+    if (sock_kind(s) < 0) {
+        return NULL;
+    }
+    Sender peer;
+    peer.is_unix = s->family == POLYSOCK_AF_UNIX;
+    peer.accepted = 1;
     polysock_t c;
     int code = 0;
     Py_BEGIN_ALLOW_THREADS
-    c = polysock_accept(h, &peer);
+    c = peer.is_unix ? polysock_accept_unix(h, peer.unix_name, sizeof peer.unix_name, &peer.unix_len)
+                  : polysock_accept(h, &peer.addr);
     if (c < 0) {
         code = polysock_errno();
     }
@@ -1494,7 +1573,7 @@ static PyObject *sock_accept(PyObject *self, PyObject *unused)
     if (c < 0) {
         return raise_last(code);
     }
-    PyObject *addr = addr_out(&peer);
+    PyObject *addr = sender_out(&peer);
     if (addr == NULL) {
         polysock_close(c);
         return NULL;
@@ -1725,8 +1804,19 @@ static PyObject *sock_shutdown(PyObject *self, PyObject *how_obj)
 /* getsockname(), getpeername() */
 static PyObject *name_call(PyObject *self, int peer)
 {
+    Sock *s = (Sock *)self;
+    polysock_t h = s->handle;
+    if (sock_kind(s) < 0) {
+        return NULL;
+    }
+    if (s->family == POLYSOCK_AF_UNIX) {
+        char name[POLYSOCK_UNIX_NAME_MAX];
+        size_t len;
+        int rc = peer ? polysock_getpeername_unix(h, name, sizeof name, &len)
+                      : polysock_getsockname_unix(h, name, sizeof name, &len);
+        return rc < 0 ? raise_last(polysock_errno()) : unix_out(name, len);
+    }
     polysock_addr a;
-    polysock_t h = ((Sock *)self)->handle;
     int rc = peer ? polysock_getpeername(h, &a) : polysock_getsockname(h, &a);
     if (rc < 0) {
         return raise_last(polysock_errno());

@@ -10,10 +10,6 @@ import unittest
 from support import WAIT, TempDirCase, polysock
 
 LINUX = sys.platform.startswith("linux")
-# The native module passes AF_UNIX names as text until it uses
-# polysock_*_unix (py-native's part of issue 9).
-ctypes_only = unittest.skipUnless(
-    polysock.backend == "ctypes", "the native backend does not use polysock_*_unix yet")
 
 
 def unix(kind=polysock.SOCK_STREAM):
@@ -22,7 +18,6 @@ def unix(kind=polysock.SOCK_STREAM):
     return s
 
 
-@ctypes_only
 @unittest.skipUnless(LINUX, "abstract names are Linux's")
 class AbstractNames(unittest.TestCase):
     NAME = b"\0polysock\0py\0test\0"
@@ -75,7 +70,6 @@ class AbstractNames(unittest.TestCase):
             self.assertEqual(s.connect_ex(b"\0polysock\0nobody\0"), errno.ECONNREFUSED)
 
 
-@ctypes_only
 class Paths(TempDirCase):
     def test_path_that_is_not_utf8(self):
         raw = os.fsencode(self.dir) + b"/\xff\xfe-sock"
