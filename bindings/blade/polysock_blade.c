@@ -19,8 +19,7 @@
  * the built-in's failure value (usually -1) and leaves its error for
  * _socket.error(-1), which socket.b calls next on the same thread. */
 
-#include <blade.h>
-#include <polysock.h>
+#include "shim.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -40,18 +39,18 @@
  * longer be this failure's by the time error() asks. */
 static _Thread_local struct {
   int code;
-  char text[320];
+  char text[512];
 } last;
 
 /* Records the polysock failure that just happened. Returns -1. */
-static int fail(void) {
+int fail(void) {
   last.code = polysock_errno();
   snprintf(last.text, sizeof last.text, "%s", polysock_last_error());
   return -1;
 }
 
 /* Records a failure this file found itself. Returns -1. */
-static int fail_own(int code, const char *fmt, ...) {
+int fail_own(int code, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   int n = vsnprintf(last.text, sizeof last.text, fmt, ap);
@@ -63,11 +62,15 @@ static int fail_own(int code, const char *fmt, ...) {
   return -1;
 }
 
-static const char *last_message(void) {
+const char *last_message(void) {
   return last.text;
 }
 
-static int would_block(int code) {
+int last_code(void) {
+  return last.code;
+}
+
+int would_block(int code) {
   return code == EAGAIN || code == EWOULDBLOCK || code == EINPROGRESS;
 }
 
@@ -77,14 +80,14 @@ static int would_block(int code) {
 /* Blade numbers are doubles: clamp before converting (an out-of-range
  * conversion is undefined in C); polysock then rejects what is invalid
  * (port 70000: EINVAL, fd 1e12: EBADF). NaN becomes INT_MIN. */
-static int32_t to_i32(b_value v) {
+int32_t to_i32(b_value v) {
   double d = AS_NUMBER(v);
   if (isnan(d) || d <= (double)INT32_MIN) return INT32_MIN;
   if (d >= (double)INT32_MAX) return INT32_MAX;
   return (int32_t)d;
 }
 
-static int64_t to_i64(b_value v) {
+int64_t to_i64(b_value v) {
   double d = AS_NUMBER(v);
   if (isnan(d) || d <= -9007199254740992.0) return INT64_MIN;
   if (d >= 9007199254740992.0) return INT64_MAX;
@@ -93,7 +96,7 @@ static int64_t to_i64(b_value v) {
 
 /* The polysock handle that owns the fd a script holds, or -1 (EBADF
  * recorded). */
-static polysock_t handle_of(b_value fd) {
+polysock_t handle_of(b_value fd) {
   polysock_t h = polysock_handle_of_fd(to_i32(fd));
   if (h < 0) fail();
   return h;
@@ -101,7 +104,7 @@ static polysock_t handle_of(b_value fd) {
 
 /* Data to send: a string or bytes as they are; anything else through
  * Blade's to_string, as the built-in module does. */
-static void data_of(b_vm *vm, b_value v, const char **p, size_t *n) {
+void data_of(b_vm *vm, b_value v, const char **p, size_t *n) {
   if (IS_STRING(v)) {
     *p = AS_STRING(v)->chars;
     *n = (size_t)AS_STRING(v)->length;
@@ -127,24 +130,15 @@ static int is_resolver_code(int code) {
 }
 
 /* Received data, as a string or as bytes. */
-static b_value received(b_vm *vm, const char *p, size_t n, int as_bytes) {
+b_value received(b_vm *vm, const char *p, size_t n, int as_bytes) {
   if (as_bytes) return OBJ_VAL(GC(copy_bytes(vm, (unsigned char *)p, (int)n)));
   return OBJ_VAL(GC(copy_string(vm, p, (int)n)));
 }
 
-/* A growable receive buffer: a per-thread scratch area, then the heap. */
-#define SCRATCH 65536
-/* receive(-1) returns what is waiting, up to this much per call. */
-#define DRAIN_MAX (4 * 1024 * 1024)
-
+/* The receive buffer's first SCRATCH bytes are per thread (shim.h). */
 static _Thread_local char scratch[SCRATCH];
 
-typedef struct {
-  char *p;
-  size_t len, cap;
-} rbuf;
-
-static void rbuf_init(rbuf *b, size_t want) {
+void rbuf_init(rbuf *b, size_t want) {
   b->len = 0;
   if (want <= SCRATCH) {
     b->p = scratch;
@@ -156,7 +150,7 @@ static void rbuf_init(rbuf *b, size_t want) {
 }
 
 /* Room for `more` bytes after len; 0 if out of memory. */
-static int rbuf_reserve(rbuf *b, size_t more) {
+int rbuf_reserve(rbuf *b, size_t more) {
   if (b->len + more <= b->cap) return 1;
   size_t cap = b->cap * 2 > b->len + more ? b->cap * 2 : b->len + more;
   char *p;
@@ -172,7 +166,7 @@ static int rbuf_reserve(rbuf *b, size_t more) {
   return 1;
 }
 
-static void rbuf_free(rbuf *b) {
+void rbuf_free(rbuf *b) {
   if (b->p != scratch) free(b->p);
 }
 
@@ -181,12 +175,19 @@ static void rbuf_free(rbuf *b) {
 
 /* Waits up to `ms` for `events` on the socket. Returns 1 when ready, or
  * -1 with the failure recorded (ETIMEDOUT when the time ran out). */
-static int wait_for(polysock_t h, int32_t events, int64_t ms, const char *op) {
+int wait_for(polysock_t h, int32_t events, int64_t ms, const char *op) {
   polysock_pollfd p = {h, events, 0};
   int64_t n = polysock_poll(&p, 1, ms);
   if (n < 0) return fail();
   if (n == 0) return fail_own(ETIMEDOUT, "%s: timed out after %lld ms", op, (long long)ms);
   return 1;
+}
+
+/* What to wait for after "would block": what a TLS session needs (a
+ * receive may have to write, a send to read), else `plain`. */
+int32_t ready_events(polysock_t h, int32_t plain) {
+  int32_t w = polysock_tls_wants(h);
+  return w > 0 ? w : plain;
 }
 
 /* ------------------------------------------------------------------ */
@@ -292,14 +293,15 @@ DECLARE_MODULE_METHOD(socket__accept) {
 }
 
 /* Sends all of p[0..n), or the whole file at `path` when it is not NULL
- * (streamed by polysock, never read into memory), as Blade's contract
- * asks: a blocking socket (or one with a polysock timeout) sends it all,
- * within the kernel's SO_SNDTIMEO or polysock's timeout; a non-blocking
- * one waits up to SO_SNDTIMEO each time the buffer is full, or fails at
- * once (EAGAIN) when that is unset. Returns the bytes sent or -1. */
-static int64_t send_all(polysock_t h, const char *p, size_t n, const char *path, int32_t flags) {
+ * (streamed by polysock, never read into memory), in the socket's own
+ * mode; each time that mode says "would block" it waits up to `wait` ms
+ * for what the socket needs (-1: no limit, 0: fails with EAGAIN at once)
+ * or, with WAIT_BLADE, as Blade's send contract asks: up to SO_SNDTIMEO,
+ * failing at once (EAGAIN) when that is unset. A blocking socket (or one
+ * with a polysock timeout) sends it all within the kernel's SO_SNDTIMEO
+ * or polysock's timeout. Returns the bytes sent or -1. */
+int64_t send_all(polysock_t h, const char *p, size_t n, const char *path, int32_t flags, int64_t wait) {
   size_t sent = 0;
-  int64_t sndtimeo = -1;
   for (;;) {
     size_t done = 0;
     int64_t r = path ? polysock_sendfile_path(h, path, (int64_t)sent, 0, &done)
@@ -307,9 +309,9 @@ static int64_t send_all(polysock_t h, const char *p, size_t n, const char *path,
     if (r >= 0) return (int64_t)(sent + (size_t)r);
     sent += done;
     if (polysock_errno() != EAGAIN) return fail();
-    if (sndtimeo < 0 && polysock_getopt(h, POLYSOCK_OPT_SNDTIMEO_MS, &sndtimeo) != 0) sndtimeo = 0;
-    if (sndtimeo == 0) return fail(); /* non-blocking without a timeout */
-    if (wait_for(h, POLYSOCK_POLLOUT, sndtimeo, "send") < 0) return -1;
+    if (wait == WAIT_BLADE && polysock_getopt(h, POLYSOCK_OPT_SNDTIMEO_MS, &wait) != 0) wait = 0;
+    if (wait == 0) return fail(); /* non-blocking without a timeout */
+    if (wait_for(h, ready_events(h, POLYSOCK_POLLOUT), wait, "send") < 0) return -1;
   }
 }
 
@@ -323,34 +325,37 @@ DECLARE_MODULE_METHOD(socket__send) {
   polysock_t h = handle_of(args[0]);
   if (h < 0) RETURN_NUMBER(-1);
   if (IS_FILE(args[1])) {
-    RETURN_NUMBER((double)send_all(h, NULL, 0, AS_FILE(args[1])->path->chars, 0));
+    RETURN_NUMBER((double)send_all(h, NULL, 0, AS_FILE(args[1])->path->chars, 0, WAIT_BLADE));
   }
   const char *p;
   size_t n;
   data_of(vm, args[1], &p, &n);
-  RETURN_NUMBER((double)send_all(h, p, n, NULL, to_i32(args[2])));
+  RETURN_NUMBER((double)send_all(h, p, n, NULL, to_i32(args[2]), WAIT_BLADE));
 }
 
 /* Receives what is waiting, up to `want` bytes (-1: all that is waiting,
- * up to DRAIN_MAX), after waiting for data as Blade's contract asks: up to
- * SO_RCVTIMEO, or the socket's polysock timeout, or else 500 ms (also on
- * a non-blocking socket; MSG_DONTWAIT in flags does not wait). Returns the
- * byte count (0 at end of stream) or -1 (ETIMEDOUT when nothing came in
- * time). */
-static int64_t recv_available(polysock_t h, int64_t want, int32_t flags, rbuf *b) {
+ * up to DRAIN_MAX), after waiting for the first bytes up to `wait` ms
+ * (-1: no limit) for what the socket needs, or, with WAIT_BLADE, as
+ * Blade's contract asks: up to SO_RCVTIMEO, or the socket's polysock
+ * timeout, or else 500 ms (also on a non-blocking socket). MSG_DONTWAIT
+ * in flags does not wait. Returns the byte count (0 at end of stream),
+ * TIMED_OUT (ETIMEDOUT recorded) when nothing came in time, or -1. */
+int64_t recv_available(polysock_t h, int64_t want, int32_t flags, int64_t wait, rbuf *b) {
   size_t limit = want < 0 ? DRAIN_MAX : want > INT32_MAX - 1 ? INT32_MAX - 1 : (size_t)want;
   size_t first = limit < SCRATCH ? limit : SCRATCH;
   rbuf_init(b, first);
-  int64_t n, wait = -1;
+  int64_t n;
   while ((n = polysock_recv(h, b->p, first, flags | MSG_DONTWAIT)) < 0) {
     if (polysock_errno() != EAGAIN || (flags & MSG_DONTWAIT)) return fail();
-    if (wait < 0) {
+    if (wait == WAIT_BLADE) {
       int64_t mode = -1;
       if (polysock_getopt(h, POLYSOCK_OPT_RCVTIMEO_MS, &wait) != 0 || wait <= 0) {
         wait = polysock_gettimeout(h, &mode) == 0 && mode > 0 ? mode : 500;
       }
     }
-    if (wait_for(h, POLYSOCK_POLLIN, wait, "recv") < 0) return -1;
+    if (wait_for(h, ready_events(h, POLYSOCK_POLLIN), wait, "recv") < 0) {
+      return last_code() == ETIMEDOUT ? TIMED_OUT : -1;
+    }
   }
   b->len = (size_t)n;
   /* Then whatever else is already waiting, up to the limit. */
@@ -370,7 +375,7 @@ static bool do_recv(b_vm *vm, int arg_count, b_value *args, int as_bytes) {
   int64_t want = to_i64(args[1]);
   if (want == 0) RETURN_VALUE(received(vm, "", 0, as_bytes));
   rbuf b;
-  int64_t n = recv_available(h, want < 0 ? -1 : want, to_i32(args[2]), &b);
+  int64_t n = recv_available(h, want < 0 ? -1 : want, to_i32(args[2]), WAIT_BLADE, &b);
   if (n <= 0) {
     rbuf_free(&b);
     if (n < 0) RETURN_NUMBER(-1);
@@ -423,7 +428,7 @@ static int64_t read_up_to(polysock_t h, rbuf *b, size_t len, int32_t flags) {
       rcvtimeo = 0;
     }
     if (rcvtimeo == 0) return (int64_t)b->len;
-    if (wait_for(h, POLYSOCK_POLLIN, rcvtimeo, "read") < 0) {
+    if (wait_for(h, ready_events(h, POLYSOCK_POLLIN), rcvtimeo, "read") < 0) {
       return last.code == ETIMEDOUT || b->len > 0 ? (int64_t)b->len : -1;
     }
   }
@@ -969,6 +974,12 @@ BLADE_CONSTANTS(FIELD_GETTER)
 POLL_BITS(POLL_GETTER)
 #define POLL_REG(name) {#name, true, field_##name},
 
+/* And polysock's TLS constants, for the TLS natives (tls.c). */
+#define TLS_GETTER(name) \
+  static b_value field_##name(b_vm *vm) { (void)vm; return NUMBER_VAL(POLYSOCK_##name); }
+TLS_FIELDS(TLS_GETTER)
+#define TLS_REG(name) {#name, true, field_##name},
+
 #define FN(name) {#name, false, GET_MODULE_METHOD(socket__##name)}
 
 __attribute__((visibility("default"))) CREATE_MODULE_LOADER(_socket) {
@@ -981,9 +992,13 @@ __attribute__((visibility("default"))) CREATE_MODULE_LOADER(_socket) {
       FN(recv_bytes), FN(read_bytes), FN(recvfrom_bytes), FN(settimeout), FN(gettimeout),
       FN(getsockname), FN(getpeername), FN(getaddrinfo_all), FN(poll), FN(sendfile),
       FN(last_error), FN(strerror), FN(errname), FN(constant), FN(version),
+      /* TLS (tls.c). */
+#define TLS_FN(name) FN(name),
+      TLS_FUNCTIONS(TLS_FN)
       {NULL, false, NULL},
   };
-  static b_field_reg fields[] = {BLADE_CONSTANTS(FIELD_REG) POLL_BITS(POLL_REG){NULL, false, NULL}};
+  static b_field_reg fields[] = {
+      BLADE_CONSTANTS(FIELD_REG) POLL_BITS(POLL_REG) TLS_FIELDS(TLS_REG){NULL, false, NULL}};
   /* No preloader: the built-in one ignores SIGPIPE for the whole process;
    * polysock sends with MSG_NOSIGNAL instead. */
   static b_module_reg module = {
