@@ -12,8 +12,8 @@
  * unchanged. Sockets are named by their OS fd, as in the built-in module
  * (Socket.id; ssl hands it to OpenSSL); each call finds the polysock
  * handle that owns the fd with polysock_handle_of_fd(). Then come the
- * functions for what polysock adds (all registered at the end of the
- * file).
+ * functions for what polysock adds, and, in tls.c, the TLS natives (all
+ * registered at the end of this file).
  *
  * This file only converts values and maps errors. A failing call returns
  * the built-in's failure value (usually -1) and leaves its error for
