@@ -572,7 +572,10 @@ fn blade_tls_client_against_python_ssl() {
 
     assert_eq!(field(&out, "tls12 ", "echo"), "tls12 line");
     let tls12 = field(&out, "tls12 ", "version");
-    assert!(tls12.starts_with("TLSv1.2 alpn h2 cipher TLS_ECDHE_"), "{tls12}");
+    assert!(
+        tls12.starts_with("TLSv1.2 alpn h2 cipher TLS_ECDHE_"),
+        "{tls12}"
+    );
     assert_eq!(value(&peers[1], "version"), Some("TLSv1.2"));
     assert_eq!(value(&peers[1], "alpn"), Some("h2"));
 
@@ -616,7 +619,11 @@ fn blade_tls_verification_failures() {
     println!("{out}");
     assert!(ok, "tests/tls_verify.b failed:\n{out}");
     for (case, name, words) in [
-        ("unknown_issuer", "POLYSOCK_ETLS_UNKNOWN_ISSUER", "unknown issuer"),
+        (
+            "unknown_issuer",
+            "POLYSOCK_ETLS_UNKNOWN_ISSUER",
+            "unknown issuer",
+        ),
         ("wrong_host", "POLYSOCK_ETLS_HOSTNAME", "other.test"),
         ("expired", "POLYSOCK_ETLS_CERT_EXPIRED", "expired"),
         ("self_signed", "POLYSOCK_ETLS_SELF_SIGNED", "self-signed"),
@@ -706,7 +713,10 @@ fn blade_tls_server_for_openssl_s_client() {
         refused.starts_with("POLYSOCK_ETLS_CERT_REQUIRED: "),
         "{refused}"
     );
-    assert!(!without.iter().any(|l| l.starts_with("echo:")), "{without:?}");
+    assert!(
+        !without.iter().any(|l| l.starts_with("echo:")),
+        "{without:?}"
+    );
     assert!(out.contains("server done"), "{out}");
 }
 
@@ -738,49 +748,154 @@ fn blade_tls_bad_arguments() {
     assert!(ok, "tests/tls_errors.b failed:\n{out}");
     let expect = [
         ("context_method", "raised TypeError: SSL method expected"),
-        ("verify_mode_type", "raised TypeError: integer expected in argument 1"),
-        ("verify_disable_type", "raised TypeError: boolean expected in argument 2"),
-        ("load_certs_type", "raised TypeError: cert_file must be a string or file"),
-        ("locations_type", "raised TypeError: location path string expected"),
+        (
+            "verify_mode_type",
+            "raised TypeError: integer expected in argument 1",
+        ),
+        (
+            "verify_disable_type",
+            "raised TypeError: boolean expected in argument 2",
+        ),
+        (
+            "load_certs_type",
+            "raised TypeError: cert_file must be a string or file",
+        ),
+        (
+            "locations_type",
+            "raised TypeError: location path string expected",
+        ),
         ("alpn_type", "raised TypeError: list of strings expected"),
-        ("socket_type", "raised TypeError: instance of Socket expected in first argument"),
-        ("context_type", "raised TypeError: instance of SSLContext expected in second argument"),
-        ("ssl_context_type", "raised TypeError: instance of SSLContext expected"),
-        ("timeout_type", "raised TypeError: integer expected, string given"),
+        (
+            "socket_type",
+            "raised TypeError: instance of Socket expected in first argument",
+        ),
+        (
+            "context_type",
+            "raised TypeError: instance of SSLContext expected in second argument",
+        ),
+        (
+            "ssl_context_type",
+            "raised TypeError: instance of SSLContext expected",
+        ),
+        (
+            "timeout_type",
+            "raised TypeError: integer expected, string given",
+        ),
         ("load_certs_missing", "returned false"),
         ("load_certs_missing_error", "ENOENT: tls_config_cert_file: "),
         ("load_certs_mismatch", "returned false"),
-        ("load_certs_mismatch_error", "POLYSOCK_ETLS_CONFIG: tls_config_cert_file: the key in "),
+        (
+            "load_certs_mismatch_error",
+            "POLYSOCK_ETLS_CONFIG: tls_config_cert_file: the key in ",
+        ),
         ("locations_no_pem", "returned false"),
-        ("locations_no_pem_error", "POLYSOCK_ETLS_PEM: tls_config_add_ca_file: no \"BEGIN CERTIFICATE\" block"),
-        ("alpn_empty", "raised TLSException EINVAL: tls_config_add_alpn: "),
-        ("versions_bad", "raised TLSException EINVAL: tls_config_versions: "),
-        ("versions_order", "raised TLSException EINVAL: tls_config_versions: the minimum"),
+        (
+            "locations_no_pem_error",
+            "POLYSOCK_ETLS_PEM: tls_config_add_ca_file: no \"BEGIN CERTIFICATE\" block",
+        ),
+        (
+            "alpn_empty",
+            "raised TLSException EINVAL: tls_config_add_alpn: ",
+        ),
+        (
+            "versions_bad",
+            "raised TLSException EINVAL: tls_config_versions: ",
+        ),
+        (
+            "versions_order",
+            "raised TLSException EINVAL: tls_config_versions: the minimum",
+        ),
         ("server_context_usable", "returned true"),
-        ("send_unconnected", "raised TLSException ENOTCONN: TLSSocket: not connected"),
-        ("receive_unconnected", "raised TLSException ENOTCONN: TLSSocket: not connected"),
-        ("connect_refused", "raised SocketException: connect 127.0.0.1:"),
-        ("server_context_connect", "raised TLSException EINVAL: this context has no client side"),
-        ("handshake_stalls", "raised TLSException ETIMEDOUT: tls handshake with 127.0.0.1: timed out"),
-        ("config_new_side", "returned -1 EINVAL: tls_config_new: side 7"),
-        ("config_bad_id", "returned -1 EBADF: tls_config_add_alpn: 123456789 is not a live TLS configuration"),
-        ("ca_file_nul", "returned -1 EINVAL: tls_config_add_ca_file: the text holds a NUL byte"),
-        ("ca_pem_garbage", "returned -1 POLYSOCK_ETLS_PEM: tls_config_add_ca_pem: "),
-        ("client_auth_on_client", "returned -1 EINVAL: tls_config_client_auth: only for server"),
-        ("wrap_bad_fd", "returned -1 EBADF: fd 999999 is not owned by a polysock handle"),
-        ("wrap_listener", "returned -1 EINVAL: tls_wrap: the socket is listening"),
-        ("wrap_no_name", "returned -1 EINVAL: tls_wrap: server_name is NULL"),
-        ("handshake_plain", "returned -1 EINVAL: tls_handshake: the socket is not a TLS stream"),
-        ("wants_plain", "returned -1 EINVAL: tls_wants: the socket is not a TLS stream"),
-        ("info_plain", "returned  EINVAL: tls_version: the socket is not a TLS stream"),
-        ("recv_within_wait", "returned -1 EINVAL: recv_within: wait -5 ms"),
-        ("send_within_wait", "returned -1 EINVAL: send_within: wait -5 ms"),
+        (
+            "send_unconnected",
+            "raised TLSException ENOTCONN: TLSSocket: not connected",
+        ),
+        (
+            "receive_unconnected",
+            "raised TLSException ENOTCONN: TLSSocket: not connected",
+        ),
+        (
+            "connect_refused",
+            "raised SocketException: connect 127.0.0.1:",
+        ),
+        (
+            "server_context_connect",
+            "raised TLSException EINVAL: this context has no client side",
+        ),
+        (
+            "handshake_stalls",
+            "raised TLSException ETIMEDOUT: tls handshake with 127.0.0.1: timed out",
+        ),
+        (
+            "config_new_side",
+            "returned -1 EINVAL: tls_config_new: side 7",
+        ),
+        (
+            "config_bad_id",
+            "returned -1 EBADF: tls_config_add_alpn: 123456789 is not a live TLS configuration",
+        ),
+        (
+            "ca_file_nul",
+            "returned -1 EINVAL: tls_config_add_ca_file: the text holds a NUL byte",
+        ),
+        (
+            "ca_pem_garbage",
+            "returned -1 POLYSOCK_ETLS_PEM: tls_config_add_ca_pem: ",
+        ),
+        (
+            "client_auth_on_client",
+            "returned -1 EINVAL: tls_config_client_auth: only for server",
+        ),
+        (
+            "wrap_bad_fd",
+            "returned -1 EBADF: fd 999999 is not owned by a polysock handle",
+        ),
+        (
+            "wrap_listener",
+            "returned -1 EINVAL: tls_wrap: the socket is listening",
+        ),
+        (
+            "wrap_no_name",
+            "returned -1 EINVAL: tls_wrap: server_name is NULL",
+        ),
+        (
+            "handshake_plain",
+            "returned -1 EINVAL: tls_handshake: the socket is not a TLS stream",
+        ),
+        (
+            "wants_plain",
+            "returned -1 EINVAL: tls_wants: the socket is not a TLS stream",
+        ),
+        (
+            "info_plain",
+            "returned  EINVAL: tls_version: the socket is not a TLS stream",
+        ),
+        (
+            "recv_within_wait",
+            "returned -1 EINVAL: recv_within: wait -5 ms",
+        ),
+        (
+            "send_within_wait",
+            "returned -1 EINVAL: send_within: wait -5 ms",
+        ),
         ("wrap_twice_first", "returned 0 "),
-        ("wrap_twice_second", "returned -1 EALREADY: tls_wrap: the socket is a TLS stream already"),
+        (
+            "wrap_twice_second",
+            "returned -1 EALREADY: tls_wrap: the socket is a TLS stream already",
+        ),
         ("peer_cert_before_handshake", "returned  ENOTCONN: "),
-        ("wrap_name_type", "raised TypeError: tls_wrap() expects argument 3 as string, number given"),
-        ("wrap_arg_count", "raised ArgumentError: tls_wrap() expects 3 arguments, 1 given"),
-        ("recv_within_exact_type", "raised TypeError: recv_within() expects argument 4 as bool"),
+        (
+            "wrap_name_type",
+            "raised TypeError: tls_wrap() expects argument 3 as string, number given",
+        ),
+        (
+            "wrap_arg_count",
+            "raised ArgumentError: tls_wrap() expects 3 arguments, 1 given",
+        ),
+        (
+            "recv_within_exact_type",
+            "raised TypeError: recv_within() expects argument 4 as bool",
+        ),
     ];
     for (case, want) in expect {
         let got = lines_of(&out, &format!("{case}: "));
@@ -824,10 +939,12 @@ fn blade_tls_package_runs_blade_tls_code() {
         "pkg_echo_client.log",
     );
     let status = common::wait_limited(&mut server, Duration::from_secs(15));
-    let server_log =
-        std::fs::read_to_string(b.tmp.join("pkg_echo_server.log")).unwrap_or_default();
+    let server_log = std::fs::read_to_string(b.tmp.join("pkg_echo_server.log")).unwrap_or_default();
     println!("echo client: {out}\nserver: {server_log}");
-    assert!(ok, "tls_echo_client.b failed:\n{out}\nserver:\n{server_log}");
+    assert!(
+        ok,
+        "tls_echo_client.b failed:\n{out}\nserver:\n{server_log}"
+    );
     assert!(out.contains("reply [echo:hello over tls]"), "{out}");
     assert!(
         status.is_some_and(|s| s.success()),
