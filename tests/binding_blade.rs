@@ -95,16 +95,21 @@ fn build_shim(root: PathBuf, bin: PathBuf) -> Blade {
     );
     let base = common::tmp_dir("blade");
     let so = base.join("_socket.so");
-    let build = Command::new("make")
-        .arg("-C")
-        .arg(common::root().join("bindings/blade"))
-        .arg(format!("BLADE_ROOT={}", root.display()))
-        .arg(format!("POLYSOCK_LIB={}", lib_dir.display()))
-        .arg(format!(
-            "POLYSOCK_INCLUDE={}",
-            common::include_dir().display()
-        ))
-        .arg(format!("OUT={}", so.display()))
+    // The shim's Makefile with this build's Blade, library and header.
+    let make = || {
+        let mut cmd = Command::new("make");
+        cmd.arg("-C")
+            .arg(common::root().join("bindings/blade"))
+            .arg(format!("BLADE_ROOT={}", root.display()))
+            .arg(format!("POLYSOCK_LIB={}", lib_dir.display()))
+            .arg(format!(
+                "POLYSOCK_INCLUDE={}",
+                common::include_dir().display()
+            ))
+            .arg(format!("OUT={}", so.display()));
+        cmd
+    };
+    let build = make()
         .arg("CFLAGS=-O2 -g -Werror")
         .output()
         .expect("running make (is it installed?)");
@@ -128,51 +133,26 @@ fn build_shim(root: PathBuf, bin: PathBuf) -> Blade {
         .collect();
     assert_eq!(exported, ["blade_module_loader__socket"]);
 
-    // `make install DEST=...` puts it where Blade looks.
+    // `make install DEST=...` puts it where Blade looks; `install-ssl`
+    // adds polysock's ssl package.
+    let install = |dest: &Path, targets: &[&str]| {
+        let out = make()
+            .arg("--quiet")
+            .arg(format!("DEST={}", dest.display()))
+            .args(targets)
+            .output()
+            .expect("running make install");
+        assert!(
+            out.status.success(),
+            "make {targets:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
     let shim_dir = base.join("with_shim");
-    let install = Command::new("make")
-        .arg("-C")
-        .arg(common::root().join("bindings/blade"))
-        .arg("--quiet")
-        .arg(format!("BLADE_ROOT={}", root.display()))
-        .arg(format!("POLYSOCK_LIB={}", lib_dir.display()))
-        .arg(format!(
-            "POLYSOCK_INCLUDE={}",
-            common::include_dir().display()
-        ))
-        .arg(format!("OUT={}", so.display()))
-        .arg(format!("DEST={}", shim_dir.display()))
-        .arg("install")
-        .output()
-        .expect("running make install");
-    assert!(
-        install.status.success(),
-        "make install failed:\n{}",
-        String::from_utf8_lossy(&install.stderr)
-    );
+    install(&shim_dir, &["install"]);
     assert!(shim_dir.join(".blade/bin/_socket.so").is_file());
-
     let tls_dir = base.join("with_tls");
-    let install = Command::new("make")
-        .arg("-C")
-        .arg(common::root().join("bindings/blade"))
-        .arg("--quiet")
-        .arg(format!("BLADE_ROOT={}", root.display()))
-        .arg(format!("POLYSOCK_LIB={}", lib_dir.display()))
-        .arg(format!(
-            "POLYSOCK_INCLUDE={}",
-            common::include_dir().display()
-        ))
-        .arg(format!("OUT={}", so.display()))
-        .arg(format!("DEST={}", tls_dir.display()))
-        .args(["install", "install-ssl"])
-        .output()
-        .expect("running make install install-ssl");
-    assert!(
-        install.status.success(),
-        "make install-ssl failed:\n{}",
-        String::from_utf8_lossy(&install.stderr)
-    );
+    install(&tls_dir, &["install", "install-ssl"]);
     assert!(tls_dir.join(".blade/libs/ssl/index.b").is_file());
 
     let plain_dir = base.join("builtin");
@@ -368,25 +348,34 @@ fn blade_tls_socket_echo() {
         "openssl req failed:\n{}",
         String::from_utf8_lossy(&made.stderr)
     );
-    let port = free_port().to_string();
     let (cert, key) = (cert.display().to_string(), key.display().to_string());
+    tls_echo_scripts(b, &b.shim_dir, &cert, &key, "tls");
+}
+
+/// Runs tests/tls_echo_server.b and tests/tls_echo_client.b (written for
+/// Blade's TLSSocket) from `dir`, with the certificate `cert`; logs named
+/// after `tag`. Fails unless the echo came back and both ended well.
+fn tls_echo_scripts(b: &Blade, dir: &Path, cert: &str, key: &str, tag: &str) {
+    let port = free_port().to_string();
+    let server_log = format!("{tag}_server.log");
     let mut server = spawn_blade(
         b,
-        &b.shim_dir,
-        &[&script("tests/tls_echo_server.b"), &port, &cert, &key],
-        "tls_server.log",
+        dir,
+        &[&script("tests/tls_echo_server.b"), &port, cert, key],
+        &server_log,
     );
     let (ok, out) = run_blade(
         b,
-        &b.shim_dir,
+        dir,
         &[&script("tests/tls_echo_client.b"), &port],
         Duration::from_secs(60),
-        "tls_client.log",
+        &format!("{tag}_client.log"),
     );
     let server_status = common::wait_limited(&mut server, Duration::from_secs(15));
-    let server_log = std::fs::read_to_string(b.tmp.join("tls_server.log")).unwrap_or_default();
+    let server_log = std::fs::read_to_string(b.tmp.join(server_log)).unwrap_or_default();
     println!("client: {out}\nserver: {server_log}");
     assert!(ok, "the TLS client failed:\n{out}\nserver:\n{server_log}");
+    assert!(out.contains("reply [echo:hello over tls]"), "{out}");
     assert!(
         server_status.is_some_and(|s| s.success()),
         "the TLS server failed:\n{server_log}"
@@ -924,32 +913,7 @@ fn blade_tls_package_runs_blade_tls_code() {
     }
     use tls_support::{cert, key};
     let (crt, k) = (cert("server"), key("server"));
-    let port = free_port().to_string();
-    let mut server = spawn_blade(
-        b,
-        &b.tls_dir,
-        &[&script("tests/tls_echo_server.b"), &port, &crt, &k],
-        "pkg_echo_server.log",
-    );
-    let (ok, out) = run_blade(
-        b,
-        &b.tls_dir,
-        &[&script("tests/tls_echo_client.b"), &port],
-        Duration::from_secs(60),
-        "pkg_echo_client.log",
-    );
-    let status = common::wait_limited(&mut server, Duration::from_secs(15));
-    let server_log = std::fs::read_to_string(b.tmp.join("pkg_echo_server.log")).unwrap_or_default();
-    println!("echo client: {out}\nserver: {server_log}");
-    assert!(
-        ok,
-        "tls_echo_client.b failed:\n{out}\nserver:\n{server_log}"
-    );
-    assert!(out.contains("reply [echo:hello over tls]"), "{out}");
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "tls_echo_server.b failed:\n{server_log}"
-    );
+    tls_echo_scripts(b, &b.tls_dir, &crt, &k, "pkg_echo");
 
     let port = free_port().to_string();
     let log = "pkg_https_server.log";
