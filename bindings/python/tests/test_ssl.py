@@ -64,6 +64,10 @@ def setUpModule():
     make_leaf("expired", "/CN=localhost", names, days="-1")
     make_leaf("wrong_name", "/CN=other.test", "DNS:other.test")
     make_leaf("unknown_issuer", "/CN=localhost", names, issuer="other_ca")
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "self_signed.key", "-out", "self_signed.pem", "-subj", "/CN=localhost",
+            "-days", "2", "-addext", "basicConstraints=critical,CA:FALSE", "-addext",
+            "subjectAltName=" + names)
 
 
 def tearDownModule():
@@ -398,6 +402,76 @@ class ClientTest(unittest.TestCase):
             self.assertEqual(t.pending(), 0)
         server.result()
 
+    def test_ca_directory_and_der_cadata(self):
+        capath = os.path.join(CERTS, "capath")
+        os.makedirs(capath, exist_ok=True)
+        shutil.copy(cert("ca"), os.path.join(capath, "ca.pem"))
+        with open(os.path.join(capath, "notes.txt"), "w") as f:
+            f.write("not a certificate: skipped\n")
+        with open(cert("ca")) as f:
+            der = std_ssl.PEM_cert_to_DER_cert(f.read())
+        for kwargs in ({"capath": capath}, {"cadata": der}, {"cadata": bytearray(der)}):
+            address, server = std_serve(server_ctx(std_ssl), echo)
+            with connect(address, ssl.create_default_context(**kwargs)) as t:
+                self.assertEqual(t.getpeercert()["subject"][-1],
+                                 (("commonName", "localhost"),), kwargs.keys())
+            server.result()
+
+    def test_default_context_uses_the_system_store(self):
+        address, server = std_serve(server_ctx(std_ssl), echo)
+        ctx = ssl.create_default_context()
+        self.assertEqual((ctx.verify_mode, ctx.check_hostname), (ssl.CERT_REQUIRED, True))
+        with self.assertRaises(ssl.SSLError) as caught:
+            connect(address, ctx).close()
+        # The test CA is in no system store: unknown issuer, or no trusted
+        # CA at all on a machine without a store.
+        self.assertIn(caught.exception.polysock_errno, (polysock.POLYSOCK_ETLS_UNKNOWN_ISSUER,
+                                                        polysock.POLYSOCK_ETLS_CONFIG))
+        try:
+            server.result()
+        except (OSError, ValueError):
+            pass  # the server sees the client's alert, or never a hello
+
+    def test_sendfile(self):
+        path = os.path.join(CERTS, "payload.bin")
+        data = os.urandom(200000)
+        with open(path, "wb") as f:
+            f.write(data)
+        address, server = std_serve(server_ctx(std_ssl), echo)
+        with connect(address, client_ctx(ssl)) as t, open(path, "rb") as f:
+            sender = Thread(t.sendfile, f, 1000)
+            back = bytearray()
+            while len(back) < len(data) - 1000:
+                chunk = t.recv(65536)
+                self.assertTrue(chunk)
+                back += chunk
+            self.assertEqual(sender.result(), len(data) - 1000)
+            self.assertEqual(bytes(back), data[1000:])
+        server.result()
+
+    def test_self_signed(self):
+        e = self.check_verify_failure("self_signed")
+        self.assertEqual(e.polysock_errno, polysock.POLYSOCK_ETLS_SELF_SIGNED)
+
+    def test_server_not_speaking_tls(self):
+        with listener(module=std) as plain:
+            def garbage():
+                conn, _ = plain.accept()
+                with conn:
+                    conn.settimeout(WAIT)
+                    conn.recv(4096)  # the hello
+                    conn.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n")
+                    conn.recv(4096)  # until the client gives up
+
+            server = Thread(garbage)
+            with self.assertRaises(ssl.SSLError) as caught:
+                connect(plain.getsockname(), client_ctx(ssl)).close()
+            server.result()
+        e = caught.exception
+        self.assertEqual(e.polysock_errno, polysock.POLYSOCK_ETLS_PROTOCOL)
+        self.assertEqual((e.errno, e.library), (ssl.SSL_ERROR_SSL, "SSL"))
+        self.assertIn("tls handshake with localhost", str(e))
+
     def test_timeout_bounds_the_handshake(self):
         with listener(module=std) as silent:  # accepts, never answers
             with connect_raw(silent.getsockname(), 0.2) as raw:
@@ -654,6 +728,31 @@ class ServerTest(unittest.TestCase):
             self.assertEqual(conn.version(), "TLSv1.3")
             drive(lambda: conn.sendall(b"hello"), conn)
         self.assertEqual(theirs.result(), b"hello")
+
+    def test_peer_alert_as_cpython(self):
+        """A client that refuses the server's certificate sends an alert:
+        polysock's server reports it with the reason CPython's reports."""
+        def refusing_client(address):
+            def run(t):
+                return None
+            return std_connect(address, client_ctx(std_ssl), run)
+
+        for name in ("unknown_issuer", "expired", "wrong_name"):
+            address, theirs_server = std_serve(server_ctx(std_ssl, name), echo)
+            client = refusing_client(address)
+            with self.assertRaises(std_ssl.SSLError) as theirs:
+                theirs_server.result()
+            with self.assertRaises(std_ssl.SSLCertVerificationError):
+                client.result()
+            s, address = self.serve(server_ctx(ssl, name))
+            client = refusing_client(address)
+            with self.assertRaises(ssl.SSLError) as mine:
+                s.accept()
+            with self.assertRaises(std_ssl.SSLCertVerificationError):
+                client.result()
+            self.assertEqual(mine.exception.polysock_errno, polysock.POLYSOCK_ETLS_ALERT)
+            self.assertEqual(mine.exception.reason, theirs.exception.reason, name)
+            self.assertIn("peer sent alert", str(mine.exception))
 
     def test_peer_not_speaking_tls(self):
         s, address = self.serve(server_ctx(ssl))
