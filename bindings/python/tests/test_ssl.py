@@ -15,7 +15,7 @@ import threading
 import time
 import unittest
 
-from support import WAIT, Thread, listener, polysock
+from support import WAIT, Thread, listener, polysock, skip_no_ipv6
 
 from polysock import ssl
 
@@ -364,6 +364,40 @@ class ClientTest(unittest.TestCase):
                 drive(lambda: t.sendall(b"over a poller"), t)
                 self.assertEqual(drive(lambda: t.recv(100), t, result=True), b"over a poller")
             server.result()
+
+    def test_non_blocking_connect_then_handshake(self):
+        address, server = std_serve(server_ctx(std_ssl), echo)
+        t = client_ctx(ssl).wrap_socket(polysock.socket(), server_hostname="localhost",
+                                        do_handshake_on_connect=False)
+        with t:
+            t.setblocking(False)
+            self.assertIn(t.connect_ex(address), (0, polysock.EINPROGRESS))
+            self.assertEqual(select.select([], [t], [], WAIT)[1], [t])
+            drive(t.do_handshake, t)
+            drive(lambda: t.sendall(b"late handshake"), t)
+            self.assertEqual(drive(lambda: t.recv(100), t, result=True), b"late handshake")
+        server.result()
+
+    @skip_no_ipv6
+    def test_ipv6_address_as_server_hostname(self):
+        server = listener(std.AF_INET6, "::1", module=std)
+        ctx = server_ctx(std_ssl)
+
+        def run():
+            with server:
+                conn, _ = server.accept()
+                conn.settimeout(WAIT)
+                with ctx.wrap_socket(conn, server_side=True) as t:
+                    return echo(t)
+
+        done = Thread(run)
+        raw = polysock.create_connection(server.getsockname()[:2], timeout=WAIT)
+        with client_ctx(ssl).wrap_socket(raw, server_hostname="::1") as t:
+            self.assertEqual(t.server_hostname, "::1")
+            self.assertEqual(t.family, polysock.AF_INET6)
+            t.sendall(b"v6")
+            self.assertEqual(t.recv(2), b"v6")
+        done.result()
 
     def test_makefile_readline(self):
         def lines(t):
