@@ -129,10 +129,20 @@ fn generated_macros() -> String {
 }
 
 macro_rules! socket_constants {
-    ($( $(#[$meta:meta])* $name:ident ),* $(,)?) => {
+    ($( $(#[$meta:meta])* $name:ident $(= $value:expr)? ),* $(,)?) => {
         fn socket_constants() -> Vec<(&'static str, i64)> {
-            vec![ $( $(#[$meta])* (stringify!($name), libc::$name as i64), )* ]
+            vec![ $( $(#[$meta])* (stringify!($name), constant_value!($name $(, $value)?)), )* ]
         }
+    };
+}
+
+/// libc's value, or the one written where libc lacks it.
+macro_rules! constant_value {
+    ($name:ident) => {
+        libc::$name as i64
+    };
+    ($name:ident, $value:expr) => {
+        $value as i64
     };
 }
 include!("src/core/constant_list.rs");

@@ -5,6 +5,12 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#ifdef __linux__
+#include <linux/if_packet.h>
+#include <linux/tipc.h>
+#include <linux/vm_sockets.h>
+#include <sys/ioctl.h>
+#endif
 
 static int64_t lookup(const char *name) {
     int64_t v = -12345;
@@ -29,6 +35,29 @@ TEST(macros_table_and_system_agree) {
     CHECK_EQ(lookup("EAI_NONAME"), POLYSOCK_EAI_NONAME);
     CHECK_EQ(lookup("POLYSOCK_OPT_NODELAY"), POLYSOCK_OPT_NODELAY);
 }
+
+#ifdef __linux__
+/* The values constant_list.rs writes itself (libc lacks them), against the
+ * kernel's and glibc's headers. */
+TEST(written_values_match_the_system_headers) {
+    SAME(AF_QIPCRTR); SAME(IOCTL_VM_SOCKETS_GET_LOCAL_CID);
+    SAME(SO_VM_SOCKETS_BUFFER_SIZE); SAME(SO_VM_SOCKETS_BUFFER_MIN_SIZE);
+    SAME(SO_VM_SOCKETS_BUFFER_MAX_SIZE); SAME(VM_SOCKETS_INVALID_VERSION);
+    SAME(INADDR_ALLHOSTS_GROUP); SAME(INADDR_MAX_LOCAL_GROUP); SAME(INADDR_UNSPEC_GROUP);
+    SAME(IPPORT_RESERVED); SAME(IPV6_JOIN_GROUP); SAME(IPV6_LEAVE_GROUP);
+    SAME(IPV6_RTHDR_TYPE_0); SAME(IP_MAX_MEMBERSHIPS); SAME(IP_RECVRETOPTS);
+    SAME(PACKET_FASTROUTE); SAME(NI_MAXSERV);
+    SAME(TIPC_ADDR_ID); SAME(TIPC_ADDR_NAME); SAME(TIPC_ADDR_NAMESEQ); SAME(TIPC_CFG_SRV);
+    SAME(TIPC_CONN_TIMEOUT); SAME(TIPC_CRITICAL_IMPORTANCE); SAME(TIPC_DEST_DROPPABLE);
+    SAME(TIPC_HIGH_IMPORTANCE); SAME(TIPC_IMPORTANCE); SAME(TIPC_LOW_IMPORTANCE);
+    SAME(TIPC_MEDIUM_IMPORTANCE); SAME(TIPC_PUBLISHED); SAME(TIPC_SRC_DROPPABLE);
+    SAME(TIPC_SUBSCR_TIMEOUT); SAME(TIPC_SUB_CANCEL); SAME(TIPC_SUB_PORTS);
+    SAME(TIPC_SUB_SERVICE); SAME(TIPC_TOP_SRV); SAME(TIPC_WAIT_FOREVER); SAME(TIPC_WITHDRAWN);
+    SAME(TIPC_ZONE_SCOPE);
+    /* And some of the new names libc has. */
+    SAME(VMADDR_CID_ANY); SAME(VMADDR_CID_HOST); SAME(PACKET_HOST); SAME(PF_PACKET);
+}
+#endif
 
 TEST(table_walk_is_complete_and_consistent) {
     int64_t n = polysock_constant_count();

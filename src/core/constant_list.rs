@@ -1,4 +1,5 @@
-// Data file: the socket constants polysock exposes, by their `libc` crate names.
+// Data file: the socket constants polysock exposes, by their `libc` crate names (or
+// `NAME = value` where libc lacks one).
 // One `socket_constants!` invocation; build.rs and the library each `include!` it with their own
 // definition of the macro. Every entry names an integer constant `libc::NAME` that libc 0.2.191
 // defines for the cfg it is under (entries without a cfg exist on Linux, macOS and FreeBSD).
@@ -7,7 +8,13 @@
 // SOCK_PACKET (deprecated in libc), SO_EE_OFFENDER (a function, not a constant), MSG_COPY /
 // MSG_EXCEPT / MSG_INFO / MSG_NOERROR / MSG_STAT (System V message-queue constants, not socket
 // flags), and FreeBSD's TCP_MAXPEAKRATE / TCP_PCAP_IN / TCP_PCAP_OUT (deprecated in libc).
-// Linux has no NI_MAXSERV in libc (glibc's value is 32), so it is listed for macOS only.
+// Linux has no NI_MAXSERV in libc: glibc's value (32) is listed with the values libc lacks.
+// Left out although CPython's _socket has them on Linux: EAI_ADDRFAMILY (polysock's own
+// resolver codes), and names this machine's kernel headers do not #define, so no test could
+// check a literal: CAN_BCM_* (enums in linux/can/bcm.h, named without the prefix),
+// TIPC_NODE_SCOPE / TIPC_CLUSTER_SCOPE and IPPORT_USERRESERVED (enums), ALG_OP_SIGN /
+// ALG_OP_VERIFY / ALG_SET_PUBKEY (newer headers), UDPLITE_SEND_CSCOV / UDPLITE_RECV_CSCOV
+// (not in the UAPI headers).
 socket_constants! {
     // Address families (AF_*)
     AF_UNSPEC, AF_UNIX, AF_LOCAL, AF_INET, AF_IPX, AF_APPLETALK, AF_INET6, AF_ROUTE, AF_SNA, AF_DECnet,
@@ -630,4 +637,105 @@ socket_constants! {
 
     // Well-known IPv4 addresses, host byte order (INADDR_*; in_addr_t, i.e. u32)
     INADDR_ANY, INADDR_LOOPBACK, INADDR_BROADCAST, INADDR_NONE,
+
+    // Linux: the rest of the names CPython's _socket has there (CAN, J1939, ALG, NETLINK,
+    // PACKET, PF_ aliases, VM sockets)
+    #[cfg(target_os = "linux")] ALG_OP_DECRYPT,
+    #[cfg(target_os = "linux")] ALG_OP_ENCRYPT,
+    #[cfg(target_os = "linux")] ALG_SET_AEAD_ASSOCLEN,
+    #[cfg(target_os = "linux")] ALG_SET_AEAD_AUTHSIZE,
+    #[cfg(target_os = "linux")] ALG_SET_IV,
+    #[cfg(target_os = "linux")] ALG_SET_KEY,
+    #[cfg(target_os = "linux")] ALG_SET_OP,
+    #[cfg(target_os = "linux")] CAN_BCM,
+    #[cfg(target_os = "linux")] CAN_EFF_FLAG,
+    #[cfg(target_os = "linux")] CAN_EFF_MASK,
+    #[cfg(target_os = "linux")] CAN_ERR_FLAG,
+    #[cfg(target_os = "linux")] CAN_ERR_MASK,
+    #[cfg(target_os = "linux")] CAN_ISOTP,
+    #[cfg(target_os = "linux")] CAN_J1939,
+    #[cfg(target_os = "linux")] CAN_RAW,
+    #[cfg(target_os = "linux")] CAN_RAW_FD_FRAMES,
+    #[cfg(target_os = "linux")] CAN_RAW_FILTER,
+    #[cfg(target_os = "linux")] CAN_RAW_JOIN_FILTERS,
+    #[cfg(target_os = "linux")] CAN_RAW_LOOPBACK,
+    #[cfg(target_os = "linux")] CAN_RAW_RECV_OWN_MSGS,
+    #[cfg(target_os = "linux")] CAN_RTR_FLAG,
+    #[cfg(target_os = "linux")] CAN_SFF_MASK,
+    #[cfg(target_os = "linux")] J1939_EE_INFO_NONE,
+    #[cfg(target_os = "linux")] J1939_EE_INFO_TX_ABORT,
+    #[cfg(target_os = "linux")] J1939_FILTER_MAX,
+    #[cfg(target_os = "linux")] J1939_IDLE_ADDR,
+    #[cfg(target_os = "linux")] J1939_MAX_UNICAST_ADDR,
+    #[cfg(target_os = "linux")] J1939_NLA_BYTES_ACKED,
+    #[cfg(target_os = "linux")] J1939_NLA_PAD,
+    #[cfg(target_os = "linux")] J1939_NO_ADDR,
+    #[cfg(target_os = "linux")] J1939_NO_NAME,
+    #[cfg(target_os = "linux")] J1939_NO_PGN,
+    #[cfg(target_os = "linux")] J1939_PGN_ADDRESS_CLAIMED,
+    #[cfg(target_os = "linux")] J1939_PGN_ADDRESS_COMMANDED,
+    #[cfg(target_os = "linux")] J1939_PGN_MAX,
+    #[cfg(target_os = "linux")] J1939_PGN_PDU1_MAX,
+    #[cfg(target_os = "linux")] J1939_PGN_REQUEST,
+    #[cfg(target_os = "linux")] NETLINK_CRYPTO,
+    #[cfg(target_os = "linux")] NETLINK_DNRTMSG,
+    #[cfg(target_os = "linux")] NETLINK_FIREWALL,
+    #[cfg(target_os = "linux")] NETLINK_IP6_FW,
+    #[cfg(target_os = "linux")] NETLINK_NFLOG,
+    #[cfg(target_os = "linux")] NETLINK_ROUTE,
+    #[cfg(target_os = "linux")] NETLINK_USERSOCK,
+    #[cfg(target_os = "linux")] NETLINK_XFRM,
+    #[cfg(target_os = "linux")] PACKET_BROADCAST,
+    #[cfg(target_os = "linux")] PACKET_HOST,
+    #[cfg(target_os = "linux")] PACKET_LOOPBACK,
+    #[cfg(target_os = "linux")] PACKET_MULTICAST,
+    #[cfg(target_os = "linux")] PACKET_OTHERHOST,
+    #[cfg(target_os = "linux")] PACKET_OUTGOING,
+    #[cfg(target_os = "linux")] PF_CAN,
+    #[cfg(target_os = "linux")] PF_PACKET,
+    #[cfg(target_os = "linux")] PF_RDS,
+    #[cfg(target_os = "linux")] VMADDR_CID_ANY,
+    #[cfg(target_os = "linux")] VMADDR_CID_HOST,
+    #[cfg(target_os = "linux")] VMADDR_PORT_ANY,
+
+    // Linux UAPI (and glibc) values libc lacks, written as `NAME = value`: each is checked
+    // against the system headers by c_tests/test_constants.c.
+    #[cfg(target_os = "linux")] AF_QIPCRTR = 42,
+    #[cfg(target_os = "linux")] INADDR_ALLHOSTS_GROUP = 3758096385,
+    #[cfg(target_os = "linux")] INADDR_MAX_LOCAL_GROUP = 3758096639,
+    #[cfg(target_os = "linux")] INADDR_UNSPEC_GROUP = 3758096384,
+    #[cfg(target_os = "linux")] IOCTL_VM_SOCKETS_GET_LOCAL_CID = 1977,
+    #[cfg(target_os = "linux")] IPPORT_RESERVED = 1024,
+    #[cfg(target_os = "linux")] IPV6_JOIN_GROUP = 20,
+    #[cfg(target_os = "linux")] IPV6_LEAVE_GROUP = 21,
+    #[cfg(target_os = "linux")] IPV6_RTHDR_TYPE_0 = 0,
+    #[cfg(target_os = "linux")] IP_MAX_MEMBERSHIPS = 20,
+    #[cfg(target_os = "linux")] IP_RECVRETOPTS = 7,
+    #[cfg(target_os = "linux")] PACKET_FASTROUTE = 6,
+    #[cfg(target_os = "linux")] SO_VM_SOCKETS_BUFFER_MAX_SIZE = 2,
+    #[cfg(target_os = "linux")] SO_VM_SOCKETS_BUFFER_MIN_SIZE = 1,
+    #[cfg(target_os = "linux")] SO_VM_SOCKETS_BUFFER_SIZE = 0,
+    #[cfg(target_os = "linux")] TIPC_ADDR_ID = 3,
+    #[cfg(target_os = "linux")] TIPC_ADDR_NAME = 2,
+    #[cfg(target_os = "linux")] TIPC_ADDR_NAMESEQ = 1,
+    #[cfg(target_os = "linux")] TIPC_CFG_SRV = 0,
+    #[cfg(target_os = "linux")] TIPC_CONN_TIMEOUT = 130,
+    #[cfg(target_os = "linux")] TIPC_CRITICAL_IMPORTANCE = 3,
+    #[cfg(target_os = "linux")] TIPC_DEST_DROPPABLE = 129,
+    #[cfg(target_os = "linux")] TIPC_HIGH_IMPORTANCE = 2,
+    #[cfg(target_os = "linux")] TIPC_IMPORTANCE = 127,
+    #[cfg(target_os = "linux")] TIPC_LOW_IMPORTANCE = 0,
+    #[cfg(target_os = "linux")] TIPC_MEDIUM_IMPORTANCE = 1,
+    #[cfg(target_os = "linux")] TIPC_PUBLISHED = 1,
+    #[cfg(target_os = "linux")] TIPC_SRC_DROPPABLE = 128,
+    #[cfg(target_os = "linux")] TIPC_SUBSCR_TIMEOUT = 3,
+    #[cfg(target_os = "linux")] TIPC_SUB_CANCEL = 4,
+    #[cfg(target_os = "linux")] TIPC_SUB_PORTS = 1,
+    #[cfg(target_os = "linux")] TIPC_SUB_SERVICE = 2,
+    #[cfg(target_os = "linux")] TIPC_TOP_SRV = 1,
+    #[cfg(target_os = "linux")] TIPC_WAIT_FOREVER = -1,
+    #[cfg(target_os = "linux")] TIPC_WITHDRAWN = 2,
+    #[cfg(target_os = "linux")] TIPC_ZONE_SCOPE = 1,
+    #[cfg(target_os = "linux")] VM_SOCKETS_INVALID_VERSION = 4294967295,
+    #[cfg(all(target_os = "linux", target_env = "gnu"))] NI_MAXSERV = 32,
 }

@@ -9,7 +9,7 @@ use super::options::*;
 use std::ffi::CStr;
 
 macro_rules! socket_constants {
-    ($( $(#[$meta:meta])* $name:ident ),* $(,)?) => {
+    ($( $(#[$meta:meta])* $name:ident $(= $value:expr)? ),* $(,)?) => {
         /// The platform's socket constants, by their C names.
         pub(crate) const SOCKET_CONSTANTS: &[(&CStr, i64)] = &[
             $( $(#[$meta])* (
@@ -17,9 +17,18 @@ macro_rules! socket_constants {
                     Ok(s) => s,
                     Err(_) => panic!("bad constant name"),
                 },
-                libc::$name as i64,
+                constant_value!($name $(, $value)?),
             ), )*
         ];
+    };
+}
+/// libc's value, or the one written where libc lacks it.
+macro_rules! constant_value {
+    ($name:ident) => {
+        libc::$name as i64
+    };
+    ($name:ident, $value:expr) => {
+        $value as i64
     };
 }
 include!("constant_list.rs");

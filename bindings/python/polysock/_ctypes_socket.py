@@ -26,6 +26,7 @@ AF_INET = _abi.constant("AF_INET")
 _const = _abi.constant
 AF_UNIX = _const("AF_UNIX")
 SOCK_STREAM = _const("SOCK_STREAM")
+AF_VSOCK = _const("AF_VSOCK")  # None where the platform lacks it
 SOCK_DGRAM = _const("SOCK_DGRAM")
 SOL_SOCKET = _const("SOL_SOCKET")
 SCM_RIGHTS = _const("SCM_RIGHTS")
@@ -710,6 +711,9 @@ class socket:
         """An int option, or with `buflen` the option's raw bytes."""
         level = _int32(level, "level")
         optname = _int32(optname, "optname")
+        if buflen is None and level == AF_VSOCK:
+            # VM socket options are 64-bit; CPython reads them so.
+            return struct.unpack("Q", self.getsockopt(level, optname, 8))[0]
         if buflen is None:
             value = ctypes.c_int32()
             _check(_abi.polysock_getsockopt_int(self._h, level, optname, ctypes.byref(value)))
@@ -739,6 +743,8 @@ class socket:
                     self._h, level, optname, None, operator.index(optlen)
                 )
             )
+        elif isinstance(value, int) and level == AF_VSOCK:
+            self.setsockopt(level, optname, struct.pack("Q", value))
         elif isinstance(value, int):
             _check(
                 _abi.polysock_setsockopt_int(
