@@ -46,8 +46,13 @@ for p in "${patches[@]}"; do
         missed=$((missed + 1))
     else
         # The first assertion message under the test's panic.
-        line=$(grep -m1 -A1 "panicked at" "$log" | tail -1)
-        result="caught by $test ($((SECONDS - start)) s): ${line:0:160}"
+        # (A test run in a process of its own fails in the parent too:
+        # the child's panic, in the test's own file, says more.)
+        line=$(grep -m1 -A3 "panicked at tests/$binary.rs" "$log" ||
+            grep -m1 -A3 "panicked at" "$log")
+        line=$(printf '%s\n' "$line" | sed -e '1s/.*panicked at //' -e '/^stack backtrace/,$d' |
+            tr -s '\n ' ' ')
+        result="caught by $test ($((SECONDS - start)) s): ${line:0:200}"
         caught=$((caught + 1))
     fi
     git apply -R "$p"
