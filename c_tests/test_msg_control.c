@@ -306,7 +306,7 @@ TEST(buffered_reader_bytes_come_first_without_control) {
 TEST(bad_control_input) {
     polysock_t p[2];
     unix_pair(POLYSOCK_SOCK_DGRAM, p);
-    char data[4];
+    char data[4] = {0}; /* one call below reaches the kernel (EBADF from it) */
     polysock_iovec v = iov(data, sizeof data);
     control_buf c;
     size_t len = 0;
