@@ -448,15 +448,7 @@ class SSLSocket(_ctypes_socket.socket):
             err = last_error()
             os.close(fd)
             raise err
-        self = cls._from_handle(h)
-        self._context = context
-        self._server_side = server_side
-        self._server_hostname = server_hostname
-        self._wrapped = False
-        self._io_refs = 0
-        self._closed = False
-        self.do_handshake_on_connect = handshake
-        self.suppress_ragged_eofs = suppress
+        self = cls._new(h, context, server_side, server_hostname, handshake, suppress)
         try:
             self.settimeout(timeout)
             if connected:
@@ -466,6 +458,20 @@ class SSLSocket(_ctypes_socket.socket):
         except BaseException:
             self.close()
             raise
+        return self
+
+    @classmethod
+    def _new(cls, h, context, server_side, server_hostname, handshake, suppress):
+        """An SSLSocket owning handle `h` of libpolysock, not wrapped yet."""
+        self = cls._from_handle(h)
+        self._context = context
+        self._server_side = server_side
+        self._server_hostname = server_hostname
+        self._wrapped = False
+        self._io_refs = 0
+        self._closed = False
+        self.do_handshake_on_connect = handshake
+        self.suppress_ragged_eofs = suppress
         return self
 
     # -- state
@@ -568,15 +574,8 @@ class SSLSocket(_ctypes_socket.socket):
         do_handshake_on_connect, its handshake runs here within the
         listening socket's timeout."""
         h, address = self._accept()
-        conn = type(self)._from_handle(h)
-        conn._context = self._context
-        conn._server_side = True
-        conn._server_hostname = None
-        conn._wrapped = False
-        conn._io_refs = 0
-        conn._closed = False
-        conn.do_handshake_on_connect = self.do_handshake_on_connect
-        conn.suppress_ragged_eofs = self.suppress_ragged_eofs
+        conn = type(self)._new(h, self._context, True, None, self.do_handshake_on_connect,
+                               self.suppress_ragged_eofs)
         try:
             conn._wrap()
             if self.do_handshake_on_connect:
