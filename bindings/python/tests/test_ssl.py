@@ -883,6 +883,50 @@ class ArgumentTest(unittest.TestCase):
                 c.wrap_socket(s, server_hostname="a.test")
         self.assertEqual(caught.exception.reason, "NO_PROTOCOLS_AVAILABLE")
 
+    def test_more_bad_arguments(self):
+        c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        cases = [
+            (TypeError, "needs a socket", lambda s: c.wrap_socket(5, server_hostname="a")),
+            (NotImplementedError, "session", lambda s: c.wrap_socket(
+                s, server_hostname="a", session=object())),
+            (ValueError, "PROTOCOL_TLS_CLIENT context cannot make server-side",
+             lambda s: c.wrap_socket(s, server_side=True)),
+            (UnicodeDecodeError, "ascii", lambda s: c.wrap_socket(
+                s, server_hostname="é.test".encode("utf-8"))),
+            (ValueError, "null character", lambda s: c.set_alpn_protocols(["h\0"])),
+            (TypeError, "ASCII string", lambda s: c.load_verify_locations(cadata="é")),
+            (ssl.SSLError, "bad DER length", lambda s: c.load_verify_locations(
+                cadata=b"\x30\x80")),
+            (ssl.SSLError, "cut short", lambda s: c.load_verify_locations(
+                cadata=b"\x30\x82\x01\x00abc")),
+            (FileNotFoundError, "", lambda s: c.load_verify_locations(
+                capath=os.path.join(CERTS, "no such directory"))),
+            (TypeError, "capath", lambda s: c.load_verify_locations(capath=5)),
+        ]
+        for error, text, call in cases:
+            with self.subTest(text=text), polysock.socket() as s:
+                with self.assertRaises(error) as caught:
+                    call(s)
+                self.assertIn(text, str(caught.exception))
+                self.assertNotEqual(s.fileno(), -1)  # refused before the socket was taken
+
+    def test_bad_socket_and_context_arguments(self):
+        address, server = std_serve(server_ctx(std_ssl), echo)
+        with connect(address, client_ctx(ssl)) as t:
+            with self.assertRaisesRegex(TypeError, "SSLContext"):
+                t.context = "not a context"
+            with self.assertRaisesRegex(ValueError, "already-connected"):
+                t.connect(address)
+            other = client_ctx(ssl)
+            t.context = other
+            self.assertIs(t.context, other)
+        server.result()
+        s = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).wrap_socket(polysock.socket(),
+                                                                server_side=True)
+        with s:
+            with self.assertRaisesRegex(ValueError, "server-side"):
+                s.connect(address)
+
     def test_flags_and_datagram_calls(self):
         address, server = std_serve(server_ctx(std_ssl), echo)
         with connect(address, client_ctx(ssl)) as t:
