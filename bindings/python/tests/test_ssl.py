@@ -55,19 +55,23 @@ def setUpModule():
         raise unittest.SkipTest("openssl not found: the TLS tests make their certificates "
                                 "with it")
     CERTS = tempfile.mkdtemp(prefix="polysock-py-tls-")
-    make_ca("ca", "polysock test CA")
-    make_ca("other_ca", "some other CA")
-    names = "DNS:localhost,IP:127.0.0.1,IP:::1"
-    make_leaf("server", "/C=XX/O=polysock, tests/CN=localhost", names)
-    make_leaf("rsa_server", "/CN=localhost", names, key=("rsa:2048",))
-    make_leaf("client", "/O=polysock tests/CN=client.test", "DNS:client.test")
-    make_leaf("expired", "/CN=localhost", names, days="-1")
-    make_leaf("wrong_name", "/CN=other.test", "DNS:other.test")
-    make_leaf("unknown_issuer", "/CN=localhost", names, issuer="other_ca")
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", "self_signed.key", "-out", "self_signed.pem", "-subj", "/CN=localhost",
-            "-days", "2", "-addext", "basicConstraints=critical,CA:FALSE", "-addext",
-            "subjectAltName=" + names)
+    try:
+        make_ca("ca", "polysock test CA")
+        make_ca("other_ca", "some other CA")
+        names = "DNS:localhost,IP:127.0.0.1,IP:::1"
+        make_leaf("server", "/C=XX/O=polysock, tests/CN=localhost", names)
+        make_leaf("rsa_server", "/CN=localhost", names, key=("rsa:2048",))
+        make_leaf("client", "/O=polysock tests/CN=client.test", "DNS:client.test")
+        make_leaf("expired", "/CN=localhost", names, days="-1")
+        make_leaf("wrong_name", "/CN=other.test", "DNS:other.test")
+        make_leaf("unknown_issuer", "/CN=localhost", names, issuer="other_ca")
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", "self_signed.key", "-out", "self_signed.pem", "-subj", "/CN=localhost",
+                "-days", "2", "-addext", "basicConstraints=critical,CA:FALSE", "-addext",
+                "subjectAltName=" + names)
+    except BaseException:
+        shutil.rmtree(CERTS, True)  # tearDownModule does not run after this fails
+        raise
 
 
 def tearDownModule():
