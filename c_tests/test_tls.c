@@ -141,10 +141,12 @@ TEST(tls_bad_input) {
     CHECK_ERR(polysock_tls_wrap(u, cfg, "localhost"), ENOTCONN);
     CHECK_ERR(polysock_tls_handshake(u), EINVAL);
     CHECK_EQ(polysock_tls_pending(u), 0); /* a plain socket holds none */
+    CHECK_ERR(polysock_tls_unwrap(u), EINVAL);
     polysock_close(u);
     CHECK_OK(polysock_tls_config_free(cfg));
     CHECK_EQ(polysock_tls_config_free(cfg), 0); /* harmless, like close */
     CHECK_ERR(polysock_tls_config_add_alpn(cfg, "h2"), EBADF);
     CHECK_ERR(polysock_tls_handshake(-5), EBADF);
     CHECK_ERR(polysock_tls_pending(-5), EBADF);
+    CHECK_ERR(polysock_tls_unwrap(-5), EBADF);
 }

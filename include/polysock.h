@@ -2695,8 +2695,8 @@ int32_t polysock_tls_config_insecure_skip_hostname_check(polysock_tls_config_t c
  *
  * Returns 0, or -1: EBADF (`h` or `cfg` not live), EINVAL (a server
  * configuration, `server_name` NULL or neither a name nor an address, a
- * listening socket), EOPNOTSUPP (not SOCK_STREAM), ENOTCONN (not
- * connected), EALREADY (already TLS), POLYSOCK_ETLS_CONFIG (no trusted CA
+ * listening socket), EOPNOTSUPP (not SOCK_STREAM, or unwrapped before),
+ * ENOTCONN (not connected), EALREADY (already TLS), POLYSOCK_ETLS_CONFIG (no trusted CA
  * at all, or another reason the configuration cannot work).
  */
 int32_t polysock_tls_wrap(polysock_t h, polysock_tls_config_t cfg, const char *server_name);
@@ -2749,6 +2749,28 @@ int32_t polysock_tls_wants(polysock_t h);
  * Returns the count, or -1: EBADF.
  */
 int64_t polysock_tls_pending(polysock_t h);
+
+/**
+ * Ends the TLS session of `h` and makes it a plain socket again, on the
+ * same handle (Python's SSLSocket.unwrap(); protocols that go back to
+ * plain text): sends close_notify, then waits, within the socket's
+ * timeout, for the peer's. Bytes the peer sends in plain text after its
+ * close_notify stay for the plain socket's receives (from the first call
+ * on, records are read one at a time; a peer that sends plain text before
+ * ours arrives may have bytes taken by a receive made earlier). Decrypted
+ * bytes not yet received are never dropped: the call fails with EBUSY;
+ * receive them and call again. With timeout 0 it fails with EAGAIN and
+ * polysock_tls_wants says what to wait for; calling again goes on
+ * (close_notify is sent once). A socket is wrapped once: polysock_tls_wrap
+ * on an unwrapped one is EOPNOTSUPP.
+ *
+ * Returns 0, or -1: EBADF, EINVAL (not a TLS socket, or unwrapped
+ * already), ENOTCONN (the handshake has not completed), EBUSY, EAGAIN,
+ * ETIMEDOUT, ECONNRESET, EPIPE, POLYSOCK_ETLS_TRUNCATED (the connection
+ * ended without the peer's close_notify), and the error of a session that
+ * failed before.
+ */
+int32_t polysock_tls_unwrap(polysock_t h);
 
 /**
  * Where a socket's TLS session stands: POLYSOCK_TLS_STATE_NONE (a plain

@@ -1,11 +1,14 @@
-//! The TLS core between two polysock ends on loopback: what rustls holds
-//! decrypted (polysock_tls_pending) and how the poller reports it. Every
-//! wait is bounded by the sockets' timeouts or an explicit limit.
+//! The TLS core on loopback, between two polysock ends (and Python's ssl
+//! for unwrap): what rustls holds decrypted (polysock_tls_pending), how the
+//! poller reports it, and going back to plain text (polysock_tls_unwrap).
+//! Every wait is bounded by the sockets' timeouts or an explicit limit.
 
 mod tls_support;
 
+use polysock::core::error::POLYSOCK_ETLS_TRUNCATED;
 use polysock::core::poll::{POLYSOCK_POLLIN, POLYSOCK_POLLOUT};
 use polysock::core::poller::{POLYSOCK_POLLER_EDGE, POLYSOCK_POLLER_ONESHOT, PollerEvent};
+use polysock::core::tls::{POLYSOCK_TLS_STATE_CLOSED, POLYSOCK_TLS_STATE_NONE};
 use polysock::ffi::error::polysock_errno;
 use polysock::ffi::io::*;
 use polysock::ffi::poller::*;
@@ -214,4 +217,173 @@ fn a_socket_registered_before_its_wrap_is_watched_for_decrypted_bytes() {
     drop(p);
     assert_eq!(wait(poller, 0), []);
     polysock_poller_destroy(poller);
+}
+
+fn send_all(s: polysock_t, data: &[u8]) {
+    let mut sent = 0usize;
+    ok(polysock_sendall(
+        s,
+        data.as_ptr().cast(),
+        data.len(),
+        0,
+        &mut sent,
+    ));
+    assert_eq!(sent, data.len());
+}
+
+fn read_line(s: polysock_t) -> Vec<u8> {
+    let mut buf = [0u8; 256];
+    let mut n = 0usize;
+    ok(
+        polysock::ffi::reader::polysock_readline(s, buf.as_mut_ptr().cast(), buf.len(), &mut n)
+            as i64,
+    );
+    buf[..n].to_vec()
+}
+
+/// polysock's client against Python's ssl server: a line each way over
+/// TLS, both sides unwrap, a line each way in plain text.
+fn starttls_with_python(version: &str) {
+    let (peer, port) = python_server("server", "starttls", &[version]);
+    let cfg = client_config();
+    let s = connect(port, 10_000);
+    ok(polysock_tls_wrap(s, cfg, c("localhost").as_ptr()) as i64);
+    assert_eq!(read_line(s), b"ping\n");
+    send_all(s, b"pong\n");
+    ok(polysock_tls_unwrap(s) as i64);
+    assert_eq!(polysock_tls_state(s), POLYSOCK_TLS_STATE_NONE);
+    // Python sends its plain line as soon as our close_notify arrives.
+    assert_eq!(read_line(s), b"plain-ping\n");
+    send_all(s, b"plain-pong\n");
+    let lines = peer.finish();
+    assert_eq!(value(&lines, "tls_line"), Some("pong"), "{lines:?}");
+    assert_eq!(value(&lines, "plain_line"), Some("plain-pong"), "{lines:?}");
+    polysock_close(s);
+    polysock_tls_config_free(cfg);
+}
+
+#[test]
+fn unwrap_goes_back_to_plain_text_with_python_tls13() {
+    starttls_with_python("--tls13");
+}
+
+#[test]
+fn unwrap_goes_back_to_plain_text_with_python_tls12() {
+    starttls_with_python("--tls12");
+}
+
+#[test]
+fn unwrap_leaves_the_plain_bytes_after_close_notify_in_the_kernel() {
+    let p = Pair::new();
+    let (cl, sv) = (p.client, p.server);
+    // The client starts: close_notify sent, the server's awaited.
+    ok(polysock_settimeout(cl, 0) as i64);
+    expect_err(polysock_tls_unwrap(cl) as i64, libc::EAGAIN);
+    assert_eq!(polysock_tls_wants(cl), POLYSOCK_POLLIN);
+    // The server sees the end of the TLS stream, unwraps at once (it has
+    // the client's close_notify) and goes on in plain text.
+    let mut b = [0u8; 8];
+    assert_eq!(polysock_recv(sv, b.as_mut_ptr().cast(), b.len(), 0), 0);
+    ok(polysock_tls_unwrap(sv) as i64);
+    send_all(sv, b"plain!");
+    // Its close_notify (24 bytes) and the plain bytes, together in the
+    // client's kernel buffer.
+    let start = Instant::now();
+    while kernel_bytes(cl) < 24 + 6 {
+        assert!(start.elapsed() < LIMIT, "close_notify never came");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    ok(polysock_tls_unwrap(cl) as i64);
+    assert_eq!(kernel_bytes(cl), 6, "unwrap read past the close_notify");
+    assert_eq!(polysock_recv(cl, b.as_mut_ptr().cast(), b.len(), 0), 6);
+    assert_eq!(&b[..6], b"plain!");
+    ok(polysock_settimeout(cl, 10_000) as i64);
+    send_all(cl, b"back\n");
+    assert_eq!(read_line(sv), b"back\n");
+    for s in [cl, sv] {
+        assert_eq!(polysock_tls_state(s), POLYSOCK_TLS_STATE_NONE);
+        assert_eq!(polysock_tls_pending(s), 0);
+        // Plain now: unwrapped once, never wrapped again.
+        let m = expect_err(polysock_tls_unwrap(s) as i64, libc::EINVAL);
+        assert!(m.contains("not a TLS stream"), "{m}");
+        let m = expect_err(
+            polysock_tls_wrap_server(s, p.cfgs[1]) as i64,
+            libc::EOPNOTSUPP,
+        );
+        assert!(m.contains("was unwrapped"), "{m}");
+    }
+}
+
+#[test]
+fn unwrap_never_drops_decrypted_bytes() {
+    let p = Pair::new();
+    let (cl, sv) = (p.client, p.server);
+    p.send_records(&[b"data"]);
+    assert_eq!(p.recv(1), b"d");
+    let m = expect_err(polysock_tls_unwrap(sv) as i64, libc::EBUSY);
+    assert!(
+        m.contains("3 decrypted bytes have not been received"),
+        "{m}"
+    );
+    assert_eq!(p.recv(10), b"ata");
+    // Now it sends close_notify and waits for the client's.
+    ok(polysock_settimeout(sv, 0) as i64);
+    expect_err(polysock_tls_unwrap(sv) as i64, libc::EAGAIN);
+    assert_eq!(polysock_tls_state(sv), POLYSOCK_TLS_STATE_CLOSED);
+    // A record that comes before the client's close_notify is kept too.
+    send_all(cl, b"late");
+    let start = Instant::now();
+    loop {
+        match polysock_tls_unwrap(sv) {
+            -1 if polysock_errno() == libc::EAGAIN => {}
+            -1 if polysock_errno() == libc::EBUSY => break,
+            r => panic!("unwrap gave {r}: {}", last_error()),
+        }
+        assert!(start.elapsed() < LIMIT);
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert_eq!(p.recv(10), b"late");
+    // Readline's buffer counts as well.
+    send_all(cl, b"one\ntwo\n");
+    ok(polysock_settimeout(sv, 10_000) as i64);
+    assert_eq!(read_line(sv), b"one\n");
+    let m = expect_err(polysock_tls_unwrap(sv) as i64, libc::EBUSY);
+    assert!(m.contains("polysock_readline buffered"), "{m}");
+    assert_eq!(read_line(sv), b"two\n");
+    ok(polysock_tls_unwrap(cl) as i64);
+    ok(polysock_tls_unwrap(sv) as i64);
+}
+
+#[test]
+fn unwrap_fails_clearly() {
+    // Not TLS, not a handle, no handshake yet.
+    let plain = ok(polysock_socket(libc::AF_INET, libc::SOCK_STREAM, 0));
+    expect_err(polysock_tls_unwrap(plain) as i64, libc::EINVAL);
+    polysock_close(plain);
+    expect_err(polysock_tls_unwrap(plain) as i64, libc::EBADF);
+    expect_err(polysock_tls_unwrap(-5) as i64, libc::EBADF);
+    let (lst, port) = listen();
+    let s = connect(port, 300);
+    let cfg = client_config();
+    ok(polysock_tls_wrap(s, cfg, c("localhost").as_ptr()) as i64);
+    let m = expect_err(polysock_tls_unwrap(s) as i64, libc::ENOTCONN);
+    assert!(m.contains("handshake has not completed"), "{m}");
+    polysock_close(s);
+    polysock_close(lst);
+    polysock_tls_config_free(cfg);
+    // A peer that never answers: the socket's timeout ends the wait.
+    let p = Pair::new();
+    ok(polysock_settimeout(p.server, 300) as i64);
+    expect_err(polysock_tls_unwrap(p.server) as i64, libc::ETIMEDOUT);
+    // A peer that ends the connection without close_notify.
+    // SAFETY: a FIN on the client's own fd, which stays open.
+    assert_eq!(
+        unsafe { libc::shutdown(polysock_fileno(p.client), libc::SHUT_WR) },
+        0
+    );
+    let m = expect_err(
+        polysock_tls_unwrap(p.server) as i64,
+        POLYSOCK_ETLS_TRUNCATED,
+    );
+    assert!(m.contains("without close_notify"), "{m}");
 }

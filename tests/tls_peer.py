@@ -8,7 +8,8 @@ result; every wait is bounded.
 MODE: echo (echo every byte until the peer closes), sink (read to the end,
 report the count, sha256 and how the stream ended), send (send --bytes
 bytes of a pattern, then close_notify), lines (send numbered lines),
-garbage (send non-TLS bytes), stall (read the hello, never answer).
+garbage (send non-TLS bytes), stall (read the hello, never answer),
+starttls (a line each way over TLS, unwrap, a line each way in plain text).
 """
 
 import argparse
@@ -68,6 +69,16 @@ def report(t):
         say("peer_subject", subject)
 
 
+def read_line(s):
+    line = b""
+    while not line.endswith(b"\n"):
+        byte = s.recv(1)
+        if not byte:
+            break
+        line += byte
+    return line.decode().strip() or "-"
+
+
 def run(t, mode, args):
     if mode == "echo":
         while True:
@@ -105,6 +116,15 @@ def run(t, mode, args):
             t.close()
             return
         t.unwrap()
+    elif mode == "starttls":
+        # One line each way over TLS, unwrap (close_notify both ways), then
+        # one line each way in plain text on the same connection.
+        t.sendall(b"ping\n")
+        say("tls_line", read_line(t))
+        plain = t.unwrap()
+        plain.sendall(b"plain-ping\n")
+        say("plain_line", read_line(plain))
+        plain.close()
     elif mode == "lines":
         for i in range(args.bytes):
             t.sendall(b"line %d\n" % i)

@@ -123,6 +123,11 @@ impl Socket {
     pub fn tls_wants(&self) -> Result<i32> {
         off("tls_wants")
     }
+
+    pub fn tls_unwrap(&self) -> Result<()> {
+        off("tls_unwrap")
+    }
+
     pub(crate) fn tls_shutdown(&self, _how: i32) -> Result<()> {
         Ok(())
     }
@@ -200,6 +205,7 @@ mod tests {
             "tls_wrap",
         );
         says_off(polysock_tls_handshake(s).into(), "tls_handshake");
+        says_off(polysock_tls_unwrap(s).into(), "tls_unwrap");
         says_off(polysock_tls_version(s).into(), "tls_version");
         says_off(polysock_tls_peer_cert_count(s), "tls_peer_certs");
         assert_eq!(polysock_tls_state(s), POLYSOCK_TLS_STATE_NONE);

@@ -307,8 +307,8 @@ pub extern "C" fn polysock_tls_config_insecure_skip_hostname_check(
 ///
 /// Returns 0, or -1: EBADF (`h` or `cfg` not live), EINVAL (a server
 /// configuration, `server_name` NULL or neither a name nor an address, a
-/// listening socket), EOPNOTSUPP (not SOCK_STREAM), ENOTCONN (not
-/// connected), EALREADY (already TLS), POLYSOCK_ETLS_CONFIG (no trusted CA
+/// listening socket), EOPNOTSUPP (not SOCK_STREAM, or unwrapped before),
+/// ENOTCONN (not connected), EALREADY (already TLS), POLYSOCK_ETLS_CONFIG (no trusted CA
 /// at all, or another reason the configuration cannot work).
 #[unsafe(no_mangle)]
 pub extern "C" fn polysock_tls_wrap(
@@ -380,6 +380,29 @@ pub extern "C" fn polysock_tls_wants(h: polysock_t) -> i32 {
 #[unsafe(no_mangle)]
 pub extern "C" fn polysock_tls_pending(h: polysock_t) -> i64 {
     boundary! { ret(with(h, |s| Ok(count(s.tls().map_or(0, |t| t.buffered()))))) }
+}
+
+/// Ends the TLS session of `h` and makes it a plain socket again, on the
+/// same handle (Python's SSLSocket.unwrap(); protocols that go back to
+/// plain text): sends close_notify, then waits, within the socket's
+/// timeout, for the peer's. Bytes the peer sends in plain text after its
+/// close_notify stay for the plain socket's receives (from the first call
+/// on, records are read one at a time; a peer that sends plain text before
+/// ours arrives may have bytes taken by a receive made earlier). Decrypted
+/// bytes not yet received are never dropped: the call fails with EBUSY;
+/// receive them and call again. With timeout 0 it fails with EAGAIN and
+/// polysock_tls_wants says what to wait for; calling again goes on
+/// (close_notify is sent once). A socket is wrapped once: polysock_tls_wrap
+/// on an unwrapped one is EOPNOTSUPP.
+///
+/// Returns 0, or -1: EBADF, EINVAL (not a TLS socket, or unwrapped
+/// already), ENOTCONN (the handshake has not completed), EBUSY, EAGAIN,
+/// ETIMEDOUT, ECONNRESET, EPIPE, POLYSOCK_ETLS_TRUNCATED (the connection
+/// ended without the peer's close_notify), and the error of a session that
+/// failed before.
+#[unsafe(no_mangle)]
+pub extern "C" fn polysock_tls_unwrap(h: polysock_t) -> i32 {
+    boundary! { status(with(h, |s| s.tls_unwrap())) }
 }
 
 /// Where a socket's TLS session stands: POLYSOCK_TLS_STATE_NONE (a plain

@@ -472,6 +472,7 @@ DECLARATIONS = {
     "polysock_tls_handshake": (c_int32, [polysock_t]),
     "polysock_tls_wants": (c_int32, [polysock_t]),
     "polysock_tls_pending": (c_int64, [polysock_t]),
+    "polysock_tls_unwrap": (c_int32, [polysock_t]),
     "polysock_tls_state": (c_int32, [polysock_t]),
     "polysock_tls_version": (c_int32, [polysock_t]),
     "polysock_tls_resumed": (c_int32, [polysock_t]),

@@ -22,6 +22,8 @@
 mod config;
 mod errors;
 mod info;
+mod record;
+mod unwrap;
 mod verify;
 mod x509;
 
@@ -34,10 +36,10 @@ use crate::core::poll::{POLYSOCK_POLLOUT, from_os};
 use crate::core::socket::{LISTENING, Socket};
 use crate::core::wait::{Deadline, wait_fd};
 use rustls::pki_types::ServerName;
-use std::io::{self, BufRead, IoSlice, Read, Write};
+use std::io::{self, BufRead, IoSlice, Write};
 use std::mem::MaybeUninit;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// The TLS session of one socket (see the module comment).
@@ -52,6 +54,8 @@ pub(crate) struct TlsStream {
     /// Who the peer is, for messages: the server name, or "client 1.2.3.4:5".
     peer: Box<str>,
     side: Side,
+    /// `tls_unwrap` completed: the socket is plain again.
+    unwrapped: AtomicBool,
 }
 
 struct Conn {
@@ -67,6 +71,10 @@ struct Conn {
     closed_write: bool,
     /// The peer's close_notify has arrived.
     peer_closed: bool,
+    /// Where the peer's records end (see record.rs).
+    framer: record::Framer,
+    /// Read no further than the end of a record (from `tls_unwrap` on).
+    exact: bool,
 }
 
 /// What one non-blocking attempt came to.
@@ -106,8 +114,8 @@ impl Ctx<'_> {
     }
 }
 
-/// The socket's fd as rustls's transport: never blocks, never raises
-/// SIGPIPE, resumes after EINTR.
+/// The socket's fd as rustls's sink: never blocks, never raises SIGPIPE,
+/// resumes after EINTR (record::Reader reads).
 struct Io(RawFd);
 
 fn os_result(n: isize) -> Option<io::Result<usize>> {
@@ -116,25 +124,6 @@ fn os_result(n: isize) -> Option<io::Result<usize>> {
     }
     let e = io::Error::last_os_error();
     (e.kind() != io::ErrorKind::Interrupted).then_some(Err(e))
-}
-
-impl Read for Io {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            // SAFETY: buf is valid for writes of buf.len() bytes.
-            let n = unsafe {
-                libc::recv(
-                    self.0,
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_DONTWAIT,
-                )
-            };
-            if let Some(r) = os_result(n) {
-                return r;
-            }
-        }
-    }
 }
 
 impl Write for Io {
@@ -187,7 +176,12 @@ impl Conn {
     /// Reads what the kernel has and lets rustls process it.
     fn read_some(&mut self, io: &mut Io, ctx: &Ctx) -> Result<Got> {
         let hs = self.tls.is_handshaking();
-        let got = match self.tls.read_tls(io) {
+        let mut reader = record::Reader {
+            fd: io.0,
+            framer: &mut self.framer,
+            exact: self.exact,
+        };
+        let got = match self.tls.read_tls(&mut reader) {
             Ok(0) => Got::Eof,
             Ok(_) => Got::Data,
             Err(e) if blocked(&e) => return Ok(Got::Blocked),
@@ -483,7 +477,10 @@ impl Socket {
     /// The socket's TLS session, if it was wrapped.
     #[inline]
     pub(crate) fn tls(&self) -> Option<&TlsStream> {
-        self.tls.get().map(|b| &**b)
+        self.tls
+            .get()
+            .filter(|t| !t.unwrapped.load(Ordering::Acquire))
+            .map(|b| &**b)
     }
 
     fn tls_stream(&self, op: &str) -> Result<&TlsStream> {
@@ -595,14 +592,18 @@ impl Socket {
             failed: None,
             closed_write: false,
             peer_closed: false,
+            framer: record::Framer::default(),
+            exact: false,
         };
         // Bytes a readline already took from the kernel (a STARTTLS reply
         // read line by line) belong to the TLS stream.
         if self.reader.has_data() {
-            self.reader.take_with(0, |mut bytes| {
-                let all = bytes.len();
+            self.reader.take_with(0, |all| {
+                let mut bytes = all;
                 while !bytes.is_empty() && conn.tls.read_tls(&mut bytes).is_ok_and(|n| n > 0) {}
-                all - bytes.len()
+                let taken = all.len() - bytes.len();
+                conn.framer.track(&all[..taken]);
+                taken
             });
             if let Err(e) = conn.tls.process_new_packets() {
                 let ctx = format!("tls handshake with {peer}");
@@ -615,17 +616,26 @@ impl Socket {
             plain: AtomicUsize::new(0),
             peer: peer.into_boxed_str(),
             side: config.side(),
+            unwrapped: AtomicBool::new(false),
         };
         if self.tls.set(Box::new(stream)).is_err() {
-            return fail!(libc::EALREADY, "{op}: the socket is a TLS stream already");
+            // Wrapped by another thread meanwhile: say so.
+            self.check_wrappable(op)?;
         }
         self.watchers.tls_wrapped(self.fd(), self.id());
         Ok(())
     }
 
     fn check_wrappable(&self, op: &str) -> Result<()> {
-        if self.tls().is_some() {
-            return fail!(libc::EALREADY, "{op}: the socket is a TLS stream already");
+        match self.tls.get() {
+            Some(t) if t.unwrapped.load(Ordering::Acquire) => {
+                return fail!(
+                    libc::EOPNOTSUPP,
+                    "{op}: the socket was a TLS stream and was unwrapped: a socket is wrapped once"
+                );
+            }
+            Some(_) => return fail!(libc::EALREADY, "{op}: the socket is a TLS stream already"),
+            None => {}
         }
         if self.socktype() != libc::SOCK_STREAM {
             return fail!(
