@@ -1838,6 +1838,17 @@ static PyObject *sock_getpeername(PyObject *self, PyObject *unused)
 
 /* setsockopt(level, option, value: int | buffer) or
  * setsockopt(level, option, None, optlen) */
+/* Whether the int form of an option is 64 bits wide: on an AF_VSOCK socket
+ * (its buffer sizes), as CPython's getsockopt/setsockopt take it; -1 with an
+ * exception set when the kind cannot be read. */
+static int wide_options(Sock *s)
+{
+    if (sock_kind(s) < 0) {
+        return -1;
+    }
+    return s->family == POLYSOCK_AF_VSOCK;
+}
+
 static PyObject *sock_setsockopt(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     polysock_t h = ((Sock *)self)->handle;
@@ -1859,6 +1870,20 @@ static PyObject *sock_setsockopt(PyObject *self, PyObject *const *args, Py_ssize
         }
         rc = polysock_setsockopt_bytes(h, level, option, NULL, (size_t)optlen);
     } else if (PyLong_Check(args[2])) {
+        int wide = wide_options((Sock *)self);
+        if (wide < 0) {
+            return NULL;
+        }
+        if (wide) {
+            /* CPython's "K": unsigned, no overflow check. */
+            unsigned long long v = PyLong_AsUnsignedLongLongMask(args[2]);
+            if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+                return NULL;
+            }
+            uint64_t v64 = v;
+            rc = polysock_setsockopt_bytes(h, level, option, &v64, sizeof v64);
+            goto done;
+        }
         int value;
         if (arg_int(args[2], &value) < 0) {
             return NULL;
@@ -1872,6 +1897,7 @@ static PyObject *sock_setsockopt(PyObject *self, PyObject *const *args, Py_ssize
         rc = polysock_setsockopt_bytes(h, level, option, view.buf, (size_t)view.len);
         PyBuffer_Release(&view);
     }
+done:
     if (rc < 0) {
         return raise_last(polysock_errno());
     }
@@ -1886,6 +1912,18 @@ static PyObject *sock_getsockopt(PyObject *self, PyObject *const *args, Py_ssize
     if (arg_count("getsockopt", nargs, 2, 3) < 0 || arg_int(args[0], &level) < 0 ||
         arg_int(args[1], &option) < 0 || (nargs == 3 && arg_int(args[2], &buflen) < 0)) {
         return NULL;
+    }
+    int wide = nargs < 3 ? wide_options((Sock *)self) : 0;
+    if (wide < 0) {
+        return NULL;
+    }
+    if (wide) {
+        uint64_t v = 0;
+        size_t len;
+        if (polysock_getsockopt_bytes(h, level, option, &v, sizeof v, &len) < 0) {
+            return raise_last(polysock_errno());
+        }
+        return PyLong_FromUnsignedLongLong(v);
     }
     if (nargs < 3) {
         int32_t value;

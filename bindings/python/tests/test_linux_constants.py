@@ -35,8 +35,6 @@ def vsock():
         return None
 
 
-@unittest.skipUnless(polysock.backend == "ctypes",
-                     "the native backend reads AF_VSOCK options as int (py-native)")
 class VsockOptions(unittest.TestCase):
     def test_buffer_sizes_are_64_bit(self):
         s = vsock()
