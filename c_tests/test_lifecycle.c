@@ -19,6 +19,23 @@ TEST(double_close_is_harmless) {
     CHECK_ERR(polysock_fileno(s), EBADF);
 }
 
+/* The fd closed behind polysock's back (CPython's socket.close(fd) then
+ * sock.close()): polysock_close reports EBADF, once, instead of aborting a
+ * debug build in std's I/O-safety check; the handle is closed all the same. */
+TEST(close_after_the_fd_was_closed_elsewhere) {
+    polysock_t s = polysock_socket(POLYSOCK_AF_INET, POLYSOCK_SOCK_STREAM, 0);
+    CHECK_OK(s);
+    CHECK_OK(close(polysock_fileno(s)));
+    CHECK_ERR(polysock_close(s), EBADF);
+    CHECK(strstr(polysock_last_error(), "already closed") != NULL);
+    CHECK_EQ(polysock_close(s), 0);
+    CHECK_ERR(polysock_fileno(s), EBADF);
+    /* A plain close still reports success, even right after. */
+    polysock_t t = polysock_socket(POLYSOCK_AF_INET, POLYSOCK_SOCK_STREAM, 0);
+    CHECK_OK(t);
+    CHECK_EQ(polysock_close(t), 0);
+}
+
 /* After close, the OS reuses the fd number for the next socket; the old
  * handle must not reach the new socket. */
 TEST(stale_handle_after_fd_reuse) {

@@ -2385,11 +2385,13 @@ int32_t polysock_shutdown(polysock_t h, int32_t how);
 
 /**
  * Closes a socket. Calls blocked on it in other threads wake at once and
- * fail with EBADF; the fd number stays reserved until they have returned.
- * Closing a closed or never-issued handle does nothing and is not an
- * error.
+ * fail with EBADF; the fd number stays reserved until they have returned
+ * (the last of them closes the fd). Closing a closed or never-issued
+ * handle does nothing and is not an error.
  *
- * Returns 0 always.
+ * Returns 0, or -1 when close(2) failed here, the handle being closed all
+ * the same: EBADF (the fd had been closed behind polysock's back, e.g.
+ * close(polysock_fileno(h))), EIO.
  */
 int32_t polysock_close(polysock_t h);
 

@@ -12,7 +12,7 @@ use super::tls::TlsStream;
 use super::wait::{self, Deadline};
 use socket2::{Domain, Protocol, SockAddr, Type};
 use std::mem::ManuallyDrop;
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, RawFd};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 
@@ -92,10 +92,41 @@ impl Drop for Socket {
         let (fd, id) = (self.fd(), self.id);
         self.watchers.socket_closing(fd, id);
         if self.state() & DETACHED == 0 {
-            // SAFETY: dropped exactly once, here; never used after.
-            unsafe { ManuallyDrop::drop(&mut self.sock) };
+            // SAFETY: taken exactly once, here; never used after.
+            let fd = unsafe { ManuallyDrop::take(&mut self.sock) }.into_raw_fd();
+            // close(2) itself, not an OwnedFd drop: std aborts (debug
+            // builds) when the fd was closed behind our back; the kernel
+            // says EBADF, which the thread that closes can report.
+            // SAFETY: the fd was ours, and nothing uses it after this.
+            if unsafe { libc::close(fd) } != 0 {
+                let code = errno::errno().0;
+                if code != libc::EINTR {
+                    CLOSE_ERROR.set((fd, code));
+                }
+            }
         }
     }
+}
+
+thread_local! {
+    /// The fd and code of the last close(2) that failed in this thread.
+    static CLOSE_ERROR: std::cell::Cell<(RawFd, i32)> = const { std::cell::Cell::new((-1, 0)) };
+}
+
+/// Runs `f` (which may drop the last use of sockets) and reports the first
+/// close(2) failure among those it dropped in this thread.
+pub(crate) fn closing<T>(f: impl FnOnce() -> T) -> (T, Result<()>) {
+    CLOSE_ERROR.set((-1, 0));
+    let v = f();
+    let r = match CLOSE_ERROR.replace((-1, 0)) {
+        (_, 0) => Ok(()),
+        (fd, libc::EBADF) => fail!(
+            libc::EBADF,
+            "close: fd {fd} was already closed (by something other than polysock)"
+        ),
+        (fd, code) => fail!(code, "close: fd {fd}"),
+    };
+    (v, r)
 }
 
 impl Socket {

@@ -167,17 +167,16 @@ pub extern "C" fn polysock_shutdown(h: polysock_t, how: i32) -> i32 {
 }
 
 /// Closes a socket. Calls blocked on it in other threads wake at once and
-/// fail with EBADF; the fd number stays reserved until they have returned.
-/// Closing a closed or never-issued handle does nothing and is not an
-/// error.
+/// fail with EBADF; the fd number stays reserved until they have returned
+/// (the last of them closes the fd). Closing a closed or never-issued
+/// handle does nothing and is not an error.
 ///
-/// Returns 0 always.
+/// Returns 0, or -1 when close(2) failed here, the handle being closed all
+/// the same: EBADF (the fd had been closed behind polysock's back, e.g.
+/// close(polysock_fileno(h))), EIO.
 #[unsafe(no_mangle)]
 pub extern "C" fn polysock_close(h: polysock_t) -> i32 {
-    boundary! {
-        handles::close(h);
-        0
-    }
+    boundary! { status(crate::core::socket::closing(|| handles::close(h)).1) }
 }
 
 /// The OS file descriptor of a socket, for a runtime's own event loop. It

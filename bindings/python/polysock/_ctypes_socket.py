@@ -399,7 +399,9 @@ class socket:
         h = self._h
         if h != -1:
             self._h = -1
-            _abi.polysock_close(h)
+            # -1 only when close(2) failed (EBADF: the fd had been closed
+            # behind polysock's back); the handle is closed either way.
+            _check(_abi.polysock_close(h))
 
     def detach(self):
         """Gives the OS fd to the caller (who must close it); the socket

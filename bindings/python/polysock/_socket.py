@@ -11,7 +11,6 @@ module when it imports and provides the whole contract, else ctypes.
 import array
 import ctypes
 import errno
-import fcntl
 import importlib
 import io
 import operator
@@ -347,18 +346,9 @@ class socket(_base):
         if self._closed:
             self.close()
 
-    def _real_close(self, _close=_base.close, _fileno=_base.fileno):
-        # The native backend's close() reports close(2)'s EBADF itself.
-        fd = _fileno(self) if _backend is _ctypes_socket else -1
-        if fd >= 0:
-            try:
-                fcntl.fcntl(fd, fcntl.F_GETFD)
-            except OSError as err:
-                # Closed behind polysock's back (os.close(s.fileno())):
-                # CPython's close() fails with EBADF; polysock must not
-                # close the number again (it may be reused).
-                _base.detach(self)
-                raise OSError(err.errno, os.strerror(err.errno)) from None
+    def _real_close(self, _close=_base.close):
+        # Both backends raise close(2)'s EBADF (an fd closed behind
+        # polysock's back, os.close(s.fileno())), as CPython's close().
         _close(self)
 
     def close(self):
