@@ -398,7 +398,7 @@ class SSLSocket(_ctypes_socket.socket):
     Instances come from SSLContext.wrap_socket()."""
 
     __slots__ = ("_context", "_server_side", "_server_hostname", "_wrapped",
-                 "_io_refs", "_closed", "do_handshake_on_connect",
+                 "_unwrapped", "_io_refs", "_closed", "do_handshake_on_connect",
                  "suppress_ragged_eofs")
 
     def __init__(self, *args, **kwargs):
@@ -468,6 +468,7 @@ class SSLSocket(_ctypes_socket.socket):
         self._server_side = server_side
         self._server_hostname = server_hostname
         self._wrapped = False
+        self._unwrapped = False
         self._io_refs = 0
         self._closed = False
         self.do_handshake_on_connect = handshake
@@ -520,6 +521,8 @@ class SSLSocket(_ctypes_socket.socket):
         """Wraps a socket connected since wrap_socket(); ENOTCONN before."""
         if self._h == -1:
             raise OSError(errno.EBADF, "%s: the SSL socket is closed" % op)
+        if self._unwrapped:
+            raise ValueError("No SSL wrapper around " + repr(self))
         if not self._wrapped:
             try:
                 self.getpeername()
@@ -596,11 +599,19 @@ class SSLSocket(_ctypes_socket.socket):
             raise self._error(last_error()) from None
 
     def unwrap(self):
-        """Not possible with polysock: the TLS session cannot be taken off
-        the connection. shutdown(SHUT_WR) sends close_notify."""
-        raise OSError(errno.EOPNOTSUPP, "unwrap: polysock cannot take the TLS session "
-                      "off the connection; shutdown(SHUT_WR) sends close_notify, then "
-                      "close() the socket")
+        """Ends the TLS session (close_notify both ways, within the
+        timeout) and returns this socket, which from then on sends and
+        receives plain bytes, as CPython's unwrap() does. Non-blocking:
+        SSLWantReadError / SSLWantWriteError until it is done. Decrypted
+        bytes not yet received make it fail with EBUSY (receive them, call
+        again): polysock never drops them."""
+        if self._h == -1 or self._unwrapped or not self._wrapped:
+            raise ValueError("No SSL wrapper around " + repr(self))
+        if _abi.polysock_tls_unwrap(self._h) < 0:
+            raise self._error(last_error()) from None
+        self._wrapped = False
+        self._unwrapped = True
+        return self
 
     # -- data
 
@@ -608,7 +619,7 @@ class SSLSocket(_ctypes_socket.socket):
         """Up to `len` decrypted bytes (into `buffer`, returning the count,
         when given); b"" at the end of the stream, and, with
         suppress_ragged_eofs, when it ended without close_notify."""
-        if self._h == -1:
+        if self._h == -1 or self._unwrapped:
             raise ValueError("Read on closed or unwrapped SSL socket.")
         self._session("read")
         try:
@@ -623,7 +634,7 @@ class SSLSocket(_ctypes_socket.socket):
 
     def write(self, data):
         """Encrypts and sends once; returns how many bytes went."""
-        if self._h == -1:
+        if self._h == -1 or self._unwrapped:
             raise ValueError("Write on closed or unwrapped SSL socket.")
         return self.send(data)
 
@@ -633,11 +644,15 @@ class SSLSocket(_ctypes_socket.socket):
                              % (op, self.__class__))
 
     def recv(self, buflen=1024, flags=0):
+        if self._unwrapped:
+            return _ctypes_socket.socket.recv(self, buflen, flags)
         self._no_flags(flags, "recv")
         self._session("recv")
         return self.read(buflen)
 
     def recv_into(self, buffer, nbytes=None, flags=0):
+        if self._unwrapped:
+            return _ctypes_socket.socket.recv_into(self, buffer, nbytes or 0, flags)
         self._no_flags(flags, "recv_into")
         self._session("recv_into")
         if nbytes is None or nbytes == 0:
@@ -645,6 +660,8 @@ class SSLSocket(_ctypes_socket.socket):
         return self.read(nbytes, buffer)
 
     def send(self, data, flags=0):
+        if self._unwrapped:
+            return _ctypes_socket.socket.send(self, data, flags)
         self._no_flags(flags, "send")
         self._session("send")
         try:
@@ -654,6 +671,8 @@ class SSLSocket(_ctypes_socket.socket):
 
     def sendall(self, data, flags=0):
         """Sends all of `data` within one timeout."""
+        if self._unwrapped:
+            return _ctypes_socket.socket.sendall(self, data, flags)
         self._no_flags(flags, "sendall")
         self._session("sendall")
         try:

@@ -3,6 +3,7 @@ both directions, TLS 1.2 and 1.3, with certificates made here by the
 openssl command (in a temporary directory, removed at the end)."""
 
 import contextlib
+import errno
 import hashlib
 import os
 import select
@@ -573,16 +574,54 @@ class ClientTest(unittest.TestCase):
 
         self.assertEqual(outcomes(ssl, polysock), outcomes(std_ssl, std))
 
-    def test_unwrap_is_refused_clearly(self):
-        address, server = std_serve(server_ctx(std_ssl), echo)
+    def test_unwrap_then_plain_bytes_both_ways(self):
+        def peer(t):
+            first = t.recv(100)
+            t.sendall(b"tls reply")
+            plain = t.unwrap()  # CPython's: close_notify both ways
+            got = plain.recv(100)
+            plain.sendall(b"plain reply")
+            return first, got
+
+        address, server = std_serve(server_ctx(std_ssl), peer)
+        with connect(address, client_ctx(ssl)) as t:
+            t.sendall(b"tls hello")
+            self.assertEqual(t.recv(100), b"tls reply")
+            plain = t.unwrap()
+            self.assertIs(plain, t)
+            self.assertIsNone(t.version())
+            self.assertEqual(t.pending(), 0)
+            t.sendall(b"plain hello")
+            self.assertEqual(t.recv(100), b"plain reply")
+            with self.assertRaisesRegex(ValueError, "unwrapped"):
+                t.read(1)
+            with self.assertRaisesRegex(ValueError, "unwrapped"):
+                t.write(b"x")
+            with self.assertRaisesRegex(ValueError, "No SSL wrapper"):
+                t.unwrap()
+            with self.assertRaisesRegex(ValueError, "No SSL wrapper"):
+                t.do_handshake()
+        self.assertEqual(server.result(), (b"tls hello", b"plain hello"))
+
+    def test_unwrap_keeps_undelivered_bytes(self):
+        def peer(t):
+            t.sendall(b"sent before close_notify")
+            t.unwrap()
+
+        address, server = std_serve(server_ctx(std_ssl), peer)
         with connect(address, client_ctx(ssl)) as t:
             with self.assertRaises(OSError) as caught:
                 t.unwrap()
-            self.assertEqual(caught.exception.errno, polysock.EOPNOTSUPP)
-            self.assertIn("shutdown(SHUT_WR) sends close_notify", str(caught.exception))
-            t.sendall(b"still works")
-            self.assertEqual(t.recv(100), b"still works")
+            self.assertEqual(caught.exception.errno, errno.EBUSY)
+            self.assertEqual(t.recv(100), b"sent before close_notify")
+            self.assertIs(t.unwrap(), t)
         server.result()
+
+    def test_unwrap_before_the_handshake(self):
+        s = polysock.socket()
+        with ssl.create_default_context().wrap_socket(s, server_hostname="localhost") as t:
+            with self.assertRaisesRegex(ValueError, "No SSL wrapper"):
+                t.unwrap()
 
     def test_send_after_close_notify(self):
         address, server = std_serve(server_ctx(std_ssl), echo)
