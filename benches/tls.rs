@@ -21,16 +21,28 @@
 //! gives medians and spreads ((max-min)/median). The OpenSSL client runs
 //! in Python: its per-call overhead is in its figures (small for 64 KiB
 //! writes, visible in handshakes/s).
+//!
+//! The server side: one client, OpenSSL's (Python's ssl, `rev` mode of
+//! tls_openssl.py: full TLS 1.3 handshake, "ko\n" sent, "ok\n" read back),
+//! makes the same sequential connections to a polysock server (a thread of
+//! this process: accept, wrap, handshake, readline, the line reversed,
+//! close_notify) and to `openssl s_server -rev` (C, no tickets either), in
+//! alternating order. Both servers use the same P-256 certificate.
+//! POLYSOCK_BENCH_TLS_ONLY=server runs the polysock server alone (for
+//! `valgrind --tool=callgrind --toggle-collect=polysock_tls_handshake`: the
+//! client is another process, so only the server's handshakes count).
 
-use polysock::core::tls::{POLYSOCK_TLS_1_3, POLYSOCK_TLS_CLIENT};
+use polysock::core::tls::{POLYSOCK_TLS_1_3, POLYSOCK_TLS_CLIENT, POLYSOCK_TLS_SERVER};
 use polysock::ffi::io::*;
 use polysock::ffi::socket::*;
 use polysock::ffi::tls::*;
 use std::ffi::CString;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 fn certs(dir: &Path) -> (String, String, String) {
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
@@ -141,6 +153,136 @@ fn openssl_client(script: &Path, port: i32, ca: &str, mode: &str, n: usize) -> f
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
 
+/// polysock's TLS server until `stop`: per connection, handshake, one line
+/// read and sent back reversed, close_notify. Returns its port.
+fn polysock_server(
+    cert: &str,
+    key: &str,
+    stop: Arc<AtomicBool>,
+) -> (i32, std::thread::JoinHandle<()>) {
+    let cfg = check(polysock_tls_config_new(POLYSOCK_TLS_SERVER), "config");
+    let (cert, key) = (CString::new(cert).unwrap(), CString::new(key).unwrap());
+    check(
+        polysock_tls_config_cert_file(cfg, cert.as_ptr(), key.as_ptr()) as i64,
+        "cert",
+    );
+    check(polysock_tls_config_resumption(cfg, 0) as i64, "resumption");
+    let lst = check(
+        polysock_socket(libc::AF_INET, libc::SOCK_STREAM, 0),
+        "socket",
+    );
+    check(polysock_bind(lst, c"127.0.0.1".as_ptr(), 0) as i64, "bind");
+    check(polysock_listen(lst, 64) as i64, "listen");
+    let mut a = polysock::core::addr::Addr::empty();
+    check(polysock_getsockname(lst, &mut a) as i64, "getsockname");
+    // A short accept timeout, so that the thread sees `stop`.
+    polysock_settimeout(lst, 200);
+    let t = std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            let s = polysock_accept(lst, std::ptr::null_mut());
+            if s < 0 {
+                continue;
+            }
+            polysock_settimeout(s, 60_000);
+            polysock::ffi::options::polysock_setopt(
+                s,
+                polysock::core::options::POLYSOCK_OPT_NODELAY,
+                1,
+            );
+            serve_one(s, cfg);
+            polysock_close(s);
+        }
+        polysock_close(lst);
+        polysock_tls_config_free(cfg);
+    });
+    (a.port, t)
+}
+
+#[inline(never)]
+fn serve_one(s: polysock_t, cfg: i64) {
+    check(polysock_tls_wrap_server(s, cfg) as i64, "wrap_server");
+    // Explicit, so that a profile can single it out (see the top).
+    check(polysock_tls_handshake(s) as i64, "server handshake");
+    let mut line = [0u8; 64];
+    let mut n = 0usize;
+    check(
+        polysock::ffi::reader::polysock_readline(s, line.as_mut_ptr().cast(), line.len(), &mut n)
+            as i64,
+        "readline",
+    );
+    let mut back: Vec<u8> = line[..n.saturating_sub(1)].iter().rev().copied().collect();
+    back.push(b'\n');
+    check(
+        polysock_sendall(s, back.as_ptr().cast(), back.len(), 0, std::ptr::null_mut()),
+        "send",
+    );
+    check(polysock_shutdown(s, libc::SHUT_RDWR) as i64, "shutdown");
+}
+
+/// `openssl s_server -rev` on a free port, once it accepts connections.
+fn s_server(cert: &str, key: &str) -> (i32, Child) {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let child = Command::new("openssl")
+        .args(["s_server", "-rev", "-quiet", "-tls1_3", "-num_tickets", "0"])
+        .args([
+            "-accept",
+            &format!("127.0.0.1:{port}"),
+            "-cert",
+            cert,
+            "-key",
+            key,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl");
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "s_server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (i32::from(port), child)
+}
+
+/// Server handshakes/s, polysock's and s_server's, with OpenSSL's client.
+fn server_side(
+    script: &Path,
+    ca: &str,
+    cert: &str,
+    key: &str,
+    rounds: usize,
+    count: usize,
+    only_polysock: bool,
+) -> (Vec<f64>, Vec<f64>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (pport, thread) = polysock_server(cert, key, stop.clone());
+    let mut openssl = (!only_polysock).then(|| s_server(cert, key));
+    let (mut p, mut o) = (vec![], vec![]);
+    for r in 0..rounds {
+        for side in [r % 2, 1 - r % 2] {
+            if side == 0 {
+                p.push(count as f64 / openssl_client(script, pport, ca, "rev", count));
+            } else if let Some((oport, _)) = &openssl {
+                o.push(count as f64 / openssl_client(script, *oport, ca, "rev", count));
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    thread.join().unwrap();
+    if let Some((_, child)) = openssl.as_mut() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    (p, o)
+}
+
 fn stats(v: &mut [f64]) -> (f64, f64) {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let med = v[v.len() / 2];
@@ -164,6 +306,13 @@ fn main() {
     let count: usize = env("POLYSOCK_BENCH_HANDSHAKES").map_or(200, |v| v.parse().unwrap());
     let per_connection = env("POLYSOCK_BENCH_TLS_CONFIG_PER_CONNECTION").is_some_and(|v| v == "1");
     let only_polysock = env("POLYSOCK_BENCH_TLS_ONLY").is_some_and(|v| v == "polysock");
+    if env("POLYSOCK_BENCH_TLS_ONLY").is_some_and(|v| v == "server") {
+        let (mut p, _) = server_side(&script, &ca, &cert, &key, rounds, count, true);
+        let _ = std::fs::remove_dir_all(&dir);
+        let (pm, ps) = stats(&mut p);
+        println!("polysock server only: {pm:.0} handshakes/s, spread {ps:.0}%");
+        return;
+    }
     let mut server = Command::new("python3")
         .arg(&script)
         .args(["server", &cert, &key])
@@ -198,6 +347,11 @@ fn main() {
     polysock_tls_config_free(cfg);
     let _ = server.kill();
     let _ = server.wait();
+    let (mut sp, mut so) = if only_polysock {
+        (vec![], vec![])
+    } else {
+        server_side(&script, &ca, &cert, &key, rounds, count, false)
+    };
     let _ = std::fs::remove_dir_all(&dir);
     if only_polysock {
         let (pm, ps) = stats(&mut ph);
@@ -226,4 +380,15 @@ fn main() {
             pm / om
         );
     }
+    let ((pm, ps), (om, os)) = (stats(&mut sp), stats(&mut so));
+    println!();
+    println!(
+        "Server side: the same client (OpenSSL, Python ssl, one line each way) against each server"
+    );
+    println!("| case | polysock server | spread | openssl s_server | spread | polysock/OpenSSL |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    println!(
+        "| server handshakes ({count}) | {pm:.0} /s | {ps:.0}% | {om:.0} /s | {os:.0}% | {:.2} |",
+        pm / om
+    );
 }

@@ -5,6 +5,9 @@
                                      answers "ok", closes.
   tls_openssl.py client PORT CA bulk BYTES   one connection sending BYTES
   tls_openssl.py client PORT CA hs COUNT     COUNT connections, handshake only
+  tls_openssl.py client PORT CA rev COUNT    COUNT connections, each sending
+                                     "ko\n" and reading "ok\n" (the protocol
+                                     of `openssl s_server -rev`)
 
 The client prints the seconds its work took (interpreter start excluded).
 """
@@ -55,6 +58,17 @@ def one(port, ctx, payload):
     t.close()
 
 
+def rev(port, ctx):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    t = ctx.wrap_socket(s, server_hostname="localhost")
+    t.sendall(b"ko\n")
+    with t.makefile("rb") as f:
+        line = f.readline()
+    assert line == b"ok\n", line
+    t.close()
+
+
 def client(port, ca, mode, n):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_3
@@ -62,6 +76,9 @@ def client(port, ca, mode, n):
     start = time.perf_counter()
     if mode == "bulk":
         one(port, ctx, bytes(n))
+    elif mode == "rev":
+        for _ in range(n):
+            rev(port, ctx)
     else:
         for _ in range(n):
             one(port, ctx, b"")

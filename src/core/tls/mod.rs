@@ -173,6 +173,17 @@ impl Conn {
         e
     }
 
+    /// The connection ended without the peer's close_notify (`detail`
+    /// says where).
+    fn truncated(&mut self, what: String, detail: &str) -> Error {
+        let e = Error::detailed(
+            POLYSOCK_ETLS_TRUNCATED,
+            format_args!("{what}"),
+            format_args!("{detail}"),
+        );
+        self.fail(e)
+    }
+
     /// Reads what the kernel has and lets rustls process it.
     fn read_some(&mut self, io: &mut Io, ctx: &Ctx) -> Result<Got> {
         let hs = self.tls.is_handshaking();
@@ -216,12 +227,8 @@ impl Conn {
                 Got::Blocked => return Ok(Step::Wait(libc::POLLIN)),
                 Got::Data => {}
                 Got::Eof => {
-                    let e = Error::detailed(
-                        POLYSOCK_ETLS_TRUNCATED,
-                        format_args!("{}", ctx.what(true)),
-                        format_args!(" (the connection closed during the handshake)"),
-                    );
-                    return Err(self.fail(e));
+                    let detail = " (the connection closed during the handshake)";
+                    return Err(self.truncated(ctx.what(true), detail));
                 }
             }
         }

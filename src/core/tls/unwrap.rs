@@ -9,7 +9,7 @@
 //! dropped: it can receive them and call again, as after EAGAIN.
 
 use super::{Conn, Ctx, Got, Io, Step};
-use crate::core::error::{Error, POLYSOCK_ETLS_TRUNCATED, Result, fail};
+use crate::core::error::{Result, fail};
 use crate::core::socket::Socket;
 use std::sync::atomic::Ordering;
 
@@ -42,12 +42,8 @@ impl Conn {
                 Got::Data => {}
                 Got::Blocked => return Ok(Step::Wait(libc::POLLIN)),
                 Got::Eof => {
-                    let e = Error::detailed(
-                        POLYSOCK_ETLS_TRUNCATED,
-                        format_args!("{}", ctx.what(false)),
-                        format_args!(": the peer closed the connection without close_notify"),
-                    );
-                    return Err(self.fail(e));
+                    let detail = ": the peer closed the connection without close_notify";
+                    return Err(self.truncated(ctx.what(false), detail));
                 }
             }
         }
