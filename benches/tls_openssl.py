@@ -70,6 +70,7 @@ def rev(port, ctx):
 
 
 def client(port, ca, mode, n):
+    socket.setdefaulttimeout(60)  # a server that failed never hangs the bench
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_3
     ctx.load_verify_locations(ca)
