@@ -254,9 +254,9 @@ pub(crate) fn check_resolve_timeout(op: &str, timeout_ms: i64) -> Result<()> {
 }
 
 /// Runs `f` on a helper thread and waits at most `timeout_ms` (>= 0) for
-/// its result; after that, returns `timed_out()` and lets the thread
-/// finish on its own (its result is dropped when it sends into the closed
-/// channel). A negative timeout runs `f` on this thread.
+/// its result, then joins it; after that, returns `timed_out()` and lets
+/// the thread finish on its own (its result is dropped when it sends into
+/// the closed channel). A negative timeout runs `f` on this thread.
 pub fn with_deadline<T: Send + 'static>(
     timeout_ms: i64,
     timed_out: impl FnOnce() -> Error,
@@ -266,7 +266,7 @@ pub fn with_deadline<T: Send + 'static>(
         return f();
     }
     let (tx, rx) = mpsc::sync_channel(1);
-    std::thread::Builder::new()
+    let helper = std::thread::Builder::new()
         .name("polysock-resolve".into())
         .stack_size(256 * 1024)
         .spawn(move || {
@@ -279,12 +279,21 @@ pub fn with_deadline<T: Send + 'static>(
             )
         })?;
     match rx.recv_timeout(Duration::from_millis(timeout_ms as u64)) {
-        Ok(r) => r,
+        Ok(r) => {
+            // It has sent its result and is ending: a thread left behind
+            // would still hold the C library's resolver state if the
+            // process exited now.
+            let _ = helper.join();
+            r
+        }
         Err(mpsc::RecvTimeoutError::Timeout) => Err(timed_out()),
-        Err(mpsc::RecvTimeoutError::Disconnected) => fail!(
-            POLYSOCK_EPANIC,
-            "the resolver thread ended without a result"
-        ),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            let _ = helper.join();
+            fail!(
+                POLYSOCK_EPANIC,
+                "the resolver thread ended without a result"
+            )
+        }
     }
 }
 
