@@ -9,6 +9,7 @@
 
 use super::error::{Error, Result, fail, format_into};
 use socket2::{SockAddr, SockAddrStorage};
+use std::cell::Cell;
 use std::ffi::CStr;
 use std::fmt;
 use std::mem::MaybeUninit;
@@ -304,13 +305,70 @@ impl IfName {
 /// An IPv4 literal, exactly as std's `Ipv4Addr::from_str` reads one: four
 /// decimal octets of one to three ASCII digits, none above 255, no leading
 /// zero, separated by dots, nothing before or after. Every connect and
-/// sendto parses its host, so this does it in one pass without std's
-/// general parser (about a fifth of its instructions).
+/// sendto parses its host, and programs name the same few hosts again and
+/// again: the last literal a thread parsed is remembered by its bytes, and
+/// a text equal to it (two word compares) is not parsed again.
+#[inline]
 pub(crate) fn parse_ipv4(text: &[u8]) -> Option<Ipv4Addr> {
     // "0.0.0.0" to "255.255.255.255"; the bound also keeps `value` small.
     if !(7..=15).contains(&text.len()) {
         return None;
     }
+    let (head, tail) = ends(text);
+    let memo = LAST_IPV4.with(Cell::get);
+    if memo.len == text.len() && memo.head == head && memo.tail == tail {
+        return Some(Ipv4Addr::from(memo.ip));
+    }
+    let ip = scan_ipv4(text)?;
+    LAST_IPV4.with(|m| {
+        m.set(Ipv4Memo {
+            head,
+            tail,
+            len: text.len(),
+            ip: ip.octets(),
+        })
+    });
+    Some(ip)
+}
+
+/// The last IPv4 literal a thread parsed: its length (0: none yet), the
+/// words `ends` made of its text, and its address.
+#[derive(Clone, Copy)]
+struct Ipv4Memo {
+    head: u64,
+    tail: u64,
+    len: usize,
+    ip: [u8; 4],
+}
+
+thread_local! {
+    static LAST_IPV4: Cell<Ipv4Memo> = const {
+        Cell::new(Ipv4Memo { head: 0, tail: 0, len: 0, ip: [0; 4] })
+    };
+}
+
+/// The first and the last bytes of a 7..=15-byte text as two words that
+/// together cover every byte (8 and 8 overlapping; 4 and 4 for 7 bytes),
+/// so two texts of one length are equal exactly when their words are.
+#[inline]
+fn ends(text: &[u8]) -> (u64, u64) {
+    let n = text.len();
+    let word = |at: usize| u64::from_ne_bytes(text[at..at + 8].try_into().unwrap_or([0; 8]));
+    let half = |at: usize| {
+        u64::from(u32::from_ne_bytes(
+            text[at..at + 4].try_into().unwrap_or([0; 4]),
+        ))
+    };
+    if n >= 8 {
+        (word(0), word(n - 8))
+    } else {
+        (half(0), half(n - 4))
+    }
+}
+
+/// `parse_ipv4`'s parser, in one pass without std's general one (about a
+/// fifth of its instructions); `text` is 7..=15 bytes.
+fn scan_ipv4(text: &[u8]) -> Option<Ipv4Addr> {
     let mut octets = [0u8; 4];
     let (mut k, mut value, mut digits) = (0, 0u32, 0);
     for &c in text {
@@ -465,6 +523,39 @@ fn literal(op: &str, family: i32, host: &str, port: u16) -> Result<Option<SockAd
     Ok(None)
 }
 
+/// An address the kernel can take (connect): socket2's, or a `RawAddr`
+/// built in place.
+pub trait KernelAddr {
+    fn as_sockaddr(&self) -> *const libc::sockaddr;
+    fn socklen(&self) -> libc::socklen_t;
+    /// Its text form (for messages).
+    fn text(&self) -> Addr;
+}
+
+impl KernelAddr for SockAddr {
+    fn as_sockaddr(&self) -> *const libc::sockaddr {
+        self.as_ptr().cast()
+    }
+    fn socklen(&self) -> libc::socklen_t {
+        self.len()
+    }
+    fn text(&self) -> Addr {
+        Addr::from_sockaddr(self)
+    }
+}
+
+impl KernelAddr for RawAddr {
+    fn as_sockaddr(&self) -> *const libc::sockaddr {
+        self.as_ptr()
+    }
+    fn socklen(&self) -> libc::socklen_t {
+        self.len
+    }
+    fn text(&self) -> Addr {
+        self.to_addr()
+    }
+}
+
 /// A kernel address as raw bytes, for a call that hands it straight to the
 /// kernel. An IPv4 literal for an AF_INET socket (every sendto's usual
 /// case) is written in place as a 16-byte sockaddr_in, without socket2's
@@ -520,7 +611,8 @@ impl RawAddr {
         Ok(())
     }
 
-    fn set_sockaddr(&mut self, sa: &SockAddr) {
+    /// Becomes a copy of `sa`.
+    pub fn set_sockaddr(&mut self, sa: &SockAddr) {
         // SAFETY: sa.len() bytes of a sockaddr fit the storage.
         unsafe {
             std::ptr::copy_nonoverlapping(
@@ -530,6 +622,13 @@ impl RawAddr {
             );
         }
         self.len = sa.len();
+    }
+
+    /// Where a call that returns an address (accept) has the kernel write
+    /// it: the storage, and its length, set to the storage's size.
+    pub fn for_kernel(&mut self) -> (*mut libc::sockaddr, *mut libc::socklen_t) {
+        self.len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        (self.storage.as_mut_ptr().cast(), &mut self.len)
     }
 
     pub fn as_ptr(&self) -> *const libc::sockaddr {
@@ -544,6 +643,16 @@ impl RawAddr {
     /// Its text form.
     pub fn to_addr(&self) -> Addr {
         Addr::from_raw(&self.storage, self.len)
+    }
+
+    /// Writes its text form into `out` (in place: no Addr moved).
+    pub fn write_text(&self, out: &mut Addr) {
+        out.set_from_raw(&self.storage, self.len);
+    }
+
+    /// Its AF_UNIX name as bytes.
+    pub fn unix_name(&self) -> UnixName {
+        UnixName::of_raw(&self.storage, self.len)
     }
 }
 

@@ -128,6 +128,39 @@ fn ipv4_parser_matches_std_on_every_short_text() {
 }
 
 #[test]
+fn a_text_one_byte_from_the_remembered_literal_is_parsed_afresh() {
+    // parse_ipv4 remembers the last literal by its bytes: every position
+    // of texts of each length must still be compared.
+    let bases = [
+        "1.2.3.4",
+        "10.2.3.4",
+        "10.20.3.4",
+        "10.20.30.4",
+        "10.20.30.40",
+        "100.20.30.40",
+        "100.200.30.40",
+        "100.200.255.40",
+        "192.168.100.200",
+    ];
+    for base in bases {
+        for i in 0..base.len() {
+            for c in [b'0', b'1', b'5', b'9', b'.', b'x'] {
+                assert_eq!(parse_ipv4(base.as_bytes()), base.parse().ok(), "{base:?}");
+                let mut t = base.as_bytes().to_vec();
+                t[i] = c;
+                let s = std::str::from_utf8(&t).unwrap();
+                assert_eq!(
+                    parse_ipv4(&t),
+                    s.parse::<Ipv4Addr>().ok(),
+                    "{s:?} after {base:?}"
+                );
+                assert_eq!(parse_ipv4(&t), s.parse::<Ipv4Addr>().ok(), "{s:?} again");
+            }
+        }
+    }
+}
+
+#[test]
 fn ipv4_parser_matches_std_on_generated_texts() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let octet = |rng: &mut Rng| -> String {

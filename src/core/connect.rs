@@ -560,10 +560,7 @@ mod tests {
             Addr::from_sockaddr(&open).to_string()
         );
         let (_peer, from) = l.accept().unwrap();
-        assert_eq!(
-            Addr::from_sockaddr(&from).to_string(),
-            sock.local_addr().unwrap().to_string()
-        );
+        assert_eq!(from.to_string(), sock.local_addr().unwrap().to_string());
     }
 
     #[test]
@@ -680,10 +677,7 @@ mod tests {
         };
         let s = create_connection("127.0.0.1", port, 5000, Some(src), -1).unwrap();
         let (_p, from) = l.accept().unwrap();
-        assert_eq!(
-            Addr::from_sockaddr(&from).to_string(),
-            s.local_addr().unwrap().to_string()
-        );
+        assert_eq!(from.to_string(), s.local_addr().unwrap().to_string());
     }
 
     #[test]
@@ -761,13 +755,11 @@ mod tests {
         let port = s.local_addr().unwrap().port;
         let c4 = create_connection("127.0.0.1", port, 5000, None, -1).unwrap();
         let (p4, from4) = s.accept().unwrap();
-        let from4 = Addr::from_sockaddr(&from4);
         assert_eq!(from4.host_str(), "::ffff:127.0.0.1");
         assert_eq!(p4.peer_addr().unwrap().host_str(), "::ffff:127.0.0.1");
         assert_eq!(from4.port, c4.local_addr().unwrap().port);
         let _c6 = create_connection("::1", port, 5000, None, -1).unwrap();
         let (_p6, from6) = s.accept().unwrap();
-        let from6 = Addr::from_sockaddr(&from6);
         assert_eq!(from6.host_str(), "::1");
         // A plain AF_INET6 server is IPv6 only, as in CPython.
         let v6 = create_server(Some("::"), 0, libc::AF_INET6, -1, 0).unwrap();

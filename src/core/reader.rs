@@ -4,7 +4,8 @@
 //! call (recv, recv_exact, recvfrom, recvmsg, recv_handle, recvmmsg).
 //!
 //! Cost when unused: one `AtomicBool` load per receive. The buffer sits
-//! behind a per-socket `Mutex` that is set up on the first readline, and
+//! behind a per-socket `Mutex` that is set up (boxed, so an unused reader
+//! adds only a pointer to every Socket moved) on the first readline, and
 //! its memory is allocated only when a readline first reads; it grows with
 //! the data (at most to about twice the longest `len` asked for) and is
 //! given back when it empties after a long line.
@@ -30,7 +31,7 @@ const KEEP_CAPACITY: usize = 64 * 1024;
 pub(crate) struct Reader {
     /// True while `buf` holds bytes; the receive paths test only this.
     has_data: AtomicBool,
-    buf: OnceLock<Mutex<ReadBuf>>,
+    buf: OnceLock<Box<Mutex<ReadBuf>>>,
 }
 
 #[derive(Default)]
@@ -90,7 +91,7 @@ impl Reader {
         // A panic while the lock was held leaves the buffer consistent
         // (every update is a whole step), so a poisoned lock is usable.
         self.buf
-            .get_or_init(Mutex::default)
+            .get_or_init(Box::default)
             .lock()
             .unwrap_or_else(|p| p.into_inner())
     }

@@ -3,7 +3,7 @@
 //! Lifecycle operations live here; data transfer in `io.rs`, options in
 //! `options.rs`.
 
-use super::addr::{self, Addr, Purpose};
+use super::addr::{self, Addr, KernelAddr, Purpose, RawAddr};
 use super::constants;
 use super::error::{Error, Result, fail};
 use super::poller::Watchers;
@@ -433,7 +433,10 @@ impl Socket {
     /// Connects within the socket's timeout. On a non-blocking socket
     /// (timeout 0) an unfinished connect fails with EINPROGRESS.
     pub fn connect(&self, host: Option<&str>, port: i32) -> Result<()> {
-        let sa = self.sockaddr("connect", host, port, Purpose::Connect)?;
+        // Built in place: an IPv4 literal never goes through socket2's
+        // 128-byte storage.
+        let mut sa = RawAddr::new();
+        sa.set_dest("connect", self.family, self.socktype, host, port)?;
         self.connect_addr(&sa)
     }
 
@@ -443,7 +446,7 @@ impl Socket {
         self.connect_addr(&sa)
     }
 
-    pub fn connect_addr(&self, sa: &SockAddr) -> Result<()> {
+    pub fn connect_addr(&self, sa: &impl KernelAddr) -> Result<()> {
         let deadline = self.deadline();
         if self.start_connect(sa)? {
             return Ok(());
@@ -462,9 +465,9 @@ impl Socket {
     /// the kernel carries on either way); then wait for POLLOUT and call
     /// `connect_outcome`. create_connection's race uses the pair to wait
     /// for several attempts at once.
-    pub(crate) fn start_connect(&self, sa: &SockAddr) -> Result<bool> {
-        // SAFETY: sa points to sa.len() bytes of a valid sockaddr.
-        let rc = unsafe { libc::connect(self.fd(), sa.as_ptr().cast(), sa.len()) };
+    pub(crate) fn start_connect(&self, sa: &impl KernelAddr) -> Result<bool> {
+        // SAFETY: sa points to sa.socklen() bytes of a valid sockaddr.
+        let rc = unsafe { libc::connect(self.fd(), sa.as_sockaddr(), sa.socklen()) };
         if rc == 0 {
             self.set_state(CONNECTED | CLIENT);
             return Ok(true);
@@ -488,7 +491,7 @@ impl Socket {
 
     /// The outcome of a started connect once the socket is writable: its
     /// SO_ERROR, with connect's message.
-    pub(crate) fn connect_outcome(&self, sa: &SockAddr) -> Result<()> {
+    pub(crate) fn connect_outcome(&self, sa: &impl KernelAddr) -> Result<()> {
         self.check_open("connect")?;
         match self.sock.take_error() {
             Ok(None) => {}
@@ -538,20 +541,22 @@ impl Socket {
 
     /// Accepts one connection within the socket's timeout; the new socket
     /// is close-on-exec, has the process default timeout, and comes with the
-    /// peer's address (as the kernel gave it: formatting it as text costs
-    /// more than the accept, so that is left to callers who want it).
-    pub fn accept(&self) -> Result<(Socket, SockAddr)> {
-        let (s, peer) = self.accept_with(true)?;
-        Ok((s, peer.expect("accept_with(true) returns the peer")))
+    /// peer's address.
+    pub fn accept(&self) -> Result<(Socket, Addr)> {
+        let mut peer = RawAddr::new();
+        let s = self.accept_with(Some(&mut peer))?;
+        Ok((s, peer.to_addr()))
     }
 
-    /// accept(), leaving the peer's address out when it is not wanted (the
-    /// kernel then does not copy it either).
-    pub(crate) fn accept_with(&self, want_peer: bool) -> Result<(Socket, Option<SockAddr>)> {
+    /// accept(), writing the peer's address as the kernel gave it into
+    /// `peer` if given (formatting it as text costs more than the accept,
+    /// so that is left to callers who want it); without it the kernel does
+    /// not copy it either.
+    pub(crate) fn accept_with(&self, mut peer: Option<&mut RawAddr>) -> Result<Socket> {
         let deadline = self.deadline();
-        let (sock, peer) = loop {
-            match accept_once(self.fd(), want_peer) {
-                Ok(pair) => break pair,
+        let sock = loop {
+            match accept_once(self.fd(), peer.as_deref_mut()) {
+                Ok(sock) => break sock,
                 Err(code) => {
                     self.check_open("accept")?;
                     match code {
@@ -567,7 +572,7 @@ impl Socket {
                 }
             }
         };
-        let s = Socket::wrap(
+        Socket::wrap(
             sock,
             self.family,
             self.socktype,
@@ -580,8 +585,7 @@ impl Socket {
             } else {
                 Fresh::Unknown
             },
-        )?;
-        Ok((s, peer))
+        )
     }
 
     /// The socket for `fd`, a connection the kernel accepted on this
@@ -652,47 +656,33 @@ impl Socket {
 
 /// One accept(2), close-on-exec, with the peer's address if wanted; the
 /// errno code on failure.
-fn accept_once(
-    fd: RawFd,
-    want_peer: bool,
-) -> std::result::Result<(socket2::Socket, Option<SockAddr>), i32> {
+fn accept_once(fd: RawFd, peer: Option<&mut RawAddr>) -> std::result::Result<socket2::Socket, i32> {
     #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
     {
-        let mut storage = socket2::SockAddrStorage::zeroed();
-        let mut len = storage.size_of();
-        let (sa, lenp) = if want_peer {
-            // SAFETY: sockaddr_storage is the type the storage is made of.
-            let sa: *mut libc::sockaddr_storage = unsafe { storage.view_as() };
-            (
-                sa.cast::<libc::sockaddr>(),
-                &mut len as *mut libc::socklen_t,
-            )
-        } else {
-            (std::ptr::null_mut(), std::ptr::null_mut())
+        let (sa, lenp) = match peer {
+            Some(p) => p.for_kernel(),
+            None => (std::ptr::null_mut(), std::ptr::null_mut()),
         };
-        // SAFETY: sa/lenp are NULL or point to storage of `len` bytes.
+        // SAFETY: sa/lenp are NULL or point to the peer's storage and its size.
         let new = unsafe { libc::accept4(fd, sa, lenp, libc::SOCK_CLOEXEC) };
         if new < 0 {
             return Err(errno::errno().0);
         }
-        // SAFETY: accept4 returned a new fd that we now own; the kernel
-        // initialised `len` bytes of storage.
-        let sock = unsafe { socket2::Socket::from_raw_fd(new) };
-        Ok((
-            sock,
-            want_peer.then(|| unsafe { SockAddr::new(storage, len) }),
-        ))
+        // SAFETY: accept4 returned a new fd that we now own.
+        Ok(unsafe { socket2::Socket::from_raw_fd(new) })
     }
     #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
     {
         // socket2 sets close-on-exec (and SO_NOSIGPIPE) where accept4 is missing.
         // SAFETY: fd is a listening socket this Socket owns for the call.
         let listener = std::mem::ManuallyDrop::new(unsafe { socket2::Socket::from_raw_fd(fd) });
-        let _ = want_peer;
-        listener
+        let (s, a) = listener
             .accept()
-            .map(|(s, a)| (s, Some(a)))
-            .map_err(|e| e.raw_os_error().unwrap_or(libc::EINVAL))
+            .map_err(|e| e.raw_os_error().unwrap_or(libc::EINVAL))?;
+        if let Some(p) = peer {
+            p.set_sockaddr(&a);
+        }
+        Ok(s)
     }
 }
 
@@ -766,19 +756,19 @@ pub(crate) fn blocking_code(code: i32, timeout: i64) -> i32 {
     }
 }
 
-fn os_err(e: std::io::Error, op: &str, sa: &SockAddr) -> Error {
+fn os_err(e: std::io::Error, op: &str, sa: &impl KernelAddr) -> Error {
     os_code(e.raw_os_error().unwrap_or(libc::EINVAL), op, sa)
 }
 
-fn os_code(code: i32, op: &str, sa: &SockAddr) -> Error {
-    Error::new(code, format_args!("{op} {}", Addr::from_sockaddr(sa)))
+fn os_code(code: i32, op: &str, sa: &impl KernelAddr) -> Error {
+    Error::new(code, format_args!("{op} {}", sa.text()))
 }
 
 /// A wait error (ETIMEDOUT...) with the operation and address as context.
-fn retag(e: Error, op: &str, sa: &SockAddr) -> Error {
+fn retag(e: Error, op: &str, sa: &impl KernelAddr) -> Error {
     Error::new(
         e.code(),
-        format_args!("{op} {}: {}", Addr::from_sockaddr(sa), e.context()),
+        format_args!("{op} {}: {}", sa.text(), e.context()),
     )
 }
 

@@ -7,8 +7,8 @@ use std::cell::RefCell;
 use std::ffi::c_char;
 
 /// The last failure on this thread. The message text is formatted only
-/// when asked for, so recording an error (EAGAIN in an event loop) is a
-/// small copy, never an allocation.
+/// when asked for, so recording an error (EAGAIN in an event loop) only
+/// moves it in (the one it replaces gives its buffer back as a spare).
 struct LastError {
     error: Error,
     /// The formatted message; `formatted` says whether it is current.
@@ -22,19 +22,23 @@ thread_local! {
     };
 }
 
-pub(crate) fn record(e: &Error) {
+pub(crate) fn record(e: Error) {
+    let code = e.code();
     LAST.with(|l| {
         let mut l = l.borrow_mut();
-        l.error = e.clone();
+        let old = std::mem::replace(&mut l.error, e);
         l.formatted = false;
+        // Dropped outside the borrow: its Drop gives the buffer back.
+        drop(l);
+        drop(old);
     });
-    if e.code() < POLYSOCK_ERR_BASE {
-        errno::set_errno(errno::Errno(e.code()));
+    if code < POLYSOCK_ERR_BASE {
+        errno::set_errno(errno::Errno(code));
     }
 }
 
 pub(crate) fn caught_panic<T: super::Failure>() -> T {
-    record(&Error::new(
+    record(Error::new(
         POLYSOCK_EPANIC,
         format_args!("internal error (please report it)"),
     ));

@@ -65,7 +65,7 @@ pub(crate) fn ret<T: Failure>(r: Result<T>) -> T {
     match r {
         Ok(v) => v,
         Err(e) => {
-            error::record(&e);
+            error::record(e);
             T::failure()
         }
     }

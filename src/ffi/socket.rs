@@ -1,7 +1,7 @@
 //! Socket lifecycle, handles, timeouts and state.
 
-use super::{boundary, opt_str, out, ret, set_opt_out, status, with};
-use crate::core::addr::Addr;
+use super::{boundary, opt_str, out, ret, status, with};
+use crate::core::addr::{Addr, RawAddr};
 use crate::core::error::fail;
 use crate::core::handles;
 use crate::core::socket::{self as core_socket, Info, Socket};
@@ -90,10 +90,12 @@ pub extern "C" fn polysock_listen(h: polysock_t, backlog: i32) -> i32 {
 pub extern "C" fn polysock_accept(h: polysock_t, peer: *mut Addr) -> polysock_t {
     boundary! {
         ret(with(h, |s| {
-            let (sock, addr) = s.accept_with(!peer.is_null())?;
+            let mut from = RawAddr::new();
+            let sock = s.accept_with((!peer.is_null()).then_some(&mut from))?;
             let nh = handles::insert(sock)?;
-            if let Some(addr) = addr {
-                set_opt_out(peer, Addr::from_sockaddr(&addr));
+            // SAFETY: non-NULL output pointers must be valid for writes.
+            if let Some(p) = unsafe { peer.as_mut() } {
+                from.write_text(p);
             }
             Ok(nh)
         }))

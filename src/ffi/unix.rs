@@ -6,7 +6,7 @@
 
 use super::socket::polysock_t;
 use super::{boundary, buf_in, buf_out, count, ret, set_opt_out, status, with};
-use crate::core::addr::UnixName;
+use crate::core::addr::{RawAddr, UnixName};
 use crate::core::error::{Result, fail};
 use crate::core::handles;
 use std::ffi::c_void;
@@ -150,9 +150,10 @@ pub extern "C" fn polysock_accept_unix(
             let op = "accept_unix";
             buf_out(op, name.cast(), name_cap)?;
             s.require_unix(op)?;
-            let (sock, peer) = s.accept()?;
+            let mut peer = RawAddr::new();
+            let sock = s.accept_with(Some(&mut peer))?;
             let nh = handles::insert(sock)?;
-            name_out(op, &UnixName::of(&peer), name, name_cap, name_len)?;
+            name_out(op, &peer.unix_name(), name, name_cap, name_len)?;
             Ok(nh)
         }))
     }
