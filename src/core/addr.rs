@@ -606,6 +606,20 @@ impl RawAddr {
                 return Ok(());
             }
         }
+        self.set_dest_slow(op, family, socktype, host, port)
+    }
+
+    /// set_dest for everything but an IPv4 literal on an AF_INET socket:
+    /// out of line, so the usual case's frame stays small.
+    #[inline(never)]
+    fn set_dest_slow(
+        &mut self,
+        op: &str,
+        family: i32,
+        socktype: i32,
+        host: Option<&str>,
+        port: i32,
+    ) -> Result<()> {
         let sa = to_sockaddr(op, family, socktype, host, port, Purpose::Connect)?;
         self.set_sockaddr(&sa);
         Ok(())

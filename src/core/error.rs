@@ -5,7 +5,8 @@
 //! `Result` stays small (moving a `Result<Socket>` with the text inline
 //! cost a 400-byte copy at every return) and the EAGAIN that an event
 //! loop sees thousands of times a second costs no heap traffic: a thread
-//! allocates a buffer only for its first errors, never once it has spares.
+//! allocates its buffers at its first error, and again only while more
+//! than four of its errors are alive at once.
 
 use std::cell::RefCell;
 use std::fmt::{self, Write};
@@ -168,7 +169,7 @@ impl Drop for Error {
 
 /// How many context buffers a thread keeps for its next errors: enough
 /// for an error being re-tagged (two alive) while another waits in the
-/// thread's last-error record, with room to spare.
+/// thread's last-error record, with one to spare.
 const SPARES: usize = 4;
 
 struct Spares {
@@ -182,13 +183,21 @@ thread_local! {
     };
 }
 
-/// An empty context buffer: one of this thread's spares, else a new one.
+/// An empty context buffer: one of this thread's spares. When it has none
+/// (its first error), it makes them all at once, so an error kept as the
+/// last error, or one re-tagged, never makes the next error allocate.
 fn spare() -> Box<Context> {
     let reused = SPARE
         .try_with(|s| {
             let mut s = s.try_borrow_mut().ok()?;
-            let len = s.len.checked_sub(1)?;
-            s.len = len;
+            if s.len == 0 {
+                for b in &mut s.bufs {
+                    *b = Some(Box::new(Context::new()));
+                }
+                s.len = SPARES;
+            }
+            s.len -= 1;
+            let len = s.len;
             s.bufs[len].take()
         })
         .ok()
@@ -198,6 +207,7 @@ fn spare() -> Box<Context> {
             c.len = 0;
             c
         }
+        // The thread is ending (or a Display inside a format re-entered).
         None => Box::new(Context::new()),
     }
 }
@@ -325,6 +335,38 @@ mod tests {
             outer.to_string(),
             format!("sendall: recv from a.test: {desc} (after 5 bytes)")
         );
+    }
+
+    #[test]
+    fn errors_keep_their_own_text_however_many_are_alive() {
+        let errors: Vec<Error> = (0..3 * SPARES)
+            .map(|i| Error::new(libc::EINVAL, format_args!("error {i}")))
+            .collect();
+        let copies: Vec<Error> = errors.iter().map(Error::clone).collect();
+        drop(errors);
+        let later = Error::new(libc::EIO, format_args!("later"));
+        for (i, e) in copies.iter().enumerate() {
+            assert_eq!(e.context(), format!("error {i}"));
+        }
+        assert_eq!(later.context(), "later");
+    }
+
+    #[test]
+    fn a_reused_buffer_starts_empty() {
+        drop(Error::new(
+            libc::EINVAL,
+            format_args!("a long first context"),
+        ));
+        assert_eq!(Error::new(libc::EINVAL, format_args!("b")).context(), "b");
+        assert_eq!(Error::new(libc::EINVAL, format_args!("")).context(), "");
+        assert_eq!(Error::none().context(), "");
+    }
+
+    #[test]
+    fn an_error_moves_to_another_thread_with_its_text() {
+        let e = Error::new(libc::ECONNREFUSED, format_args!("connect {}", "a.test"));
+        let text = std::thread::spawn(move || e.to_string()).join().unwrap();
+        assert_eq!(text, "connect a.test: Connection refused");
     }
 
     #[test]

@@ -89,6 +89,12 @@ static TABLE: [AtomicPtr<Page>; PAGES] = [const { AtomicPtr::new(std::ptr::null_
 #[inline]
 fn slot(fd: RawFd) -> Option<&'static Slot> {
     let fd = usize::try_from(fd).ok().filter(|&fd| fd < MAX_FD)?;
+    slot_at(fd)
+}
+
+/// `slot` for an fd already known to be below MAX_FD.
+#[inline]
+fn slot_at(fd: usize) -> Option<&'static Slot> {
     let page = TABLE[fd / PAGE_SLOTS].load(Ordering::Acquire);
     // SAFETY: a page, once published, lives for the rest of the process.
     let page = unsafe { page.as_ref() }?;
@@ -132,22 +138,25 @@ fn new_page() -> Box<Page> {
 #[inline]
 fn lookup(h: Handle) -> Option<(&'static Slot, u64)> {
     let (fd, generation) = split(h)?;
-    Some((slot(fd)?, generation))
+    // `split` checked fd < MAX_FD.
+    Some((slot_at(fd as usize)?, generation))
 }
 
 #[inline]
 fn split(h: Handle) -> Option<(RawFd, u64)> {
-    // A negative handle has a generation above GEN_MAX as u64.
+    // A negative handle has a generation above GEN_MAX as u64; generation
+    // 0 wraps to u64::MAX: one comparison rules out both.
     let (h, fd) = (h as u64, h as u32);
     let generation = h >> 32;
-    (generation != 0 && generation <= GEN_MAX && (fd as usize) < MAX_FD)
+    (generation.wrapping_sub(1) < GEN_MAX && (fd as usize) < MAX_FD)
         .then_some((fd as RawFd, generation))
 }
 
-/// Whether a slot's state word shows the open socket of `generation`.
+/// Whether a slot's state word shows the open socket of `generation`:
+/// that generation, OPEN, not EMPTY (one masked comparison).
 #[inline]
 fn is_live(state: u64, generation: u64) -> bool {
-    generation_of(state) == generation && state & (OPEN | EMPTY) == OPEN
+    state & !USERS == (generation << 32) | OPEN
 }
 
 fn handle(generation: u64, fd: RawFd) -> Handle {
