@@ -606,21 +606,8 @@ impl RawAddr {
                 return Ok(());
             }
         }
-        self.set_dest_slow(op, family, socktype, host, port)
-    }
-
-    /// set_dest for everything but an IPv4 literal on an AF_INET socket:
-    /// out of line, so the usual case's frame stays small.
-    #[inline(never)]
-    fn set_dest_slow(
-        &mut self,
-        op: &str,
-        family: i32,
-        socktype: i32,
-        host: Option<&str>,
-        port: i32,
-    ) -> Result<()> {
-        let sa = to_sockaddr(op, family, socktype, host, port, Purpose::Connect)?;
+        // Out of line, so the usual case's frame stays small.
+        let sa = out_of_line(|| to_sockaddr(op, family, socktype, host, port, Purpose::Connect))?;
         self.set_sockaddr(&sa);
         Ok(())
     }
@@ -676,6 +663,14 @@ impl From<&SockAddr> for RawAddr {
         raw.set_sockaddr(sa);
         raw
     }
+}
+
+/// Runs `f` in a function of its own that is never inlined: for a rare
+/// path whose code would otherwise enlarge a hot caller's frame.
+#[cold]
+#[inline(never)]
+fn out_of_line<T>(f: impl FnOnce() -> T) -> T {
+    f()
 }
 
 /// An IPv6 literal: "::1", "[::1]", "fe80::1%eth0", "fe80::1%2". Ok(None)
