@@ -46,6 +46,24 @@ def _check(result):
     return result
 
 
+# Handles that several socket objects share (socket(fileno=) of an fd an
+# object already owns): handle -> how many objects hold it.
+_SHARED = {}
+
+
+def _unshare(h):
+    """One object less on `h`: how many are left, or None when `h` was not
+    shared."""
+    n = _SHARED.get(h)
+    if n is None:
+        return None
+    if n <= 1:
+        del _SHARED[h]
+        return 0
+    _SHARED[h] = n - 1
+    return n - 1
+
+
 def _unix_name_out(call, empty):
     """(call's result, the AF_UNIX name it wrote) for a polysock_*_unix
     output (name, cap, &len): `empty` when the name has no bytes."""
@@ -329,7 +347,21 @@ class socket:
             if fileno < 0:
                 raise ValueError("negative file descriptor")
             h = _abi.polysock_adopt_fd(fileno)
+            if h < 0 and _abi.polysock_errno() == errno.EEXIST:
+                self._share(fileno)
+                return
         self._adopt(_check(h))
+
+    def _share(self, fd):
+        """Uses the handle of the socket object that owns `fd`: CPython lets
+        two objects share an fd (closing either closes it; the other then
+        gets EBADF). _SHARED counts the objects on each such handle."""
+        h = _check(_abi.polysock_handle_of_fd(fd))
+        info = _abi.polysock_socket_info()
+        _check(_abi.polysock_info(h, ctypes.byref(info)))
+        self._h = h
+        self._family, self._type, self._proto = info.family, info.socktype, info.protocol
+        _SHARED[h] = _SHARED.get(h, 1) + 1
 
     @classmethod
     def _from_handle(cls, h, like=None):
@@ -391,6 +423,8 @@ class socket:
                 warnings.warn("unclosed %r" % (self,), ResourceWarning, source=self)
             finally:
                 self._h = -1
+                if _SHARED:
+                    _unshare(h)
                 self._polysock_close(h)
 
     def close(self):
@@ -399,6 +433,10 @@ class socket:
         h = self._h
         if h != -1:
             self._h = -1
+            if _SHARED and _unshare(h) is not None and _abi.polysock_fileno(h) < 0:
+                # Another object on the same fd closed it, so close(2)
+                # would fail here: as CPython's close() does.
+                raise OSError(errno.EBADF, os.strerror(errno.EBADF))
             # -1 only when close(2) failed (EBADF: the fd had been closed
             # behind polysock's back); the handle is closed either way.
             _check(_abi.polysock_close(h))
@@ -409,6 +447,13 @@ class socket:
         h = self._h
         if h == -1:
             return -1
+        if _SHARED and h in _SHARED:
+            left = _unshare(h)
+            if left > 0 or _abi.polysock_fileno(h) < 0:
+                # Other objects still use the handle (or it is closed):
+                # forget it here only, as CPython forgets the fd.
+                self._h = -1
+                return _abi.polysock_fileno(h) if left > 0 else -1
         fd = _check(_abi.polysock_detach(h))
         self._h = -1
         return fd

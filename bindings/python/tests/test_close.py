@@ -25,5 +25,52 @@ class CloseBehindTheBack(unittest.TestCase):
         b.close()
 
 
+
+# The native backend refuses an fd another object owns (EEXIST) until
+# _native.c shares handles as the ctypes backend does (py-native).
+@unittest.skipUnless(polysock.backend == "ctypes", "native: fd sharing not done yet")
+class SharedFd(unittest.TestCase):
+    """socket(fileno=fd) of an fd another socket object owns: both use it,
+    closing either closes it, the other then gets EBADF (CPython's)."""
+
+    def test_closing_either_closes_the_fd(self):
+        a = polysock.socket(polysock.AF_INET, polysock.SOCK_DGRAM)
+        a.bind(("127.0.0.1", 0))
+        b = polysock.socket(fileno=a.fileno())
+        self.assertEqual(b.fileno(), a.fileno())
+        self.assertEqual(b.getsockname(), a.getsockname())
+        self.assertEqual((b.family, b.type), (a.family, a.type))
+        b.close()
+        with self.assertRaises(OSError) as cm:
+            a.getsockname()
+        self.assertEqual(cm.exception.errno, errno.EBADF)
+        with self.assertRaises(OSError) as cm:
+            a.close()
+        self.assertEqual(cm.exception.errno, errno.EBADF)
+        a.close()  # closed now: harmless
+
+    def test_detach_leaves_the_other_working(self):
+        a, peer = polysock.socketpair()
+        with peer:
+            fd = a.fileno()
+            b = polysock.socket(fileno=fd)
+            c = polysock.socket(fileno=fd)
+            self.assertEqual(a.detach(), fd)
+            self.assertEqual(c.detach(), fd)
+            with b:
+                b.sendall(b"still")
+                self.assertEqual(peer.recv(5), b"still")
+            with self.assertRaises(OSError):
+                os.fstat(fd)  # b's close closed it
+
+    def test_last_holder_detaches_for_real(self):
+        a = polysock.socket()
+        b = polysock.socket(fileno=a.fileno())
+        a.detach()
+        fd = b.detach()
+        self.assertGreaterEqual(fd, 0)
+        os.close(fd)  # ours now: polysock let it go
+
+
 if __name__ == "__main__":
     unittest.main()
