@@ -31,10 +31,11 @@ const JOBS: &str = "3";
 /// backend; both meet the goal of 95%. The native module (the
 /// default) passes 606 of 610 (99.3%: signals through the interrupt hook,
 /// AF_UNIX names through polysock_*_unix, 64-bit AF_VSOCK options), so its
-/// floor is 98, with a margin of about 1.3%. GATE_CTYPES_PERCENT is
-/// py-core's.
+/// floor is 98, with a margin of about 1.3%. The ctypes backend passes 609
+/// of 610 (99.8%: also socket(fileno=) of an fd another object owns, which
+/// it shares), so its floor is 99, with a margin of about 1%.
 const GATE_NATIVE_PERCENT: usize = 98;
-const GATE_CTYPES_PERCENT: usize = 95;
+const GATE_CTYPES_PERCENT: usize = 99;
 
 /// Tests that check a CPython-internal detail rather than the socket API;
 /// they are left out of both counts. Each with its reason.
