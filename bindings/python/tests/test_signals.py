@@ -22,7 +22,16 @@ class Alarm(Exception):
 
 
 def raising(*_):
+    signal.setitimer(signal.ITIMER_REAL, 0)
     raise Alarm
+
+
+def alarm_until_handled(first):
+    """SIGALRM after `first` seconds, then every 0.1 s until `raising`
+    stops it. A signal that lands while the thread is between system calls
+    (likely on a loaded machine) runs no handler until the next blocking
+    call ends; the next one then interrupts that call, as the test needs."""
+    signal.setitimer(signal.ITIMER_REAL, first, 0.1)
 
 
 @contextlib.contextmanager
@@ -88,7 +97,7 @@ class Signals(unittest.TestCase):
             calls = (lambda: b.recv(4), lambda: b.recv_into(bytearray(4)),
                      lambda: b.recvfrom(4), lambda: b.recvmsg(4))
             for call in calls:
-                signal.setitimer(signal.ITIMER_REAL, 0.05)
+                alarm_until_handled(0.05)
                 start = time.monotonic()
                 with self.assertRaises(Alarm):
                     call()
@@ -113,7 +122,7 @@ class Signals(unittest.TestCase):
         with on_alarm(raising) as (a, b):
             b.settimeout(None)
             with rescue(RESCUE, lambda: a.sendall(b"late")) as rescued:
-                signal.setitimer(signal.ITIMER_REAL, 0.1)
+                alarm_until_handled(0.1)
                 with self.assertRaises(Alarm):
                     b.recv(4)
             self.assertEqual(rescued, [])
@@ -127,7 +136,7 @@ class Signals(unittest.TestCase):
             with self.subTest(timeout=timeout), on_alarm(raising) as (a, b):
                 a.settimeout(timeout)
                 with rescue(RESCUE, drain(b, size)) as rescued:
-                    signal.setitimer(signal.ITIMER_REAL, 0.1)
+                    alarm_until_handled(0.1)
                     start = time.monotonic()
                     with self.assertRaises(Alarm):
                         a.sendall(b"x" * size)
