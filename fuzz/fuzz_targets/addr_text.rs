@@ -50,6 +50,11 @@ fn scope_of(s: &str) -> Option<u32> {
 
 fn expected(family: i32, host: &str, port: i32, purpose: Purpose) -> Want {
     if family == libc::AF_UNIX {
+        // A path (not an abstract name) with a NUL inside is refused, not
+        // cut at the NUL, before its length is judged.
+        if !host.starts_with(['@', '\0']) && host.contains('\0') {
+            return Want::Code(libc::EINVAL);
+        }
         let (len, limit) = match host.strip_prefix('@') {
             Some(name) => (name.len(), 107),
             None if host.starts_with('\0') => (host.len(), 108),
