@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
-use tls_support::{Peer, cert, certs, key, python_server, sha256, value};
+use tls_support::{Peer, cert, certs, key, python_server, s_client, sha256, value};
 
 /// The shim, built once for every test here.
 struct Shim {
@@ -399,25 +399,9 @@ fn s_client_to_dictu(shim: &Shim, client_auth: &str, extra: &[&str]) -> (Vec<Str
         .trim()
         .parse()
         .unwrap();
-    let connect = format!("127.0.0.1:{port}");
-    let ca = cert("ca");
-    let mut cmd = Command::new("openssl");
-    cmd.args([
-        "s_client",
-        "-connect",
-        &connect,
-        "-CAfile",
-        &ca,
-        "-verify_return_error",
-        "-verify_hostname",
-        "localhost",
-        "-servername",
-        "localhost",
-        "-alpn",
-        "h2",
-        "-quiet",
-    ])
-    .args(extra);
+    let mut cmd = s_client(port);
+    cmd.args(["-verify_hostname", "localhost", "-alpn", "h2"])
+        .args(extra);
     let mut client = Peer::spawn(cmd, &format!("openssl s_client {extra:?}"));
     client.send_stdin(b"hello\nworld\nquit\n");
     (client.finish(), server.finish())

@@ -280,22 +280,9 @@ fn s_client_to_server(version_flag: &str, version: i32) {
         polysock_close(s);
         (lines, alpn, sni, v)
     });
-    let connect = format!("127.0.0.1:{port}");
-    let ca = cert("ca");
-    let mut client = openssl(&[
-        "s_client",
-        "-connect",
-        &connect,
-        "-CAfile",
-        &ca,
-        "-verify_return_error",
-        "-servername",
-        "localhost",
-        "-alpn",
-        "h2",
-        "-quiet",
-        version_flag,
-    ]);
+    let mut cmd = s_client(port);
+    cmd.args(["-alpn", "h2", version_flag]);
+    let mut client = Peer::spawn(cmd, &format!("openssl s_client {version_flag}"));
     client.send_stdin(b"one\ntwo\nthree\n");
     let (lines, alpn, sni, v) = server.join().unwrap();
     let out = client.finish();

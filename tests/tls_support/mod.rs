@@ -285,6 +285,17 @@ pub fn value<'a>(lines: &'a [String], key: &str) -> Option<&'a str> {
 }
 
 /// tests/tls_peer.py with `args`.
+/// `openssl s_client` to 127.0.0.1:`port`: trusts the tests' CA, fails on
+/// a verification error, sends SNI localhost, and speaks stdin/stdout
+/// (-quiet); callers add their own flags.
+pub fn s_client(port: i32) -> Command {
+    let mut cmd = Command::new("openssl");
+    cmd.args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
+        .args(["-CAfile", &cert("ca"), "-servername", "localhost"])
+        .args(["-verify_return_error", "-quiet"]);
+    cmd
+}
+
 pub fn python(args: &[&str]) -> Peer {
     let mut cmd = Command::new("python3");
     cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls_peer.py"))
