@@ -1,7 +1,7 @@
 //! CPython's own test_socket, run on polysock's Python package (its
 //! `import socket` given `polysock`, bindings/python/tests/cpython_suite.py)
 //! and on CPython's socket module, side by side: fails when fewer than
-//! the floor (GATE_NATIVE_PERCENT, GATE_CTYPES_PERCENT) of the tests that
+//! the floor (GATE_NATIVE_PERMILLE, GATE_CTYPES_PERMILLE) of the tests that
 //! pass on CPython's module pass on polysock, with the default backend
 //! (native when it provides BACKEND.md's whole contract, else ctypes) and
 //! with the ctypes backend. Prints both counts
@@ -28,14 +28,13 @@ const LIMIT: Duration = Duration::from_secs(480);
 const JOBS: &str = "3";
 
 /// The share of CPython's passing tests that must pass on polysock, per
-/// backend; both meet the goal of 95%. The native module (the
-/// default) passes 606 of 610 (99.3%: signals through the interrupt hook,
-/// AF_UNIX names through polysock_*_unix, 64-bit AF_VSOCK options), so its
-/// floor is 98, with a margin of about 1.3%. The ctypes backend passes 609
-/// of 610 (99.8%: also socket(fileno=) of an fd another object owns, which
-/// it shares), so its floor is 99, with a margin of about 1%.
-const GATE_NATIVE_PERCENT: usize = 98;
-const GATE_CTYPES_PERCENT: usize = 99;
+/// backend, in tenths of a percent; both meet the goal of 95%. Both
+/// backends pass all 610 (the native module since it shares an fd another
+/// object owns, as the ctypes backend does, and both since create_connection
+/// goes through a replaced `socket.socket`), so each floor is 99.5%, a margin
+/// of 0.5% (3 tests) for a test that a loaded machine makes flaky.
+const GATE_NATIVE_PERMILLE: usize = 995;
+const GATE_CTYPES_PERMILLE: usize = 995;
 
 /// Tests that check a CPython-internal detail rather than the socket API;
 /// they are left out of both counts. Each with its reason.
@@ -180,13 +179,14 @@ fn cpython_test_socket_passes_on_polysock() {
     let native = compare("default backend", &runs[0], &runs[1]);
     let ctypes = compare("ctypes", &runs[0], &runs[2]);
     let gates = [
-        ("default backend", native, GATE_NATIVE_PERCENT),
-        ("ctypes", ctypes, GATE_CTYPES_PERCENT),
+        ("default backend", native, GATE_NATIVE_PERMILLE),
+        ("ctypes", ctypes, GATE_CTYPES_PERMILLE),
     ];
     for (label, (both, reference), floor) in gates {
         assert!(
-            both * 100 >= reference * floor,
-            "test_socket on polysock ({label}): {both} of {reference} pass, below {floor}%"
+            both * 1000 >= reference * floor,
+            "test_socket on polysock ({label}): {both} of {reference} pass, below {}%",
+            floor as f64 / 10.0
         );
     }
 }

@@ -518,6 +518,63 @@ static int sock_kind(Sock *s)
     return 0;
 }
 
+/* ---------------------------------------------------------- shared handles */
+
+/* Handles that several socket objects share (socket(fileno=) of an fd an
+ * object already owns, as CPython lets two objects use one fd): handle ->
+ * how many objects hold it. NULL until sharing first happens, so close and
+ * detach of an unshared socket pay one pointer test; send/recv never look.
+ * The GIL guards it. */
+static PyObject *shared;
+
+/* The count for `h` (0: not shared), or -1 with an exception set. */
+static Py_ssize_t shared_count(polysock_t h)
+{
+    if (shared == NULL || PyDict_GET_SIZE(shared) == 0) {
+        return 0;
+    }
+    PyObject *key = PyLong_FromLongLong(h);
+    if (key == NULL) {
+        return -1;
+    }
+    PyObject *n = PyDict_GetItemWithError(shared, key);
+    Py_DECREF(key);
+    if (n == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    return PyLong_AsSsize_t(n);
+}
+
+/* Sets the count for `h` (0 removes it): 0, or -1 with an exception set. */
+static int shared_set(polysock_t h, Py_ssize_t n)
+{
+    if (shared == NULL && (shared = PyDict_New()) == NULL) {
+        return -1;
+    }
+    PyObject *key = PyLong_FromLongLong(h);
+    PyObject *value = key == NULL ? NULL : PyLong_FromSsize_t(n);
+    int rc = value == NULL ? -1 : n > 0 ? PyDict_SetItem(shared, key, value)
+                                        : PyDict_DelItem(shared, key);
+    Py_XDECREF(key);
+    Py_XDECREF(value);
+    return rc;
+}
+
+/* One object less on `h`: how many are left (0 included), or -2 when `h`
+ * was not shared. A failure of the table (no memory) is unraisable here:
+ * the object lets the handle go all the same. */
+static Py_ssize_t shared_drop(polysock_t h)
+{
+    Py_ssize_t n = shared_count(h);
+    if (n > 0 && shared_set(h, n - 1) == 0) {
+        return n - 1;
+    }
+    if (n != 0) {
+        PyErr_WriteUnraisable(NULL);
+    }
+    return -2;
+}
+
 /* A new `type` object owning handle `h`, with the kind of `like` (the
  * listening or duplicated socket, as CPython's accept and dup take it) or,
  * when `like` is NULL, the kernel's, read when first needed. */
@@ -554,6 +611,46 @@ static PyObject *sock_tp_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     return (PyObject *)s;
 }
 
+static PyObject *sock_close(PyObject *self, PyObject *unused);
+
+/* Closes the socket's old handle when __init__ is called again: 0, or -1
+ * with close()'s exception set. */
+static int sock_release(Sock *s)
+{
+    if (s->handle < 0) {
+        return 0;
+    }
+    PyObject *r = sock_close((PyObject *)s, NULL);
+    Py_XDECREF(r);
+    return r == NULL ? -1 : 0;
+}
+
+/* socket(fileno=fd) of an fd another object owns: this object uses that
+ * object's handle (shared, counted); its kind is read now, while the fd is
+ * surely open. 0, or -1 with an exception set. */
+static int sock_share(Sock *s, int fd)
+{
+    polysock_t h = polysock_handle_of_fd(fd);
+    if (h < 0) {
+        raise_last(polysock_errno());
+        return -1;
+    }
+    Py_ssize_t n = shared_count(h);
+    if (n < 0 || sock_release(s) < 0) {
+        return -1;
+    }
+    Sock probe = {.handle = h};
+    if (sock_kind(&probe) < 0 || shared_set(h, (n == 0 ? 1 : n) + 1) < 0) {
+        return -1;
+    }
+    s->handle = h;
+    s->family = probe.family;
+    s->type = probe.type;
+    s->proto = probe.proto;
+    s->kind_known = 1;
+    return 0;
+}
+
 /* socket(family=-1, type=-1, proto=-1, fileno=None) */
 static int sock_init(PyObject *self, PyObject *args, PyObject *kwds)
 {
@@ -587,13 +684,17 @@ static int sock_init(PyObject *self, PyObject *args, PyObject *kwds)
             return -1;
         }
         h = polysock_adopt_fd(fd);
+        if (h < 0 && polysock_errno() == EEXIST) {
+            return sock_share(s, fd);
+        }
     }
     if (h < 0) {
         raise_last(polysock_errno());
         return -1;
     }
-    if (s->handle >= 0) {
-        polysock_close(s->handle); /* __init__ called again */
+    if (sock_release(s) < 0) { /* __init__ called again */
+        polysock_close(h);
+        return -1;
     }
     s->handle = h;
     /* A new socket is what was asked for, as CPython reports it (the type
@@ -631,6 +732,9 @@ static void sock_finalize(PyObject *self)
             PyErr_WriteUnraisable(self);
         }
         PyErr_Clear();
+    }
+    if (shared != NULL) {
+        shared_drop(s->handle);
     }
     polysock_close(s->handle);
     s->handle = -1;
@@ -1606,6 +1710,12 @@ static PyObject *sock_close(PyObject *self, PyObject *unused)
     }
     keep_for_closed(s);
     s->handle = -1;
+    if (shared != NULL && shared_drop(h) >= 0 && polysock_fileno(h) < 0) {
+        /* Another object on the same fd closed it, so close(2) would fail
+         * here: as CPython's close() does. */
+        errno = EBADF;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
     int fd = polysock_detach(h);
     int rc = 0, err = 0;
     Py_BEGIN_ALLOW_THREADS
@@ -1633,8 +1743,20 @@ static PyObject *sock_detach(PyObject *self, PyObject *unused)
     int64_t ms = s->closed_ms;
     int kind_known = s->kind_known;
     keep_for_closed(s);
-    int fd = polysock_detach(s->handle);
+    polysock_t h = s->handle;
+    Py_ssize_t left = shared == NULL ? -2 : shared_drop(h);
+    if (left > 0 || (left == 0 && polysock_fileno(h) < 0)) {
+        /* Other objects still use the handle (or it is closed): forget it
+         * here only, as CPython forgets the fd. */
+        s->handle = -1;
+        return PyLong_FromLong(left > 0 ? (long)polysock_fileno(h) : -1);
+    }
+    int fd = polysock_detach(h);
     if (fd < 0) {
+        if (left == 0) {
+            shared_set(h, 1); /* still held by this object (EBUSY) */
+            PyErr_Clear();
+        }
         s->closed_ms = ms;
         s->kind_known = kind_known;
         return raise_last(polysock_errno());

@@ -678,7 +678,12 @@ def create_connection(address, timeout=_GLOBAL_DEFAULT_TIMEOUT, source_address=N
     interleaved, a new attempt every 250 ms while earlier ones pend); the
     timeout is one deadline for the whole call, resolution included. When
     every attempt fails, the error names each address with its error (with
-    all_errors=True it comes inside an ExceptionGroup)."""
+    all_errors=True it comes inside an ExceptionGroup). When `polysock.socket`
+    has been replaced (a test's mock, a monkeypatching library), it goes the
+    way CPython's does instead, through that class: see _connect_through."""
+    cls = getattr(sys.modules[__package__], "socket", socket)
+    if cls is not socket:
+        return _connect_through(cls, address, timeout, source_address, all_errors)
     host, port = address
     host = _text_arg(host, "host", "create_connection")
     port = _connect_port(port)
@@ -700,6 +705,35 @@ def create_connection(address, timeout=_GLOBAL_DEFAULT_TIMEOUT, source_address=N
             sock.close()
             raise
     return sock
+
+
+def _connect_through(cls, address, timeout, source_address, all_errors):
+    """create_connection over a replacement of `polysock.socket`: each
+    address getaddrinfo gives, in order, with an object of `cls` (its
+    settimeout, bind and connect), as CPython's create_connection, so that
+    what the replacement does (a mock's connect raising TimeoutError) is
+    what the caller sees. The first error, or all in an ExceptionGroup."""
+    host, port = address
+    errors = []
+    for family, kind, proto, _, sockaddr in getaddrinfo(host, port, 0, SOCK_STREAM):
+        sock = None
+        try:
+            sock = cls(family, kind, proto)
+            if timeout is not _GLOBAL_DEFAULT_TIMEOUT:
+                sock.settimeout(timeout)
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as err:
+            errors.append(err)
+            if sock is not None:
+                sock.close()
+    if not errors:
+        raise OSError("getaddrinfo returns an empty list")
+    if all_errors and sys.version_info >= (3, 11):
+        raise ExceptionGroup("create_connection failed", errors)  # noqa: F821
+    raise errors[0]
 
 
 def _connected(host, port, ms, source_host, source_port):

@@ -2,6 +2,7 @@
 as CPython's, on both backends (and never aborts the process)."""
 
 import errno
+import gc
 import os
 import unittest
 
@@ -26,9 +27,6 @@ class CloseBehindTheBack(unittest.TestCase):
 
 
 
-# The native backend refuses an fd another object owns (EEXIST) until
-# _native.c shares handles as the ctypes backend does (py-native).
-@unittest.skipUnless(polysock.backend == "ctypes", "native: fd sharing not done yet")
 class SharedFd(unittest.TestCase):
     """socket(fileno=fd) of an fd another socket object owns: both use it,
     closing either closes it, the other then gets EBADF (CPython's)."""
@@ -70,6 +68,35 @@ class SharedFd(unittest.TestCase):
         fd = b.detach()
         self.assertGreaterEqual(fd, 0)
         os.close(fd)  # ours now: polysock let it go
+
+    def test_collected_holder_closes_the_fd(self):
+        a = polysock.socket()
+        b = polysock.socket(fileno=a.fileno())
+        with self.assertWarns(ResourceWarning):
+            del b
+            gc.collect()
+        with self.assertRaises(OSError) as cm:
+            a.close()
+        self.assertEqual(cm.exception.errno, errno.EBADF)
+
+    def test_init_again_lets_the_shared_handle_go(self):
+        a = polysock.socket(polysock.AF_INET, polysock.SOCK_DGRAM)
+        b = polysock.socket(fileno=a.fileno())
+        with polysock.socket() as c:
+            b.__init__(fileno=c.detach())  # closes the shared fd first
+            self.assertEqual(b.type, polysock.SOCK_STREAM)
+            with self.assertRaises(OSError) as cm:
+                a.close()
+            self.assertEqual(cm.exception.errno, errno.EBADF)
+            b.close()
+
+    def test_bad_fd_still_refused(self):
+        a = polysock.socket()
+        fd = a.fileno()
+        a.close()
+        with self.assertRaises(OSError) as cm:
+            polysock.socket(fileno=fd)
+        self.assertEqual(cm.exception.errno, errno.EBADF)
 
 
 if __name__ == "__main__":

@@ -196,6 +196,67 @@ class CreateConnectionTest(unittest.TestCase):
         self.assertRaises(ValueError, polysock.create_connection, ("127.0.0.1",))
 
 
+class ReplacedSocketClassTest(unittest.TestCase):
+    """create_connection through a replacement of polysock.socket (a mock, a
+    monkeypatch) uses that class, as CPython's does (_connect_through)."""
+
+    def replaced(self, cls):
+        saved = polysock.socket
+        polysock.socket = cls
+        self.addCleanup(setattr, polysock, "socket", saved)
+
+    def test_a_mock_connect_is_what_the_caller_sees(self):
+        calls = []
+
+        class TimesOut(polysock.socket):
+            def connect(self, address):
+                calls.append(address)
+                raise TimeoutError("timed out")
+
+        self.replaced(TimesOut)
+        port = closed_port()
+        with self.assertRaises(TimeoutError):
+            polysock.create_connection(("127.0.0.1", port), timeout=WAIT)
+        self.assertEqual(calls, [("127.0.0.1", port)])
+
+    def test_a_subclass_connects_with_timeout_and_source(self):
+        class Counted(polysock.socket):
+            made = 0
+
+            def __init__(self, *args):
+                super().__init__(*args)
+                Counted.made += 1
+
+        with listener() as server:
+            self.replaced(Counted)
+            with polysock.create_connection(server.getsockname(), WAIT,
+                                            source_address=("127.0.0.1", 0)) as c:
+                self.assertIsInstance(c, Counted)
+                self.assertEqual(c.gettimeout(), WAIT)
+                conn, peer = server.accept()
+                conn.close()
+                self.assertEqual(peer, c.getsockname())
+        self.assertEqual(Counted.made, 1)
+
+    @unittest.skipUnless(sys.version_info >= (3, 11), "ExceptionGroup is Python 3.11's")
+    def test_errors_first_or_all(self):
+        class Plain(polysock.socket):
+            pass
+
+        self.replaced(Plain)
+        port = closed_port()
+        with self.assertRaises(ConnectionRefusedError):
+            polysock.create_connection(("127.0.0.1", port), WAIT)
+        with self.assertRaises(ExceptionGroup) as cm:  # noqa: F821
+            polysock.create_connection(("127.0.0.1", port), WAIT, all_errors=True)
+        self.assertIsInstance(cm.exception.exceptions[0], ConnectionRefusedError)
+
+    def test_the_own_class_back_takes_polysocks_path(self):
+        with self.assertRaises(ConnectionRefusedError) as cm:
+            polysock.create_connection(("127.0.0.1", closed_port()), timeout=WAIT)
+        self.assertIn("create_connection", str(cm.exception))  # polysock's message
+
+
 class CreateServerTest(TempDirCase):
     def test_ipv4(self):
         with polysock.create_server(("127.0.0.1", 0)) as server:

@@ -251,15 +251,6 @@ class LifecycleTest(TempDirCase):
             # s is still usable after its duplicates closed.
             self.assertEqual(s.getsockname()[0], "127.0.0.1")
 
-    @unittest.skipIf(polysock.backend == "ctypes",
-                     "ctypes shares the fd, as CPython: test_close.SharedFd")
-    def test_socket_fileno_of_an_owned_fd_is_refused(self):
-        # The native backend until it shares handles too (py-native).
-        with polysock.socket() as s:
-            with self.assertRaises(OSError) as cm:
-                polysock.socket(fileno=s.fileno())
-            self.assertEqual(cm.exception.errno, errno.EEXIST)
-
     def test_socketpair(self):
         a, b = polysock.socketpair()
         with a, b:
