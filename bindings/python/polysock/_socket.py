@@ -681,7 +681,7 @@ def create_connection(address, timeout=_GLOBAL_DEFAULT_TIMEOUT, source_address=N
     all_errors=True it comes inside an ExceptionGroup). When `polysock.socket`
     has been replaced (a test's mock, a monkeypatching library), it goes the
     way CPython's does instead, through that class: see _connect_through."""
-    cls = getattr(sys.modules[__package__], "socket", socket)
+    cls = _package.socket
     if cls is not socket:
         return _connect_through(cls, address, timeout, source_address, all_errors)
     host, port = address
@@ -705,6 +705,11 @@ def create_connection(address, timeout=_GLOBAL_DEFAULT_TIMEOUT, source_address=N
             sock.close()
             raise
     return sock
+
+
+# The polysock package (importing this module), whose `socket` a caller may
+# replace: create_connection compares it with the class below.
+_package = sys.modules[__package__]
 
 
 def _connect_through(cls, address, timeout, source_address, all_errors):
