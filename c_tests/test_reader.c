@@ -319,6 +319,59 @@ TEST(close_from_another_thread_wakes_a_readline) {
     polysock_close(p[0]);
 }
 
+/* A line buffered by readline is readable for poll and the poller although
+ * the kernel holds nothing; a partial line waits for the kernel once
+ * readline found it wanting. Level, one-shot and edge registrations. */
+TEST(buffered_lines_are_ready_for_poll_and_the_poller) {
+    polysock_t p[2];
+    pair(p);
+    CHECK_OK(polysock_settimeout(p[1], 0));
+    char buf[64];
+    send_str(p[0], "one\ntwo\nthr");
+    CHECK_EQ(line(p[1], buf, sizeof buf), 4);
+    polysock_pollfd f = {.handle = p[1], .events = POLYSOCK_POLLIN};
+    CHECK_EQ(polysock_poll(&f, 1, 0), 1);
+    CHECK_EQ(f.revents, POLYSOCK_POLLIN);
+    CHECK_EQ(polysock_poll(&f, 1, 5000), 1);
+    polysock_poller_t level = polysock_poller_create(), once = polysock_poller_create(),
+                      edge = polysock_poller_create();
+    CHECK(level > 0 && once > 0 && edge > 0);
+    CHECK_OK(polysock_poller_add(level, p[1], POLYSOCK_POLLIN, 0, 1));
+    CHECK_OK(polysock_poller_add(once, p[1], POLYSOCK_POLLIN, POLYSOCK_POLLER_ONESHOT, 2));
+    CHECK_OK(polysock_poller_add(edge, p[1], POLYSOCK_POLLIN, POLYSOCK_POLLER_EDGE, 3));
+    polysock_poller_event ev[4];
+    for (int i = 0; i < 2; i++) {
+        CHECK_EQ(polysock_poller_wait(level, ev, 4, 5000), 1);
+        CHECK(ev[0].handle == p[1] && ev[0].events == POLYSOCK_POLLIN && ev[0].user == 1);
+        CHECK_EQ(polysock_poller_wait(once, ev, 4, i == 0 ? 5000 : 0), i == 0 ? 1 : 0);
+        CHECK_EQ(polysock_poller_wait(edge, ev, 4, 0), 0);
+    }
+    CHECK_EQ(line(p[1], buf, sizeof buf), 4);
+    CHECK_STR(buf, "two\n");
+    /* "thr": one more report, then readline finds it wanting. */
+    CHECK_EQ(polysock_poll(&f, 1, 0), 1);
+    size_t n;
+    CHECK_EQ(polysock_readline(p[1], buf, sizeof buf, &n), -1);
+    CHECK_EQ(polysock_errno(), EAGAIN);
+    CHECK_EQ(polysock_buffered(p[1]), 3);
+    CHECK_EQ(polysock_poll(&f, 1, 20), 0);
+    CHECK_EQ(polysock_poller_wait(level, ev, 4, 20), 0);
+    CHECK_OK(polysock_poller_modify(once, p[1], POLYSOCK_POLLIN, POLYSOCK_POLLER_ONESHOT, 2));
+    send_str(p[0], "ee\n");
+    CHECK_EQ(polysock_poll(&f, 1, 5000), 1);
+    CHECK_EQ(polysock_poller_wait(once, ev, 4, 5000), 1);
+    CHECK_EQ(polysock_poller_wait(edge, ev, 4, 5000), 1);
+    CHECK_EQ(line(p[1], buf, sizeof buf), 6);
+    CHECK_STR(buf, "three\n");
+    CHECK_EQ(polysock_poll(&f, 1, 0), 0);
+    CHECK_EQ(polysock_poller_wait(level, ev, 4, 0), 0);
+    polysock_poller_destroy(level);
+    polysock_poller_destroy(once);
+    polysock_poller_destroy(edge);
+    polysock_close(p[0]);
+    polysock_close(p[1]);
+}
+
 TEST(only_stream_sockets) {
     polysock_t u = polysock_socket(POLYSOCK_AF_INET, POLYSOCK_SOCK_DGRAM, 0);
     char buf[8];

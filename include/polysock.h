@@ -1675,6 +1675,14 @@ int32_t polysock_getopt(polysock_t h, int32_t opt, int64_t *value);
  * at once, as poll(2) does for a closed fd; a negative handle is skipped
  * (revents 0). The same handle may appear in several entries.
  *
+ * An entry asking for POLYSOCK_POLLIN gets it, and makes the call return
+ * at once, while its socket holds bytes the kernel cannot show:
+ * polysock_readline/polysock_read_until left some in its buffer
+ * (polysock_buffered), except those a readline last failed over with
+ * EAGAIN or ETIMEDOUT (only part of a line: then POLLIN waits for the
+ * kernel's next bytes), or, on a TLS socket, the session holds decrypted
+ * bytes (polysock_tls_pending; seen when nothing else is ready).
+ *
  * Returns the number of entries with a non-zero `revents` (0: timed out),
  * or -1 (then no `revents` was written): EINVAL (`fds` NULL while `nfds`
  * is not 0, `nfds` above 4194304, unknown bits in an entry's `events`,
@@ -1712,14 +1720,19 @@ int32_t polysock_poller_destroy(polysock_poller_t p);
  * is closed: no poller reports a closed handle, or an fd reused by
  * another socket. A socket may be registered with several pollers.
  *
- * A TLS socket (wrapped before or after it was added) is reported
- * POLYSOCK_POLLIN at once, without waiting for the kernel, while its
- * session holds decrypted bytes (polysock_tls_pending) or
- * polysock_readline buffered some: on every wait when level-triggered,
- * once when one-shot (then disarmed, as by the kernel's report), never
- * when edge-triggered (read until EAGAIN, which a TLS receive gives only
- * once nothing is left). A wait already blocked is not woken when another
- * thread's receive leaves bytes decrypted; the next wait reports them.
+ * Bytes the kernel cannot show count as readable: a socket (plain or TLS,
+ * wrapped or first read by line before or after it was added) is
+ * reported POLYSOCK_POLLIN at once, without waiting for the kernel, while
+ * polysock_readline/polysock_read_until left bytes in its buffer
+ * (polysock_buffered) or its TLS session holds decrypted bytes
+ * (polysock_tls_pending): on every wait when level-triggered, once when
+ * one-shot (then disarmed, as by the kernel's report), never when
+ * edge-triggered (read until EAGAIN, which a receive gives only once
+ * nothing is buffered). Bytes a readline failed with EAGAIN or ETIMEDOUT
+ * over (only part of a line) no longer count: the socket then waits for
+ * the kernel's next bytes. A wait already blocked is not woken when
+ * another thread's receive leaves bytes buffered; the next wait reports
+ * them.
  *
  * Returns 0, or -1: EBADF (`p` is not an open poller, `h` is not an open
  * socket), EEXIST (`h` is registered already), EINVAL (unknown bits in

@@ -198,12 +198,18 @@ fn poll_in(fds: &mut [PollFd], os: &mut [libc::pollfd], timeout_ms: i64) -> Resu
         };
     }
     os_poll(os, None)?;
+    // One load per call: with no reader set up anywhere, no entry can hold
+    // buffered bytes (TLS sockets' decrypted bytes count in the wait).
+    let readers = super::reader::any_started();
     let mut ready = 0;
     for (f, p) in fds.iter_mut().zip(os.iter()) {
         f.revents = match f.handle {
             h if h < 0 => 0,
             // Not open before the look.
             _ if p.fd < 0 => POLYSOCK_POLLNVAL,
+            h if readers && f.events & POLYSOCK_POLLIN != 0 => {
+                look_buffered(h, p.revents, f.events)
+            }
             _ if p.revents == 0 => 0,
             // Closed since: the readiness may be another socket's that
             // took the fd number. (Nothing shown needs no such check: the
@@ -229,6 +235,15 @@ fn poll_in(fds: &mut [PollFd], os: &mut [libc::pollfd], timeout_ms: i64) -> Resu
         }
         held.resize_with(fds.len(), || None);
         poll_held(fds, os, &mut held, deadline)
+    }
+}
+
+/// An entry's revents after the look, counting bytes its socket buffered.
+fn look_buffered(h: i64, revents: libc::c_short, events: i32) -> i32 {
+    match handles::get(h) {
+        Err(_) => POLYSOCK_POLLNVAL,
+        Ok(s) if s.buffered_readable() => (from_os(revents) & (events | ALWAYS)) | POLYSOCK_POLLIN,
+        Ok(_) => from_os(revents) & (events | ALWAYS),
     }
 }
 
@@ -260,8 +275,8 @@ fn poll_held(
     held: &mut [Option<SocketRef>],
     deadline: Deadline,
 ) -> Result<usize> {
-    // An entry that is ready without the kernel (a dead handle, TLS bytes
-    // already decrypted) makes the wait a look.
+    // An entry that is ready without the kernel (a dead handle, bytes
+    // decrypted or buffered by a readline) makes the wait a look.
     let mut at_once = false;
     for ((f, p), h) in fds.iter().zip(os.iter_mut()).zip(held.iter_mut()) {
         *p = IDLE;
@@ -271,7 +286,7 @@ fn poll_held(
         match handles::get(f.handle) {
             Ok(sock) => {
                 // Decrypted bytes are ready although the kernel has none.
-                at_once |= f.events & POLYSOCK_POLLIN != 0 && sock.tls_readable();
+                at_once |= f.events & POLYSOCK_POLLIN != 0 && sock.buffered_readable();
                 p.fd = sock.fd();
                 p.events = to_os(f.events);
                 *h = Some(sock);
@@ -288,7 +303,7 @@ fn poll_held(
             None => POLYSOCK_POLLNVAL,
             // Closed by another thread while we waited.
             Some(s) if s.state() & CLOSED != 0 => POLYSOCK_POLLNVAL,
-            Some(s) if f.events & POLYSOCK_POLLIN != 0 && s.tls_readable() => {
+            Some(s) if f.events & POLYSOCK_POLLIN != 0 && s.buffered_readable() => {
                 (from_os(p.revents) & (f.events | ALWAYS)) | POLYSOCK_POLLIN
             }
             Some(_) => from_os(p.revents) & (f.events | ALWAYS),
@@ -353,6 +368,38 @@ mod tests {
         assert_eq!(fds[0].revents & POLYSOCK_POLLIN, POLYSOCK_POLLIN);
         assert_eq!(fds[1].revents, POLYSOCK_POLLNVAL);
         handles::close(a);
+    }
+
+    #[test]
+    fn poll_reports_lines_a_readline_buffered() {
+        let (a, b) = pair();
+        let sb = handles::get(b).unwrap();
+        sb.set_timeout(0).unwrap();
+        handles::get(a).unwrap().send(b"one\ntw", 0).unwrap();
+        let mut buf = [std::mem::MaybeUninit::uninit(); 64];
+        assert_eq!(sb.read_until("readline", b"\n", &mut buf).unwrap(), 4);
+        // The kernel has nothing now: the look and the wait both see "tw".
+        let mut fds = [PollFd {
+            handle: b,
+            events: POLYSOCK_POLLIN | POLYSOCK_POLLOUT,
+            revents: 0,
+        }];
+        for ms in [0, -1] {
+            assert_eq!(poll(&mut fds, ms).unwrap(), 1);
+            assert_eq!(fds[0].revents, POLYSOCK_POLLIN | POLYSOCK_POLLOUT);
+        }
+        // Only part of a line: once readline found it wanting, POLLIN
+        // waits for the kernel.
+        let e = sb.read_until("readline", b"\n", &mut buf).unwrap_err();
+        assert_eq!(e.code(), libc::EAGAIN);
+        fds[0].events = POLYSOCK_POLLIN;
+        assert_eq!(poll(&mut fds, 50).unwrap(), 0);
+        handles::get(a).unwrap().send(b"o\n", 0).unwrap();
+        assert_eq!(poll(&mut fds, 5000).unwrap(), 1);
+        assert_eq!(sb.read_until("readline", b"\n", &mut buf).unwrap(), 4);
+        drop(sb);
+        handles::close(a);
+        handles::close(b);
     }
 
     #[test]

@@ -20,11 +20,12 @@
 //! entry whose handle is POLYSOCK_POLLER_WAKE (0, never a socket). Wakes
 //! coalesce: several before a wait give one such entry.
 //!
-//! TLS: rustls may hold decrypted bytes the kernel no longer shows as
-//! readable. A poller lists its TLS registrations (a socket tells its
-//! watchers when it is wrapped) and, only while that list is not empty,
-//! looks at them before each wait (`tls_ready`); plain sockets cost one
-//! atomic load per wait.
+//! Buffered bytes: rustls may hold decrypted bytes, and a readline's
+//! buffer bytes, that the kernel no longer shows as readable. A poller
+//! lists its registrations of sockets that may hold them (a socket tells
+//! its watchers when it is wrapped or its first readline runs) and, only
+//! while that list is not empty, looks at them before each wait
+//! (`buffered_ready`); other sockets cost one atomic load per wait.
 
 use super::error::{Error, Result, fail};
 use super::handles::{self, Handle, SocketRef};
@@ -81,7 +82,7 @@ struct Reg {
     user: u64,
     /// Not yet reported since (re-)arming a one-shot.
     armed: bool,
-    /// The socket is a TLS stream: listed in `Regs::tls`.
+    /// The socket may buffer bytes (TLS, readline): listed in `Regs::tls`.
     tls: bool,
 }
 
@@ -92,10 +93,10 @@ struct Regs {
     /// The poll fallback's scratch arrays, kept between waits.
     scratch: Vec<libc::pollfd>,
     scratch_handles: Vec<Handle>,
-    /// The fds of TLS registrations, whose decrypted bytes the kernel
-    /// cannot see (see `tls_ready`).
+    /// The fds of registrations whose socket may hold bytes the kernel
+    /// cannot see (TLS, readline; see `buffered_ready`).
     tls: Vec<RawFd>,
-    /// `tls_ready`'s scratch list, kept between waits.
+    /// `buffered_ready`'s scratch list, kept between waits.
     tls_scratch: Vec<Handle>,
 }
 
@@ -173,11 +174,17 @@ impl Watchers {
     /// for the bytes rustls decrypted, which the kernel cannot see.
     #[cfg(feature = "tls")]
     pub(crate) fn tls_wrapped(&self, fd: RawFd, sock_id: usize) {
+        self.buffering(fd, sock_id);
+    }
+
+    /// The socket `sock_id` with `fd` may now hold bytes the kernel cannot
+    /// see (TLS, or its first readline): its pollers look at it each wait.
+    pub(crate) fn buffering(&self, fd: RawFd, sock_id: usize) {
         // Told outside the list's lock: a poller's add takes its own lock
         // first, then this one.
         let list: Vec<Arc<Poller>> = self.lock().iter().filter_map(Weak::upgrade).collect();
         for p in list {
-            p.tls_wrapped(fd, sock_id);
+            p.buffering(fd, sock_id);
         }
     }
 
@@ -331,9 +338,9 @@ impl Poller {
             }),
         );
         sock.watchers.add(self);
-        // After joining the watchers: a wrap from now on tells this poller
-        // itself (`tls_wrapped`), and one before is seen here.
-        if sock.tls().is_some() {
+        // After joining the watchers: a wrap or first readline from now on
+        // tells this poller itself (`buffering`), one before is seen here.
+        if sock.tls().is_some() || sock.reader.started() {
             self.mark_tls(&mut regs, fd, id);
         }
         self.count_tls(&regs);
@@ -397,9 +404,8 @@ impl Poller {
         }
     }
 
-    /// The socket `sock_id` at `fd` became a TLS stream.
-    #[cfg(feature = "tls")]
-    pub(crate) fn tls_wrapped(&self, fd: RawFd, sock_id: usize) {
+    /// The socket `sock_id` at `fd` may now buffer bytes (TLS, readline).
+    fn buffering(&self, fd: RawFd, sock_id: usize) {
         let mut regs = self.lock_regs();
         self.mark_tls(&mut regs, fd, sock_id);
         self.count_tls(&regs);
@@ -474,11 +480,11 @@ impl Poller {
         let max = out.len().min(MAX_BATCH);
         let out = &mut out[..max];
         let deadline = Deadline::after_ms(timeout_ms);
-        // TLS sockets with decrypted bytes are ready now; the kernel is
+        // Sockets with buffered bytes are ready now; the kernel is
         // only asked what else is, without waiting.
         let ready = match self.tls_regs.load(Ordering::Acquire) {
             0 => 0,
-            _ => self.tls_ready(out),
+            _ => self.buffered_ready(out),
         };
         loop {
             self.check_alive(op)?;
@@ -523,13 +529,14 @@ impl Poller {
         }
     }
 
-    /// Writes to `out` an entry for each TLS registration that holds
-    /// decrypted bytes (or bytes a readline buffered), which the kernel
+    /// Writes to `out` an entry for each listed registration whose socket
+    /// holds decrypted bytes or bytes a readline buffered, which the kernel
     /// cannot see: level-triggered ones registered for POLYSOCK_POLLIN and
     /// armed. Edge-triggered ones get none (their users read until EAGAIN,
-    /// which a TLS receive gives only once rustls holds nothing); a
-    /// one-shot one is disarmed by the report. Returns how many.
-    fn tls_ready(&self, out: &mut [MaybeUninit<PollerEvent>]) -> usize {
+    /// which a receive gives only once nothing is buffered, a readline once
+    /// no whole line is); a one-shot one is disarmed by the report.
+    /// Returns how many.
+    fn buffered_ready(&self, out: &mut [MaybeUninit<PollerEvent>]) -> usize {
         let mut handles = {
             let mut regs = self.lock_regs();
             let mut hs = std::mem::take(&mut regs.tls_scratch);
@@ -548,7 +555,7 @@ impl Poller {
         };
         // Outside the lock: the last reference to a socket closes it, and
         // closing takes the lock (`forget`).
-        handles.retain(|&h| handles::get(h).is_ok_and(|s| s.tls_readable()));
+        handles.retain(|&h| handles::get(h).is_ok_and(|s| s.buffered_readable()));
         let mut k = 0;
         let mut regs = self.lock_regs();
         for &h in &handles {
@@ -612,8 +619,8 @@ impl Poller {
                 if r.handle == h {
                     if r.flags & POLYSOCK_POLLER_ONESHOT != 0 {
                         if !r.armed {
-                            // Reported already as a TLS socket with
-                            // decrypted bytes (see `tls_ready`).
+                            // Reported already for its buffered bytes
+                            // (see `buffered_ready`).
                             continue;
                         }
                         r.armed = false;
@@ -714,7 +721,7 @@ impl Poller {
 }
 
 /// Folds the `n` entries the kernel reported after the first `ready`
-/// (TLS sockets with decrypted bytes) into those of the same socket;
+/// (sockets with buffered bytes) into those of the same socket;
 /// returns how many entries remain.
 fn merge(out: &mut [MaybeUninit<PollerEvent>], ready: usize, n: usize) -> usize {
     if ready == 0 {
@@ -1087,6 +1094,68 @@ mod tests {
             drop(sb);
             assert!(handles::close(a) && handles::close(b));
             assert!(p.lock_regs().tls.is_empty());
+        }
+    }
+
+    /// Reads one line of `h` into a buffer of 64 (timeout 0).
+    fn line(h: Handle) -> Result<usize> {
+        let mut buf = [MaybeUninit::uninit(); 64];
+        handles::get(h)
+            .unwrap()
+            .read_until("readline", b"\n", &mut buf)
+    }
+
+    #[test]
+    fn lines_a_readline_buffered_are_ready_on_both_backends() {
+        for p in backends() {
+            for flags in [0, POLYSOCK_POLLER_ONESHOT, POLYSOCK_POLLER_EDGE] {
+                let (a, b) = pair();
+                handles::get(b).unwrap().set_timeout(0).unwrap();
+                // Registered before the first readline: the readline tells
+                // the poller; a socket added after one is listed by add.
+                let late = flags == POLYSOCK_POLLER_EDGE;
+                if !late {
+                    p.add(b, POLYSOCK_POLLIN, flags, 7).unwrap();
+                }
+                send(a, b"one\ntwo\nthr");
+                assert_eq!(line(b).unwrap(), 4);
+                if late {
+                    p.add(b, POLYSOCK_POLLIN, flags, 7).unwrap();
+                }
+                // The kernel has nothing now; the reader "two\nthr".
+                let ev = wait(&p, 0);
+                match flags {
+                    POLYSOCK_POLLER_EDGE => assert!(ev.is_empty(), "{ev:?}"),
+                    _ => assert_eq!(
+                        ev,
+                        [PollerEvent {
+                            handle: b,
+                            events: POLYSOCK_POLLIN,
+                            reserved: 0,
+                            user: 7
+                        }]
+                    ),
+                }
+                let again = wait(&p, 0).len();
+                assert_eq!(again, usize::from(flags == 0), "flags {flags}");
+                assert_eq!(line(b).unwrap(), 4);
+                // "thr" is part of a line: readline finds it wanting, and
+                // from then on the socket waits for the kernel.
+                p.modify(b, POLYSOCK_POLLIN, flags, 7).unwrap();
+                assert_eq!(
+                    wait(&p, 0).len(),
+                    usize::from(flags != POLYSOCK_POLLER_EDGE)
+                );
+                assert_eq!(code(line(b)), libc::EAGAIN);
+                assert!(wait(&p, 0).is_empty());
+                p.modify(b, POLYSOCK_POLLIN, flags, 7).unwrap();
+                send(a, b"ee\n");
+                assert_eq!(wait(&p, 5000).len(), 1);
+                assert_eq!(line(b).unwrap(), 6);
+                assert!(wait(&p, 0).is_empty());
+                assert!(handles::close(a) && handles::close(b));
+                assert!(p.lock_regs().tls.is_empty());
+            }
         }
     }
 

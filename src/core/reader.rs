@@ -19,7 +19,7 @@
 use super::error::{Error, Result, fail};
 use super::socket::Socket;
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 /// The first allocation of a reader, and the size it shrinks back to.
@@ -27,10 +27,24 @@ const INITIAL_CAPACITY: usize = 8192;
 /// A buffer bigger than this is freed when it empties.
 const KEEP_CAPACITY: usize = 64 * 1024;
 
+/// Readers set up (a readline ran) in sockets that still exist: while it
+/// is 0, polysock_poll's look needs no per-entry check for buffered bytes.
+static STARTED: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether any socket of the process has a reader set up.
+#[inline]
+pub(crate) fn any_started() -> bool {
+    STARTED.load(Ordering::Acquire) > 0
+}
+
 /// The per-socket read buffer (see the module comment).
 pub(crate) struct Reader {
     /// True while `buf` holds bytes; the receive paths test only this.
     has_data: AtomicBool,
+    /// The last read_until stopped for want of data with bytes kept (a
+    /// partial line): those bytes do not make the socket readable for poll
+    /// until more arrive or a receive takes them.
+    waiting: AtomicBool,
     buf: OnceLock<Box<Mutex<ReadBuf>>>,
 }
 
@@ -76,6 +90,7 @@ impl Reader {
     pub(crate) const fn new() -> Reader {
         Reader {
             has_data: AtomicBool::new(false),
+            waiting: AtomicBool::new(false),
             buf: OnceLock::new(),
         }
     }
@@ -87,11 +102,28 @@ impl Reader {
         self.has_data.load(Ordering::Acquire)
     }
 
+    /// Whether a readline ever ran on this socket (its pollers then look
+    /// at its buffer before each wait).
+    #[inline]
+    pub(crate) fn started(&self) -> bool {
+        self.buf.get().is_some()
+    }
+
+    /// Bytes are buffered that a readline has not found wanting: poll and
+    /// the poller report them as POLYSOCK_POLLIN.
+    #[inline]
+    pub(crate) fn readable(&self) -> bool {
+        self.has_data() && !self.waiting.load(Ordering::Acquire)
+    }
+
     fn lock(&self) -> MutexGuard<'_, ReadBuf> {
         // A panic while the lock was held leaves the buffer consistent
         // (every update is a whole step), so a poisoned lock is usable.
         self.buf
-            .get_or_init(Box::default)
+            .get_or_init(|| {
+                STARTED.fetch_add(1, Ordering::AcqRel);
+                Box::default()
+            })
             .lock()
             .unwrap_or_else(|p| p.into_inner())
     }
@@ -126,8 +158,17 @@ impl Reader {
 
     fn consume(&self, b: &mut ReadBuf, n: usize) {
         b.consume(n);
+        self.waiting.store(false, Ordering::Release);
         if b.bytes().is_empty() {
             self.has_data.store(false, Ordering::Release);
+        }
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        if self.started() {
+            STARTED.fetch_sub(1, Ordering::AcqRel);
         }
     }
 }
@@ -172,6 +213,12 @@ impl Socket {
             return fail!(libc::EINVAL, "{op}: buffer length is 0");
         }
         let fd = self.fd();
+        if !self.reader.started() {
+            // Set up before its pollers are told, so that a registration
+            // racing with this sees one or the other.
+            drop(self.reader.lock());
+            self.watchers.buffering(fd, self.id());
+        }
         let mut b = self.reader.lock();
         let mut deadline = None;
         // Bytes at the front known to hold no delimiter.
@@ -191,15 +238,19 @@ impl Socket {
             scanned = avail.len();
             let room = b.room();
             let (ptr, len) = (room.as_mut_ptr(), room.len());
-            let n = match self.tls() {
-                Some(tls) => tls.recv(self, op, room, 0, &mut deadline)?,
+            let got = match self.tls() {
+                Some(tls) => tls.recv(self, op, room, 0, &mut deadline),
                 None => self.retry(op, libc::POLLIN, 0, &mut deadline, || {
                     // SAFETY: ptr is valid for writes of len bytes (the
                     // spare capacity of the buffer, which nothing else
                     // touches while the lock is held).
                     unsafe { libc::recv(fd, ptr.cast(), len, 0) }
-                })?,
+                }),
             };
+            // Stopped for want of data (EAGAIN, a timeout...): what is
+            // kept waits for the kernel's next bytes.
+            self.reader.waiting.store(got.is_err(), Ordering::Release);
+            let n = got?;
             if n == 0 {
                 // End of stream: what is left is the last line.
                 let n = copy_out(b.bytes(), out);
@@ -218,6 +269,13 @@ impl Socket {
     /// for readability while this is above 0.
     pub fn buffered_len(&self) -> usize {
         self.reader.len() + self.tls().map_or(0, |t| t.buffered())
+    }
+
+    /// Whether poll and the poller call the socket readable although the
+    /// kernel may have nothing: bytes its reader holds (unless the last
+    /// readline found them to be only part of a line) or decrypted bytes.
+    pub(crate) fn buffered_readable(&self) -> bool {
+        self.reader.readable() || self.tls().is_some_and(|t| t.buffered() > 0)
     }
 }
 

@@ -131,9 +131,6 @@ impl Socket {
     pub(crate) fn tls_shutdown(&self, _how: i32) -> Result<()> {
         Ok(())
     }
-    pub(crate) fn tls_readable(&self) -> bool {
-        false
-    }
     pub(crate) fn refuse_tls(&self, _op: &str) -> Result<()> {
         Ok(())
     }

@@ -17,6 +17,14 @@ use crate::core::poll::{self, MAX_ENTRIES, PollFd};
 /// at once, as poll(2) does for a closed fd; a negative handle is skipped
 /// (revents 0). The same handle may appear in several entries.
 ///
+/// An entry asking for POLYSOCK_POLLIN gets it, and makes the call return
+/// at once, while its socket holds bytes the kernel cannot show:
+/// polysock_readline/polysock_read_until left some in its buffer
+/// (polysock_buffered), except those a readline last failed over with
+/// EAGAIN or ETIMEDOUT (only part of a line: then POLLIN waits for the
+/// kernel's next bytes), or, on a TLS socket, the session holds decrypted
+/// bytes (polysock_tls_pending; seen when nothing else is ready).
+///
 /// Returns the number of entries with a non-zero `revents` (0: timed out),
 /// or -1 (then no `revents` was written): EINVAL (`fds` NULL while `nfds`
 /// is not 0, `nfds` above 4194304, unknown bits in an entry's `events`,

@@ -47,14 +47,19 @@ pub extern "C" fn polysock_poller_destroy(p: polysock_poller_t) -> i32 {
 /// is closed: no poller reports a closed handle, or an fd reused by
 /// another socket. A socket may be registered with several pollers.
 ///
-/// A TLS socket (wrapped before or after it was added) is reported
-/// POLYSOCK_POLLIN at once, without waiting for the kernel, while its
-/// session holds decrypted bytes (polysock_tls_pending) or
-/// polysock_readline buffered some: on every wait when level-triggered,
-/// once when one-shot (then disarmed, as by the kernel's report), never
-/// when edge-triggered (read until EAGAIN, which a TLS receive gives only
-/// once nothing is left). A wait already blocked is not woken when another
-/// thread's receive leaves bytes decrypted; the next wait reports them.
+/// Bytes the kernel cannot show count as readable: a socket (plain or TLS,
+/// wrapped or first read by line before or after it was added) is
+/// reported POLYSOCK_POLLIN at once, without waiting for the kernel, while
+/// polysock_readline/polysock_read_until left bytes in its buffer
+/// (polysock_buffered) or its TLS session holds decrypted bytes
+/// (polysock_tls_pending): on every wait when level-triggered, once when
+/// one-shot (then disarmed, as by the kernel's report), never when
+/// edge-triggered (read until EAGAIN, which a receive gives only once
+/// nothing is buffered). Bytes a readline failed with EAGAIN or ETIMEDOUT
+/// over (only part of a line) no longer count: the socket then waits for
+/// the kernel's next bytes. A wait already blocked is not woken when
+/// another thread's receive leaves bytes buffered; the next wait reports
+/// them.
 ///
 /// Returns 0, or -1: EBADF (`p` is not an open poller, `h` is not an open
 /// socket), EEXIST (`h` is registered already), EINVAL (unknown bits in

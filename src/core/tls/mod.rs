@@ -690,13 +690,6 @@ impl Socket {
         }
     }
 
-    /// Whether poll should call a TLS socket readable although the kernel
-    /// may have nothing: decrypted bytes are waiting.
-    pub(crate) fn tls_readable(&self) -> bool {
-        self.tls()
-            .is_some_and(|t| t.buffered() > 0 || self.reader.has_data())
-    }
-
     /// EOPNOTSUPP for calls that would bypass the TLS session.
     pub(crate) fn refuse_tls(&self, op: &str) -> Result<()> {
         if self.tls().is_some() {
