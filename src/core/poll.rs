@@ -199,26 +199,13 @@ fn poll_in(fds: &mut [PollFd], os: &mut [libc::pollfd], timeout_ms: i64) -> Resu
     }
     os_poll(os, None)?;
     // One load per call: with no reader set up anywhere, no entry can hold
-    // buffered bytes (TLS sockets' decrypted bytes count in the wait).
-    let readers = super::reader::any_started();
-    let mut ready = 0;
-    for (f, p) in fds.iter_mut().zip(os.iter()) {
-        f.revents = match f.handle {
-            h if h < 0 => 0,
-            // Not open before the look.
-            _ if p.fd < 0 => POLYSOCK_POLLNVAL,
-            h if readers && f.events & POLYSOCK_POLLIN != 0 => {
-                look_buffered(h, p.revents, f.events)
-            }
-            _ if p.revents == 0 => 0,
-            // Closed since: the readiness may be another socket's that
-            // took the fd number. (Nothing shown needs no such check: the
-            // look may as well have happened before the close.)
-            h if !handles::is_open(h) => POLYSOCK_POLLNVAL,
-            _ => from_os(p.revents) & (f.events | ALWAYS),
-        };
-        ready += usize::from(f.revents != 0);
-    }
+    // buffered bytes (TLS sockets' decrypted bytes count in the wait), and
+    // the pass is compiled without that check.
+    let ready = if super::reader::any_started() {
+        after_look::<true>(fds, os)
+    } else {
+        after_look::<false>(fds, os)
+    };
     if ready > 0 || timeout_ms == 0 {
         return Ok(ready);
     }
@@ -236,6 +223,31 @@ fn poll_in(fds: &mut [PollFd], os: &mut [libc::pollfd], timeout_ms: i64) -> Resu
         held.resize_with(fds.len(), || None);
         poll_held(fds, os, &mut held, deadline)
     }
+}
+
+/// Writes every entry's revents after the look; returns how many are
+/// non-zero. `READERS`: look at the bytes each socket's reader buffered.
+#[inline(always)]
+fn after_look<const READERS: bool>(fds: &mut [PollFd], os: &[libc::pollfd]) -> usize {
+    let mut ready = 0;
+    for (f, p) in fds.iter_mut().zip(os.iter()) {
+        f.revents = match f.handle {
+            h if h < 0 => 0,
+            // Not open before the look.
+            _ if p.fd < 0 => POLYSOCK_POLLNVAL,
+            h if READERS && f.events & POLYSOCK_POLLIN != 0 => {
+                look_buffered(h, p.revents, f.events)
+            }
+            _ if p.revents == 0 => 0,
+            // Closed since: the readiness may be another socket's that
+            // took the fd number. (Nothing shown needs no such check: the
+            // look may as well have happened before the close.)
+            h if !handles::is_open(h) => POLYSOCK_POLLNVAL,
+            _ => from_os(p.revents) & (f.events | ALWAYS),
+        };
+        ready += usize::from(f.revents != 0);
+    }
+    ready
 }
 
 /// An entry's revents after the look, counting bytes its socket buffered.
