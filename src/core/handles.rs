@@ -7,13 +7,15 @@
 //! below 2^53 and survive a trip through a double (Dictu, Blade, JS), and
 //! they start at 1, so no handle is a small integer that looks like an fd.
 //!
-//! A lookup takes no lock: it counts itself into its slot's use count with
-//! one compare-and-swap and out again with one subtraction, and holds the
-//! socket by reference meanwhile (`SocketRef`). close() marks the slot
-//! closed at once, so no new use can start, and wakes the uses that run;
-//! the socket, and with it the fd, goes only when the last use ends, so
-//! the fd number cannot be reused under a running call. The rare writers
-//! (insert, close, detach) take the slot's lock among themselves.
+//! No call takes a lock: every change of a slot is one compare-and-swap
+//! of its state word. A lookup counts itself into its slot's use count and
+//! out again with one subtraction, and holds the socket by reference
+//! meanwhile (`SocketRef`). close() marks the slot closed at once, so no
+//! new use can start, and wakes the uses that run; the socket, and with it
+//! the fd, goes only when the last use ends, so the fd number cannot be
+//! reused under a running call. A close with no use running owns the slot
+//! in the same step and closes the fd itself; an insert claims an empty
+//! slot the same way before it fills it.
 //!
 //! Sockets live in their slots (192 bytes each, pages of 1024 made as fd
 //! numbers need them), so making a socket allocates nothing beyond its
@@ -24,7 +26,6 @@ use super::socket::Socket;
 use std::cell::UnsafeCell;
 use std::os::fd::RawFd;
 use std::ptr::NonNull;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 /// A socket handle as the C ABI sees it.
@@ -38,7 +39,10 @@ const PAGES: usize = 4096;
 pub(crate) const MAX_FD: usize = PAGE_SLOTS * PAGES;
 
 // A slot's state word: generation in bits 32.., then two flags, then the
-// number of calls using the socket.
+// number of calls using the socket. EMPTY (no uses): free to claim. OPEN:
+// live. Neither, with uses: closed, the last use retires it. Neither and
+// no uses: one thread owns the slot (an insert filling it, a retire
+// emptying it), and no other call touches it.
 /// The socket accepts new uses (set by insert, cleared by close/detach).
 const OPEN: u64 = 1 << 31;
 /// The slot holds no socket: insert may fill it.
@@ -51,12 +55,10 @@ fn generation_of(word: u64) -> u64 {
 
 struct Slot {
     state: AtomicU64,
-    /// Written by insert only while EMPTY, and emptied only by whoever ends
-    /// the last use of a closed socket (see `release`); read by uses, which
-    /// exist only while it is full.
+    /// Written only by the insert that claimed the slot, and emptied only
+    /// by whoever owns it closed with no use left (see the state word);
+    /// read by uses, which exist only while it is full.
     socket: UnsafeCell<Option<Socket>>,
-    /// Serialises insert, close and detach with one another.
-    writers: Mutex<()>,
 }
 
 // SAFETY: `socket` is only accessed under the protocol above, which the
@@ -74,7 +76,6 @@ impl Default for Padded {
         Padded(Slot {
             state: AtomicU64::new(EMPTY),
             socket: UnsafeCell::new(None),
-            writers: Mutex::new(()),
         })
     }
 }
@@ -201,8 +202,18 @@ fn enter(slot: &'static Slot, ok: impl Fn(u64) -> bool) -> Option<SocketRef> {
             Err(now) => state = now,
         }
     }
-    // SAFETY: with a use counted and the slot full (every `ok` requires
-    // !EMPTY), nobody takes the socket out until we release.
+    // SAFETY: every `ok` requires a full slot (OPEN, or closed with uses).
+    unsafe { counted(slot) }
+}
+
+/// The use just counted into `slot`.
+///
+/// # Safety
+/// The caller counted a use into a full slot: nobody takes the socket out
+/// until that use is released.
+#[inline(always)]
+unsafe fn counted(slot: &'static Slot) -> Option<SocketRef> {
+    // SAFETY: see above.
     let socket = unsafe { (*slot.socket.get()).as_ref() }.map(NonNull::from);
     match socket {
         Some(socket) => Some(SocketRef { slot, socket }),
@@ -219,18 +230,28 @@ fn enter(slot: &'static Slot, ok: impl Fn(u64) -> bool) -> Option<SocketRef> {
 fn release(slot: &'static Slot) {
     let before = slot.state.fetch_sub(1, Ordering::AcqRel);
     if before & OPEN == 0 && before & USERS == 1 {
-        retire(slot);
+        if let Err((fd, code)) = retire(slot) {
+            super::socket::note_close_failure(fd, code);
+        }
     }
 }
 
-/// The end of the last use of a closed socket.
+/// Retires the socket in a slot this thread owns (closed, no use left):
+/// dropped in place, the slot freed, and only then its fd closed (the
+/// kernel can give that number to a new socket only then, and its insert
+/// finds the slot empty). The fd and code of a failed close(2).
 #[inline(never)]
-fn retire(slot: &'static Slot) {
-    // SAFETY: closed and no uses left: we are the only one who can reach
-    // the socket now, and no one else will try (see Slot).
-    let socket = unsafe { (*slot.socket.get()).take() };
+fn retire(slot: &'static Slot) -> std::result::Result<(), (RawFd, i32)> {
+    // SAFETY: we own the slot (see the state word): nobody else reaches
+    // `socket` until EMPTY is set.
+    let cell = unsafe { &mut *slot.socket.get() };
+    let fd = cell.as_mut().and_then(Socket::take_fd);
+    *cell = None;
     slot.state.fetch_or(EMPTY, Ordering::Release);
-    drop(socket);
+    match fd {
+        Some(fd) => super::socket::close_fd(fd).map_err(|code| (fd, code)),
+        None => Ok(()),
+    }
 }
 
 /// Registers a socket and issues its handle.
@@ -242,48 +263,84 @@ pub fn insert(sock: Socket) -> Result<Handle> {
             "fd {fd} is beyond polysock's table ({MAX_FD} descriptors)"
         );
     };
-    let _writers = slot.writers.lock().unwrap_or_else(|p| p.into_inner());
     let mut state = slot.state.load(Ordering::Acquire);
-    if state & EMPTY == 0 {
-        // The kernel gave us an fd the table still holds: its owner closed
-        // it behind polysock's back (close(polysock_fileno(h))). That stale
-        // socket must never close the number that is now the new one's.
-        // (Entered only while it is alive: open, or closed with uses left;
-        // closed with none, its last use is emptying the slot.)
-        if let Some(stale) = enter(slot, |s| {
-            s & EMPTY == 0 && (s & OPEN != 0 || s & USERS != 0)
-        }) {
-            stale.detach();
-            slot.state.fetch_and(!OPEN, Ordering::AcqRel);
-            drop(stale);
+    loop {
+        if state & EMPTY == 0 {
+            state = evict_stale(slot, fd)?;
         }
-        // Its last use empties the slot; a use still running keeps it.
-        let mut spins = 0;
-        loop {
-            state = slot.state.load(Ordering::Acquire);
-            if state & EMPTY != 0 {
-                break;
-            }
-            if state & USERS != 0 || spins > 1000 {
-                return fail!(
-                    libc::EBUSY,
-                    "fd {fd}: a call on a stale polysock handle for this fd (closed outside polysock) is still running"
-                );
-            }
-            spins += 1;
-            std::thread::yield_now();
+        // Claim it: EMPTY -> owned (no flags, no uses).
+        match slot.state.compare_exchange_weak(
+            state,
+            state & !EMPTY,
+            Ordering::Acquire,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => break,
+            Err(now) => state = now,
         }
     }
     let generation = match generation_of(state) {
         g if g >= GEN_MAX => 1,
         g => g + 1,
     };
-    // SAFETY: the slot is EMPTY and we hold the writers' lock: no use and
-    // no other writer can reach `socket`.
-    unsafe { *slot.socket.get() = Some(sock) };
+    // SAFETY: we own the slot: no use and no other writer reaches
+    // `socket`, which `retire` left None (nothing to drop).
+    unsafe { slot.socket.get().write(Some(sock)) };
     slot.state
         .store((generation << 32) | OPEN, Ordering::Release);
     Ok(handle(generation, fd))
+}
+
+/// The kernel gave us an fd the table still holds: its owner closed it
+/// behind polysock's back (close(polysock_fileno(h))). That stale socket
+/// must never close (or shut down) the number that is now the new one's:
+/// it is closed here, detached. Returns the slot's state once it is empty.
+#[cold]
+#[inline(never)]
+fn evict_stale(slot: &'static Slot, fd: RawFd) -> Result<u64> {
+    // Closed in one step with a use of ours counted in (then no close of
+    // its handle can start a shutdown), or, closed already with uses
+    // left, entered; owned with none, its last use is emptying the slot.
+    let mut state = slot.state.load(Ordering::Acquire);
+    let stale = loop {
+        if state & EMPTY != 0 || (state & OPEN == 0 && state & USERS == 0) {
+            break None;
+        }
+        if state & USERS == USERS {
+            std::thread::yield_now();
+            state = slot.state.load(Ordering::Acquire);
+            continue;
+        }
+        match slot.state.compare_exchange_weak(
+            state,
+            (state & !OPEN) + 1,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            // SAFETY: the slot is full (OPEN, or closed with uses).
+            Ok(_) => break unsafe { counted(slot) },
+            Err(now) => state = now,
+        }
+    };
+    if let Some(stale) = stale {
+        stale.detach();
+    }
+    // Its last use empties the slot; a use still running keeps it.
+    let mut spins = 0;
+    loop {
+        let state = slot.state.load(Ordering::Acquire);
+        if state & EMPTY != 0 {
+            return Ok(state);
+        }
+        if state & USERS != 0 || spins > 1000 {
+            return fail!(
+                libc::EBUSY,
+                "fd {fd}: a call on a stale polysock handle for this fd (closed outside polysock) is still running"
+            );
+        }
+        spins += 1;
+        std::thread::yield_now();
+    }
 }
 
 /// A use of the socket behind a live handle, or EBADF.
@@ -323,28 +380,57 @@ fn not_open(h: Handle) -> Error {
     )
 }
 
-/// Marks the handle's slot closed (no new uses), returning a use of the
-/// socket and how many other uses were running.
-fn shut(h: Handle) -> Option<(SocketRef, u64)> {
+/// Marks the handle's slot closed (no new uses) in one step, and returns
+/// how many uses were running. With none, the caller owns the slot; with
+/// some, a use of its own is counted in beside them.
+#[inline]
+fn shut(h: Handle) -> Option<(&'static Slot, u64)> {
     let (slot, generation) = lookup(h)?;
-    let _writers = slot.writers.lock().unwrap_or_else(|p| p.into_inner());
-    let r = enter(slot, |s| is_live(s, generation))?;
-    let before = slot.state.fetch_and(!OPEN, Ordering::AcqRel);
-    Some((r, (before & USERS) - 1))
+    let mut state = slot.state.load(Ordering::Acquire);
+    loop {
+        if !is_live(state, generation) {
+            return None;
+        }
+        let users = state & USERS;
+        if users == USERS {
+            // Saturated (2^30 uses): room for ours soon.
+            std::thread::yield_now();
+            state = slot.state.load(Ordering::Acquire);
+            continue;
+        }
+        let closed = (state & !OPEN) + u64::from(users != 0);
+        match slot
+            .state
+            .compare_exchange_weak(state, closed, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => return Some((slot, users)),
+            Err(now) => state = now,
+        }
+    }
 }
 
 /// Closes a handle. Closing a handle that is already closed (or was never
 /// issued) is harmless: it returns false and touches nothing.
 pub fn close(h: Handle) -> bool {
-    let Some((sock, others)) = shut(h) else {
-        return false;
-    };
-    if others > 0 {
-        // Other calls still run on it: wake them. Only then, because
-        // shutdown() would also end a connection a forked child shares.
-        sock.close_while_in_use();
+    close_reporting(h).is_some()
+}
+
+/// `close`, with close(2)'s outcome: None when `h` was not open; else
+/// whether closing the fd failed, when this call was the one to close it
+/// (no other call was using the socket, or the last one ended meanwhile).
+pub(crate) fn close_reporting(h: Handle) -> Option<Result<()>> {
+    let (slot, others) = shut(h)?;
+    if others == 0 {
+        // No use ran: the slot is ours, the fd closes now.
+        return Some(retire(slot).map_err(|(fd, code)| super::socket::close_failure(fd, code)));
     }
-    true // dropping `sock` ends our use; the last one closes the fd
+    // SAFETY: `shut` counted our use into the full slot.
+    let sock = unsafe { counted(slot) }?;
+    // Other calls still run on it: wake them. Only then, because
+    // shutdown() would also end a connection a forked child shares.
+    sock.close_while_in_use();
+    // Dropping our use closes the fd if theirs have ended meanwhile.
+    Some(super::socket::closing(|| drop(sock)).1)
 }
 
 /// Gives the fd up to the caller; the handle becomes invalid. Refused
@@ -360,19 +446,29 @@ pub fn detach(h: Handle) -> Result<RawFd> {
     let Some((slot, generation)) = lookup(h) else {
         return not_open();
     };
-    let _writers = slot.writers.lock().unwrap_or_else(|p| p.into_inner());
-    let Some(sock) = enter(slot, |s| is_live(s, generation)) else {
+    // No other use may run: closed, with ours counted in, in one step.
+    let mut state = slot.state.load(Ordering::Acquire);
+    loop {
+        if !is_live(state, generation) {
+            return not_open();
+        }
+        if state & USERS != 0 {
+            return fail!(libc::EBUSY, "detach: handle {h} is in use by another call");
+        }
+        match slot.state.compare_exchange_weak(
+            state,
+            (state & !OPEN) + 1,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => break,
+            Err(now) => state = now,
+        }
+    }
+    // SAFETY: our use is counted into the full slot.
+    let Some(sock) = (unsafe { counted(slot) }) else {
         return not_open();
     };
-    // Only our use may run, and OPEN goes in the same step.
-    let mine = (generation << 32) | OPEN | 1;
-    if slot
-        .state
-        .compare_exchange(mine, mine & !OPEN, Ordering::AcqRel, Ordering::Acquire)
-        .is_err()
-    {
-        return fail!(libc::EBUSY, "detach: handle {h} is in use by another call");
-    }
     Ok(sock.detach())
 }
 

@@ -12,7 +12,7 @@ use super::tls::TlsStream;
 use super::wait::{self, Deadline};
 use socket2::{Domain, Protocol, SockAddr, Type};
 use std::mem::ManuallyDrop;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 
@@ -87,22 +87,9 @@ pub struct Socket {
 
 impl Drop for Socket {
     fn drop(&mut self) {
-        // Out of every poller while the fd is still open and its number
-        // still ours.
-        let (fd, id) = (self.fd(), self.id);
-        self.watchers.socket_closing(fd, id);
-        if self.state() & DETACHED == 0 {
-            // SAFETY: taken exactly once, here; never used after.
-            let fd = unsafe { ManuallyDrop::take(&mut self.sock) }.into_raw_fd();
-            // close(2) itself, not an OwnedFd drop: std aborts (debug
-            // builds) when the fd was closed behind our back; the kernel
-            // says EBADF, which the thread that closes can report.
-            // SAFETY: the fd was ours, and nothing uses it after this.
-            if unsafe { libc::close(fd) } != 0 {
-                let code = errno::errno().0;
-                if code != libc::EINTR {
-                    CLOSE_ERROR.set((fd, code));
-                }
+        if let Some(fd) = self.take_fd() {
+            if let Err(code) = close_fd(fd) {
+                note_close_failure(fd, code);
             }
         }
     }
@@ -120,13 +107,57 @@ pub(crate) fn closing<T>(f: impl FnOnce() -> T) -> (T, Result<()>) {
     let v = f();
     let r = match CLOSE_ERROR.replace((-1, 0)) {
         (_, 0) => Ok(()),
-        (fd, libc::EBADF) => fail!(
-            libc::EBADF,
-            "close: fd {fd} was already closed (by something other than polysock)"
-        ),
-        (fd, code) => fail!(code, "close: fd {fd}"),
+        (fd, code) => Err(close_failure(fd, code)),
     };
     (v, r)
+}
+
+/// Records a failed close(2) of a socket's fd for `closing`.
+#[cold]
+pub(crate) fn note_close_failure(fd: RawFd, code: i32) {
+    CLOSE_ERROR.set((fd, code));
+}
+
+/// The error polysock_close reports for a failed close(2).
+#[cold]
+pub(crate) fn close_failure(fd: RawFd, code: i32) -> Error {
+    match code {
+        libc::EBADF => Error::new(
+            libc::EBADF,
+            format_args!("close: fd {fd} was already closed (by something other than polysock)"),
+        ),
+        _ => Error::new(code, format_args!("close: fd {fd}")),
+    }
+}
+
+/// close(2) of a socket's fd number; the code when it failed (EINTR is
+/// not a failure: the fd is gone on Linux). close(2) itself, not an
+/// OwnedFd drop (`Socket::sock` is never dropped): std aborts (debug
+/// builds) when the fd was closed behind our back; the kernel says EBADF,
+/// which the thread that closes can report.
+pub(crate) fn close_fd(fd: RawFd) -> std::result::Result<(), i32> {
+    // SAFETY: the caller owned the fd, and nothing uses it after this.
+    if unsafe { libc::close(fd) } != 0 {
+        let code = errno::errno().0;
+        if code != libc::EINTR {
+            return Err(code);
+        }
+    }
+    Ok(())
+}
+
+impl Socket {
+    /// The socket is going away: out of every poller while the fd is still
+    /// open and its number still ours; then the fd to close, unless it was
+    /// detached (it is marked detached now, so this happens once).
+    pub(crate) fn take_fd(&mut self) -> Option<RawFd> {
+        let (fd, id) = (self.fd(), self.id);
+        self.watchers.socket_closing(fd, id);
+        let state = self.state.get_mut();
+        let detached = *state & DETACHED != 0;
+        *state |= DETACHED;
+        (!detached).then_some(fd)
+    }
 }
 
 impl Socket {

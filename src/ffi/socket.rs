@@ -178,7 +178,7 @@ pub extern "C" fn polysock_shutdown(h: polysock_t, how: i32) -> i32 {
 /// close(polysock_fileno(h))), EIO.
 #[unsafe(no_mangle)]
 pub extern "C" fn polysock_close(h: polysock_t) -> i32 {
-    boundary! { status(crate::core::socket::closing(|| handles::close(h)).1) }
+    boundary! { status(handles::close_reporting(h).unwrap_or(Ok(()))) }
 }
 
 /// The OS file descriptor of a socket, for a runtime's own event loop. It
