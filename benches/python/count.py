@@ -70,6 +70,9 @@ def main():
     if subprocess.run(["valgrind", "--version"], capture_output=True).returncode != 0:
         raise SystemExit("count.py needs valgrind (apt-get install valgrind)")
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    # One hash seed for every run: with random ones the connect slope varies
+    # by about 1,500 instructions between runs of the same code.
+    env.setdefault("PYTHONHASHSEED", "0")
     env.pop("POLYSOCK_LIB", None)
     env["PYTHONPATH"] = bench.build(env)
     impls = args.impl or ["socket", "native"]
