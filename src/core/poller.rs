@@ -82,8 +82,8 @@ struct Reg {
     user: u64,
     /// Not yet reported since (re-)arming a one-shot.
     armed: bool,
-    /// The socket may buffer bytes (TLS, readline): listed in `Regs::tls`.
-    tls: bool,
+    /// The socket may buffer bytes (TLS, readline): listed in `Regs::buffering`.
+    buffering: bool,
 }
 
 #[derive(Default)]
@@ -95,9 +95,9 @@ struct Regs {
     scratch_handles: Vec<Handle>,
     /// The fds of registrations whose socket may hold bytes the kernel
     /// cannot see (TLS, readline; see `buffered_ready`).
-    tls: Vec<RawFd>,
+    buffering: Vec<RawFd>,
     /// `buffered_ready`'s scratch list, kept between waits.
-    tls_scratch: Vec<Handle>,
+    buffering_scratch: Vec<Handle>,
 }
 
 impl Regs {
@@ -109,11 +109,11 @@ impl Regs {
             .filter(|r| r.sock_id == sock_id)
     }
 
-    /// Puts `reg` (or nothing) at `fd`, keeping the TLS list in step.
+    /// Puts `reg` (or nothing) at `fd`, keeping the buffering list in step.
     fn set(&mut self, fd: RawFd, reg: Option<Reg>) {
         let slot = &mut self.by_fd[fd as usize];
-        if slot.as_ref().is_some_and(|r| r.tls) {
-            self.tls.retain(|&f| f != fd);
+        if slot.as_ref().is_some_and(|r| r.buffering) {
+            self.buffering.retain(|&f| f != fd);
         }
         *slot = reg;
     }
@@ -136,9 +136,9 @@ pub struct Poller {
     /// operations).
     report_closed: bool,
     regs: Mutex<Regs>,
-    /// `Regs::tls.len()`, read without the lock: a wait looks for decrypted
+    /// `Regs::buffering.len()`, read without the lock: a wait looks for buffered
     /// bytes only when it is above 0.
-    tls_regs: AtomicUsize,
+    buffering_regs: AtomicUsize,
 }
 
 /// The pollers a socket is registered with. Each socket has one; the
@@ -232,7 +232,7 @@ impl Poller {
             destroyed: AtomicBool::new(false),
             report_closed: false,
             regs: Mutex::new(Regs::default()),
-            tls_regs: AtomicUsize::new(0),
+            buffering_regs: AtomicUsize::new(0),
         })
     }
 
@@ -334,16 +334,16 @@ impl Poller {
                 flags,
                 user,
                 armed: true,
-                tls: false,
+                buffering: false,
             }),
         );
         sock.watchers.add(self);
         // After joining the watchers: a wrap or first readline from now on
         // tells this poller itself (`buffering`), one before is seen here.
         if sock.tls().is_some() || sock.reader.started() {
-            self.mark_tls(&mut regs, fd, id);
+            self.mark_buffering(&mut regs, fd, id);
         }
-        self.count_tls(&regs);
+        self.count_buffering(&regs);
         drop(regs);
         self.refresh();
         Ok(())
@@ -388,7 +388,7 @@ impl Poller {
         self.epoll_ctl(libc::EPOLL_CTL_DEL, fd, 0, 0)
             .map_err(|code| Error::new(code, format_args!("{op}: handle {h}: epoll_ctl")))?;
         regs.set(fd, None);
-        self.count_tls(&regs);
+        self.count_buffering(&regs);
         sock.watchers.remove(self);
         Ok(())
     }
@@ -400,26 +400,27 @@ impl Poller {
             #[cfg(any(target_os = "linux", target_os = "android"))]
             let _ = self.epoll_ctl(libc::EPOLL_CTL_DEL, fd, 0, 0);
             regs.set(fd, None);
-            self.count_tls(&regs);
+            self.count_buffering(&regs);
         }
     }
 
     /// The socket `sock_id` at `fd` may now buffer bytes (TLS, readline).
     fn buffering(&self, fd: RawFd, sock_id: usize) {
         let mut regs = self.lock_regs();
-        self.mark_tls(&mut regs, fd, sock_id);
-        self.count_tls(&regs);
+        self.mark_buffering(&mut regs, fd, sock_id);
+        self.count_buffering(&regs);
     }
 
-    fn mark_tls(&self, regs: &mut Regs, fd: RawFd, sock_id: usize) {
-        if let Some(r) = regs.get_mut(fd, sock_id).filter(|r| !r.tls) {
-            r.tls = true;
-            regs.tls.push(fd);
+    fn mark_buffering(&self, regs: &mut Regs, fd: RawFd, sock_id: usize) {
+        if let Some(r) = regs.get_mut(fd, sock_id).filter(|r| !r.buffering) {
+            r.buffering = true;
+            regs.buffering.push(fd);
         }
     }
 
-    fn count_tls(&self, regs: &Regs) {
-        self.tls_regs.store(regs.tls.len(), Ordering::Release);
+    fn count_buffering(&self, regs: &Regs) {
+        self.buffering_regs
+            .store(regs.buffering.len(), Ordering::Release);
     }
 
     /// Keeps the entries whose handle is still open, compacted at the
@@ -447,7 +448,7 @@ impl Poller {
                 #[cfg(any(target_os = "linux", target_os = "android"))]
                 let _ = self.epoll_ctl(libc::EPOLL_CTL_DEL, fd, 0, 0);
                 regs.set(fd, None);
-                self.count_tls(&regs);
+                self.count_buffering(&regs);
             }
         }
         k
@@ -482,7 +483,7 @@ impl Poller {
         let deadline = Deadline::after_ms(timeout_ms);
         // Sockets with buffered bytes are ready now; the kernel is
         // only asked what else is, without waiting.
-        let ready = match self.tls_regs.load(Ordering::Acquire) {
+        let ready = match self.buffering_regs.load(Ordering::Acquire) {
             0 => 0,
             _ => self.buffered_ready(out),
         };
@@ -539,9 +540,9 @@ impl Poller {
     fn buffered_ready(&self, out: &mut [MaybeUninit<PollerEvent>]) -> usize {
         let mut handles = {
             let mut regs = self.lock_regs();
-            let mut hs = std::mem::take(&mut regs.tls_scratch);
+            let mut hs = std::mem::take(&mut regs.buffering_scratch);
             hs.clear();
-            for &fd in &regs.tls {
+            for &fd in &regs.buffering {
                 if let Some(Some(r)) = regs.by_fd.get(fd as usize) {
                     if r.events & POLYSOCK_POLLIN != 0
                         && r.flags & POLYSOCK_POLLER_EDGE == 0
@@ -580,7 +581,7 @@ impl Poller {
             });
             k += 1;
         }
-        regs.tls_scratch = handles;
+        regs.buffering_scratch = handles;
         k
     }
 
@@ -1093,7 +1094,7 @@ mod tests {
             assert!(wait(&p, 0).is_empty());
             drop(sb);
             assert!(handles::close(a) && handles::close(b));
-            assert!(p.lock_regs().tls.is_empty());
+            assert!(p.lock_regs().buffering.is_empty());
         }
     }
 
@@ -1154,7 +1155,7 @@ mod tests {
                 assert_eq!(line(b).unwrap(), 6);
                 assert!(wait(&p, 0).is_empty());
                 assert!(handles::close(a) && handles::close(b));
-                assert!(p.lock_regs().tls.is_empty());
+                assert!(p.lock_regs().buffering.is_empty());
             }
         }
     }
