@@ -1030,7 +1030,9 @@ typedef struct polysock_addr {
   uint32_t scope_id;
   /**
    * NUL-terminated text: "127.0.0.1", "fe80::1%eth0", "/tmp/sock",
-   * "@abstract", or "" for an unnamed Unix socket.
+   * "@abstract", or "" for an unnamed Unix socket. The bytes after the
+   * NUL are unspecified (a receive writes the text and its NUL, not
+   * the whole array).
    */
   char host[POLYSOCK_ADDR_HOST_LEN];
 } polysock_addr;

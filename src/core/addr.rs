@@ -33,7 +33,9 @@ pub struct Addr {
     /// IPv6 scope id, the interface index (0 otherwise).
     pub scope_id: u32,
     /// NUL-terminated text: "127.0.0.1", "fe80::1%eth0", "/tmp/sock",
-    /// "@abstract", or "" for an unnamed Unix socket.
+    /// "@abstract", or "" for an unnamed Unix socket. The bytes after the
+    /// NUL are unspecified (a receive writes the text and its NUL, not
+    /// the whole array).
     pub host: [libc::c_char; POLYSOCK_ADDR_HOST_LEN],
 }
 
@@ -71,19 +73,19 @@ impl Addr {
         a
     }
 
-    /// Becomes an IPv4 address, in place (the text is zero-filled to the
-    /// end, as always).
+    /// Becomes an IPv4 address, in place. Only the text and its NUL are
+    /// written (within the host's first 16 bytes): a receive into the
+    /// caller's struct does not clear the other 112.
     #[inline]
     fn set_ipv4(&mut self, ip: [u8; 4], port: u16) {
         self.family = libc::AF_INET;
         self.port = i32::from(port);
         self.flowinfo = 0;
         self.scope_id = 0;
-        self.host = [0; POLYSOCK_ADDR_HOST_LEN];
-        // SAFETY: c_char and u8 have the same size; the first 16 bytes of
-        // the host are viewed as bytes for the formatter.
-        let text = unsafe { &mut *self.host.as_mut_ptr().cast::<[u8; 16]>() };
-        format_ipv4(ip, text);
+        let text = format_ipv4(ip);
+        if let Some(head) = self.host.first_chunk_mut::<16>() {
+            *head = text.map(|b| b as libc::c_char);
+        }
     }
 
     /// The text form of the first `len` bytes of `raw`, an address the
@@ -95,14 +97,16 @@ impl Addr {
     }
 
     /// Becomes the text form of `raw` (see from_raw), in place: a receive
-    /// writes it straight into the caller's struct.
+    /// writes it straight into the caller's struct. An IPv4 sender (the
+    /// usual case) is formatted inline; the others out of line, so that
+    /// their frame is not every receive's.
+    #[inline]
     pub fn set_from_raw(
         &mut self,
         raw: &MaybeUninit<libc::sockaddr_storage>,
         len: libc::socklen_t,
     ) {
-        let len = (len as usize).min(size_of::<libc::sockaddr_storage>());
-        if len >= size_of::<libc::sockaddr_in>() {
+        if len as usize >= size_of::<libc::sockaddr_in>() {
             // SAFETY: the kernel initialised at least a sockaddr_in's bytes.
             let sin = unsafe { &*raw.as_ptr().cast::<libc::sockaddr_in>() };
             if i32::from(sin.sin_family) == libc::AF_INET {
@@ -113,6 +117,17 @@ impl Addr {
                 return;
             }
         }
+        self.set_other_from_raw(raw, len);
+    }
+
+    /// set_from_raw for every family but AF_INET.
+    #[inline(never)]
+    fn set_other_from_raw(
+        &mut self,
+        raw: &MaybeUninit<libc::sockaddr_storage>,
+        len: libc::socklen_t,
+    ) {
+        let len = (len as usize).min(size_of::<libc::sockaddr_storage>());
         if len == 0 {
             *self = Addr::empty();
             return;
@@ -398,44 +413,46 @@ fn scan_ipv4(text: &[u8]) -> Option<Ipv4Addr> {
     Some(Ipv4Addr::from(octets))
 }
 
-/// Each octet's text followed by a dot ("7." to "255."), zero-padded to
-/// four bytes, and that text's length.
-const OCTET_TEXT: [([u8; 4], u8); 256] = {
-    let mut t = [([0u8; 4], 0u8); 256];
+/// Each octet's text followed by a dot ("7." to "255."), as the bytes
+/// of a little-endian word zero-padded to four, and that text's length
+/// in bits (16 to 32).
+const OCTET_TEXT: [(u32, u32); 256] = {
+    let mut t = [(0u32, 0u32); 256];
     let mut o = 0;
     while o < 256 {
-        let (d, v) = (&mut t[o].0, o as u8);
-        let n = if v >= 100 {
-            *d = [b'0' + v / 100, b'0' + v / 10 % 10, b'0' + v % 10, b'.'];
-            4
+        let v = o as u32;
+        let (d, c, u) = (v / 100, v / 10 % 10, v % 10);
+        let (z, dot) = (b'0' as u32, b'.' as u32);
+        t[o] = if v >= 100 {
+            ((z + d) | (z + c) << 8 | (z + u) << 16 | dot << 24, 32)
         } else if v >= 10 {
-            *d = [b'0' + v / 10, b'0' + v % 10, b'.', 0];
-            3
+            ((z + c) | (z + u) << 8 | dot << 16, 24)
         } else {
-            *d = [b'0' + v, b'.', 0, 0];
-            2
+            ((z + u) | dot << 8, 16)
         };
-        t[o].1 = n;
         o += 1;
     }
     t
 };
 
-/// Writes `ip` as std's Display does ("192.0.2.1") into `out`, which must
-/// be zero-filled; returns the length. One table entry per octet: every
-/// receive with the sender's address formats one.
-fn format_ipv4(ip: [u8; 4], out: &mut [u8; 16]) -> usize {
-    let mut n = 0;
-    for octet in ip {
-        let (text, len) = OCTET_TEXT[usize::from(octet)];
-        // Three octets have put at most 12 bytes: four more fit. The
-        // padding zeros land where the next octet, or the end, goes.
-        out[n..n + 4].copy_from_slice(&text);
-        n += usize::from(len);
-    }
-    // The last octet's dot.
-    out[n - 1] = 0;
-    n - 1
+/// `ip` as std's Display writes it ("192.0.2.1"), then a NUL, then zeros:
+/// 16 bytes (the longest text, "255.255.255.255", is 15).
+/// Every receive with the sender's address formats one: the octets' texts
+/// are shifted together in registers, with no index to check.
+#[inline]
+fn format_ipv4(ip: [u8; 4]) -> [u8; 16] {
+    let [a, b, c, d] = ip.map(|o| OCTET_TEXT[usize::from(o)]);
+    // The last octet's dot becomes the NUL.
+    let last = d.0 ^ (u32::from(b'.') << (d.1 - 8));
+    // Two octets each fit a word (at most 8 bytes); the second pair goes
+    // after the first's `at` bits (32 to 64), split across the halves
+    // with shifts of at most 32 (a shift by 64 would overflow).
+    let first = u64::from(a.0) | u64::from(b.0) << a.1;
+    let second = u64::from(c.0) | u64::from(last) << c.1;
+    let at = a.1 + b.1;
+    let lo = first | (second << (at - 32)) << 32;
+    let hi = second >> (64 - at);
+    (u128::from(lo) | u128::from(hi) << 64).to_le_bytes()
 }
 
 /// Checks a port given as a C int.

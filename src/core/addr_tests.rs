@@ -331,6 +331,14 @@ fn text_of_a_kernel_address_matches_std_display() {
         let a = Addr::from_raw(&raw, from_std.len());
         assert_eq!(a.to_string(), sa.to_string());
         assert_eq!(a.port, i32::from(sa.port()));
+        // Written in place over a caller's stale struct: the text and its
+        // NUL are the same, whatever the bytes after them.
+        let mut stale = Addr::empty();
+        stale.host = [0x55; POLYSOCK_ADDR_HOST_LEN];
+        (stale.flowinfo, stale.scope_id) = (9, 9);
+        stale.set_from_raw(&raw, from_std.len());
+        assert_eq!(stale.to_string(), sa.to_string());
+        assert_eq!((stale.flowinfo, stale.scope_id), (a.flowinfo, a.scope_id));
     }
     assert_eq!(Addr::from_raw(&MaybeUninit::zeroed(), 0).family, 0);
 }
