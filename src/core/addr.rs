@@ -19,6 +19,31 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 /// (108 bytes on Linux) or an IPv6 literal with an interface name.
 pub const POLYSOCK_ADDR_HOST_LEN: usize = 128;
 
+/// A host argument: text, or text already read as an IPv4 literal (by
+/// ipv4_of_c, whose parse also proved it ASCII).
+#[derive(Clone, Copy)]
+pub enum Host<'a> {
+    Text(&'a str),
+    Ipv4(Ipv4Addr, &'a str),
+}
+
+impl<'a> Host<'a> {
+    pub fn text(self) -> &'a str {
+        match self {
+            Host::Text(t) | Host::Ipv4(_, t) => t,
+        }
+    }
+
+    /// Its IPv4 address, if it is an IPv4 literal.
+    #[inline]
+    fn ipv4(self) -> Option<Ipv4Addr> {
+        match self {
+            Host::Ipv4(ip, _) => Some(ip),
+            Host::Text(t) => parse_ipv4(t.as_bytes()),
+        }
+    }
+}
+
 /// An address as plain data, declarable from any FFI without sockaddr.
 /// In C: `polysock_addr`.
 #[repr(C)]
@@ -334,16 +359,51 @@ pub(crate) fn parse_ipv4(text: &[u8]) -> Option<Ipv4Addr> {
     if memo.len == text.len() && memo.head == head && memo.tail == tail {
         return Some(Ipv4Addr::from(memo.ip));
     }
-    let ip = scan_ipv4(text)?;
+    // The text again, from its words, NUL-terminated for the scanner.
+    let n = text.len();
+    let mut padded = [0u8; 16];
+    if n >= 8 {
+        padded[..8].copy_from_slice(&head.to_ne_bytes());
+        padded[n - 8..n].copy_from_slice(&tail.to_ne_bytes());
+    } else {
+        padded[..4].copy_from_slice(&(head as u32).to_ne_bytes());
+        padded[n - 4..n].copy_from_slice(&(tail as u32).to_ne_bytes());
+    }
+    let (ip, len) = scan_ipv4(&padded)?;
+    // A NUL inside the text ends the scan early: no literal.
+    if len != n {
+        return None;
+    }
     LAST_IPV4.with(|m| {
         m.set(Ipv4Memo {
             head,
             tail,
-            len: text.len(),
+            len: n,
             ip: ip.octets(),
         })
     });
     Some(ip)
+}
+
+/// The IPv4 literal a C string holds (see parse_ipv4), and its text, for
+/// sendto's host: libc's strlen finds the end a word at a time, and the
+/// parse, which proves the text ASCII, stands in for a UTF-8 check. (A
+/// scan that found the end while parsing, byte by byte, cost more:
+/// callgrind, 85 instructions against 56.) None for any other string: the
+/// caller then reads it as text and reports what is wrong with it.
+///
+/// # Safety
+/// `p` is NULL or points at a NUL-terminated string.
+#[inline]
+pub unsafe fn ipv4_of_c<'a>(p: *const libc::c_char) -> Option<(Ipv4Addr, &'a str)> {
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: the string ends with a NUL (the caller's promise).
+    let bytes = unsafe { std::slice::from_raw_parts(p.cast::<u8>(), libc::strlen(p)) };
+    let ip = parse_ipv4(bytes)?;
+    // SAFETY: an IPv4 literal is ASCII.
+    Some((ip, unsafe { std::str::from_utf8_unchecked(bytes) }))
 }
 
 /// The last IPv4 literal a thread parsed: its length (0: none yet), the
@@ -381,36 +441,54 @@ fn ends(text: &[u8]) -> (u64, u64) {
     }
 }
 
-/// `parse_ipv4`'s parser, in one pass without std's general one (about a
-/// fifth of its instructions); `text` is 7..=15 bytes.
-fn scan_ipv4(text: &[u8]) -> Option<Ipv4Addr> {
-    let mut octets = [0u8; 4];
-    let (mut k, mut value, mut digits) = (0, 0u32, 0);
-    for &c in text {
-        if c == b'.' {
-            if digits == 0 || k == 3 {
+/// `parse_ipv4`'s parser: the IPv4 literal that `text` holds before its
+/// first NUL (or its end), and that literal's length; None if those bytes
+/// are anything else. One pass, an octet at a time, without std's general
+/// parser (about a fifth of its instructions). Not inlined: the
+/// remembered literal's compare, before it, stays a small function.
+#[inline(never)]
+fn scan_ipv4(text: &[u8; 16]) -> Option<(Ipv4Addr, usize)> {
+    let byte = |i: usize| text.get(i).copied().unwrap_or(0);
+    let mut ip = 0u32;
+    let mut at = 0;
+    for k in 0..4 {
+        let (value, digits) = octet(byte(at), byte(at + 1), byte(at + 2))?;
+        at += digits;
+        let end = byte(at);
+        ip = ip << 8 | value;
+        if k < 3 {
+            if end != b'.' {
                 return None;
             }
-            octets[k] = value as u8;
-            (k, value, digits) = (k + 1, 0, 0);
-            continue;
-        }
-        let d = c.wrapping_sub(b'0');
-        // Not a digit, a digit after a leading zero, or a fourth digit.
-        if d > 9 || (digits == 1 && value == 0) || digits == 3 {
-            return None;
-        }
-        value = value * 10 + u32::from(d);
-        digits += 1;
-        if value > 255 {
+            at += 1;
+        } else if end != 0 {
             return None;
         }
     }
-    if digits == 0 || k != 3 {
+    Some((Ipv4Addr::from_bits(ip), at))
+}
+
+/// The octet whose digits begin with `c0` (then `c1`, `c2`), and how many
+/// digits it has: one to three, none above 255, no leading zero (a fourth
+/// digit is left for the caller, who expects a dot or the end there).
+#[inline(always)]
+fn octet(c0: u8, c1: u8, c2: u8) -> Option<(u32, usize)> {
+    let [d0, d1, d2] = [c0, c1, c2].map(|c| c.wrapping_sub(b'0'));
+    if d0 > 9 {
         return None;
     }
-    octets[3] = value as u8;
-    Some(Ipv4Addr::from(octets))
+    if d1 > 9 {
+        return Some((u32::from(d0), 1));
+    }
+    if d0 == 0 {
+        return None;
+    }
+    let two = u32::from(d0) * 10 + u32::from(d1);
+    if d2 > 9 {
+        return Some((two, 2));
+    }
+    let three = two * 10 + u32::from(d2);
+    (three <= 255).then_some((three, 3))
 }
 
 /// Each octet's text followed by a dot ("7." to "255."), as the bytes
@@ -602,11 +680,29 @@ impl RawAddr {
         host: Option<&str>,
         port: i32,
     ) -> Result<()> {
+        self.set_dest_host(op, family, socktype, host.map(Host::Text), port)
+    }
+
+    /// set_dest for a host that may have been read as an IPv4 literal
+    /// already (`Host::Ipv4`: not parsed again). An IPv4 literal with a
+    /// valid port for an AF_INET socket is written inline; everything
+    /// else, errors included, out of line, so that the usual case's frame
+    /// stays small. (Always inlined: as a call its frame and its result
+    /// cost more than its work, callgrind.)
+    #[inline(always)]
+    pub fn set_dest_host(
+        &mut self,
+        op: &str,
+        family: i32,
+        socktype: i32,
+        host: Option<Host<'_>>,
+        port: i32,
+    ) -> Result<()> {
         if family == libc::AF_INET {
-            if let Some(ip) = host.and_then(|h| parse_ipv4(h.as_bytes())) {
+            if let (Some(ip), Ok(port)) = (host.and_then(Host::ipv4), u16::try_from(port)) {
                 let sin = libc::sockaddr_in {
                     sin_family: libc::AF_INET as libc::sa_family_t,
-                    sin_port: check_port(op, port)?.to_be(),
+                    sin_port: port.to_be(),
                     sin_addr: libc::in_addr {
                         s_addr: u32::from_ne_bytes(ip.octets()),
                     },
@@ -623,10 +719,12 @@ impl RawAddr {
                 return Ok(());
             }
         }
-        // Out of line, so the usual case's frame stays small.
-        let sa = out_of_line(|| to_sockaddr(op, family, socktype, host, port, Purpose::Connect))?;
-        self.set_sockaddr(&sa);
-        Ok(())
+        let host = host.map(Host::text);
+        out_of_line(|| {
+            let sa = to_sockaddr(op, family, socktype, host, port, Purpose::Connect)?;
+            self.set_sockaddr(&sa);
+            Ok(())
+        })
     }
 
     /// Becomes a copy of `sa`.

@@ -105,6 +105,17 @@ fn check(host: &str) {
     }
 }
 
+/// ipv4_of_c on `s` as a C string (up to a NUL inside it: where a C
+/// string ends) against std: the address, and the text it was read from.
+fn check_c(s: &str) {
+    let head = s.split('\0').next().unwrap_or("");
+    let c = std::ffi::CString::new(head).unwrap();
+    // SAFETY: a NUL-terminated string.
+    let got = unsafe { ipv4_of_c(c.as_ptr()) };
+    let want = head.parse::<Ipv4Addr>().ok().map(|ip| (ip, head));
+    assert_eq!(got, want, "{s:?}");
+}
+
 #[test]
 fn ipv4_parser_matches_std_on_every_short_text() {
     // Every text of up to 7 characters over digits that matter (0, 1, 2,
@@ -121,6 +132,7 @@ fn ipv4_parser_matches_std_on_every_short_text() {
             }
             let s = std::str::from_utf8(&text).unwrap();
             assert_eq!(parse_ipv4(&text), s.parse::<Ipv4Addr>().ok(), "{s:?}");
+            check_c(s);
             total += 1;
         }
     }
@@ -191,12 +203,19 @@ fn ipv4_parser_matches_std_on_generated_texts() {
         let std_parse = s.parse::<Ipv4Addr>().ok();
         valid += usize::from(std_parse.is_some());
         assert_eq!(parse_ipv4(s.as_bytes()), std_parse, "{s:?}");
+        check_c(&s);
         check(&s);
     }
     // The generator reaches both sides.
     assert!(valid > 20_000 && valid < 180_000, "{valid} valid");
     let bytes: Vec<u8> = (0..4096).map(|_| rng.next() as u8).collect();
     assert_eq!(parse_ipv4(&bytes), None);
+    // A NUL ends a C string, never a slice: no literal with one inside.
+    for t in ["1.2.3.4\0", "1.2.3\0.4", "1.2.3.4\05", "\01.2.3.4"] {
+        assert_eq!(parse_ipv4(t.as_bytes()), None, "{t:?}");
+    }
+    // SAFETY: NULL is allowed.
+    assert_eq!(unsafe { ipv4_of_c(std::ptr::null()) }, None);
 }
 
 #[test]

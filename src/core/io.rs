@@ -199,10 +199,16 @@ impl Socket {
     }
 
     /// Sends one datagram (or stream data) to host:port (a path for AF_UNIX).
-    pub fn sendto(&self, buf: &[u8], flags: i32, host: Option<&str>, port: i32) -> Result<usize> {
+    pub fn sendto(
+        &self,
+        buf: &[u8],
+        flags: i32,
+        host: Option<addr::Host<'_>>,
+        port: i32,
+    ) -> Result<usize> {
         self.refuse_tls("sendto")?;
         let mut sa = addr::RawAddr::new();
-        sa.set_dest("sendto", self.family(), self.socktype(), host, port)?;
+        sa.set_dest_host("sendto", self.family(), self.socktype(), host, port)?;
         self.sendto_raw("sendto", buf, flags, &sa)
     }
 

@@ -3,7 +3,7 @@
 
 use super::socket::polysock_t;
 use super::{boundary, buf_in, buf_out, count, opt_str, ret, with, with_progress};
-use crate::core::addr::Addr;
+use crate::core::addr::{Addr, Host, ipv4_of_c};
 use crate::core::error::{Result, fail};
 use std::ffi::{c_char, c_void};
 
@@ -101,7 +101,12 @@ pub extern "C" fn polysock_sendto(
     boundary! {
         ret(with(h, |s| {
             let data = buf_in("sendto", buf.cast(), len)?;
-            s.sendto(data, flags, opt_str("sendto", "host", host)?, port).map(count)
+            // SAFETY: `host` is NULL or a NUL-terminated string (documented).
+            let host = match unsafe { ipv4_of_c(host) } {
+                Some((ip, text)) => Some(Host::Ipv4(ip, text)),
+                None => opt_str("sendto", "host", host)?.map(Host::Text),
+            };
+            s.sendto(data, flags, host, port).map(count)
         }))
     }
 }
