@@ -188,6 +188,14 @@ impl Watchers {
         }
     }
 
+    /// Whether no poller watches the socket: the closing socket's only
+    /// look at its list (a poisoned list counts as watched, for
+    /// `socket_closing` to deal with).
+    #[inline]
+    pub(crate) fn is_empty(&mut self) -> bool {
+        self.0.get_mut().is_ok_and(|list| list.is_empty())
+    }
+
     /// The socket `sock_id` with `fd` is going away: every poller forgets
     /// it while its fd is still open.
     pub(crate) fn socket_closing(&mut self, fd: RawFd, sock_id: usize) {

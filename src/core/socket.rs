@@ -150,13 +150,26 @@ impl Socket {
     /// The socket is going away: out of every poller while the fd is still
     /// open and its number still ours; then the fd to close, unless it was
     /// detached (it is marked detached now, so this happens once).
+    #[inline]
     pub(crate) fn take_fd(&mut self) -> Option<RawFd> {
-        let (fd, id) = (self.fd(), self.id);
-        self.watchers.socket_closing(fd, id);
+        // One check for what a plain socket never has, so its close does
+        // not pay the register saves of the loop below.
+        if !self.watchers.is_empty() {
+            self.notify_watchers_cold();
+        }
         let state = self.state.get_mut();
         let detached = *state & DETACHED != 0;
         *state |= DETACHED;
-        (!detached).then_some(fd)
+        (!detached).then_some(self.fd())
+    }
+
+    /// Whoever keeps this socket's fd number in a list of its own forgets
+    /// it now, while the fd is still open: the pollers that watch it.
+    #[cold]
+    #[inline(never)]
+    fn notify_watchers_cold(&mut self) {
+        let (fd, id) = (self.fd(), self.id);
+        self.watchers.socket_closing(fd, id);
     }
 }
 
