@@ -38,7 +38,7 @@ const PAGES: usize = 4096;
 /// fds at or above this cannot be registered (4 Mi descriptors).
 pub(crate) const MAX_FD: usize = PAGE_SLOTS * PAGES;
 
-// A slot's state word: generation in bits 32.., then two flags, then the
+// A slot's state word: generation in bits 32.., then three flags, then the
 // number of calls using the socket. EMPTY (no uses): free to claim. OPEN:
 // live. Neither, with uses: closed, the last use retires it. Neither and
 // no uses: one thread owns the slot (an insert filling it, a retire
@@ -47,7 +47,11 @@ pub(crate) const MAX_FD: usize = PAGE_SLOTS * PAGES;
 const OPEN: u64 = 1 << 31;
 /// The slot holds no socket: insert may fill it.
 const EMPTY: u64 = 1 << 30;
-const USERS: u64 = EMPTY - 1;
+/// The socket may hold bytes the kernel does not (a readline's buffer,
+/// TLS plaintext): poll's look checks it. Set by `mark_buffering`, cleared
+/// when the slot is filled again.
+const BUFFERING: u64 = 1 << 29;
+const USERS: u64 = BUFFERING - 1;
 
 fn generation_of(word: u64) -> u64 {
     word >> 32
@@ -157,7 +161,7 @@ fn split(h: Handle) -> Option<(RawFd, u64)> {
 /// that generation, OPEN, not EMPTY (one masked comparison).
 #[inline]
 fn is_live(state: u64, generation: u64) -> bool {
-    state & !USERS == (generation << 32) | OPEN
+    state & !(USERS | BUFFERING) == (generation << 32) | OPEN
 }
 
 fn handle(generation: u64, fd: RawFd) -> Handle {
@@ -283,11 +287,12 @@ pub fn insert(sock: Socket) -> Result<Handle> {
         g if g >= GEN_MAX => 1,
         g => g + 1,
     };
+    let flags = OPEN | if sock.may_buffer() { BUFFERING } else { 0 };
     // SAFETY: we own the slot: no use and no other writer reaches
     // `socket`, which `retire` left None (nothing to drop).
     unsafe { slot.socket.get().write(Some(sock)) };
     slot.state
-        .store((generation << 32) | OPEN, Ordering::Release);
+        .store((generation << 32) | flags, Ordering::Release);
     Ok(handle(generation, fd))
 }
 
@@ -354,15 +359,62 @@ pub fn get(h: Handle) -> Result<SocketRef> {
     Err(not_open(h))
 }
 
-/// Whether `h` is an open handle at this moment, without taking a use:
-/// for a call that only hands the fd number to the kernel without waiting
-/// (poll with a zero timeout) and checks again afterwards that the handle
-/// is still open, which proves the number was this socket's throughout
-/// (generations never repeat for a slot before 2^21 reuses).
+/// Whether `h` is an open handle at this moment (see `peek`).
 #[inline]
 pub(crate) fn is_open(h: Handle) -> bool {
-    lookup(h)
-        .is_some_and(|(slot, generation)| is_live(slot.state.load(Ordering::Acquire), generation))
+    peek(h).is_some()
+}
+
+/// Whether `h` is an open handle at this moment, without taking a use,
+/// and if so its slot's `Mark`: one load of its state word. For a call
+/// that only hands the fd number to the kernel without waiting (poll with
+/// a zero timeout) and checks again afterwards that the handle is still
+/// open, which proves the number was this socket's throughout
+/// (generations never repeat for a slot before 2^21 reuses).
+#[inline]
+pub(crate) fn peek(h: Handle) -> Option<Mark> {
+    let fd = h as u32 as usize;
+    if fd >= MAX_FD {
+        return None;
+    }
+    let state = slot_at(fd)?.state.load(Ordering::Acquire);
+    // `is_live` in one xor: the handle's whole upper half is compared (a
+    // generation out of range, a negative handle, matches no slot), and
+    // with fd < 2^22 bits 30 and 31 are the state's EMPTY and OPEN.
+    ((state ^ h as u64) >> 30 == OPEN >> 30).then_some(Mark(state as u32))
+}
+
+/// What `peek` saw of a slot besides its liveness; or-ed over slots,
+/// whether any of their sockets may hold buffered bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Mark(u32);
+
+impl Mark {
+    /// The socket may hold bytes the kernel does not (`mark_buffering`).
+    #[inline]
+    pub(crate) fn buffering(self) -> bool {
+        u64::from(self.0) & BUFFERING != 0
+    }
+}
+
+impl std::ops::BitOrAssign for Mark {
+    #[inline]
+    fn bitor_assign(&mut self, other: Mark) {
+        self.0 |= other.0;
+    }
+}
+
+/// Marks `sock`'s slot as possibly holding buffered bytes, if `sock` is
+/// the socket in it (the caller holds a use, so the slot stays its own).
+pub(crate) fn mark_buffering(sock: &Socket) {
+    let Some(slot) = slot(sock.fd()) else { return };
+    let cell = slot.socket.get().cast::<u8>().cast_const();
+    let at = (sock as *const Socket).cast::<u8>();
+    // An address comparison only: a socket not in the table (not yet
+    // inserted) is marked by insert, from `may_buffer`.
+    if at >= cell && at < cell.wrapping_add(size_of::<Option<Socket>>()) {
+        slot.state.fetch_or(BUFFERING, Ordering::Release);
+    }
 }
 
 /// The fd number a handle names (meaningful while it is open).
@@ -514,6 +566,38 @@ mod tests {
             -1,
             "closed with the last use"
         );
+    }
+
+    #[test]
+    fn the_buffering_mark_lives_and_dies_with_its_socket() {
+        let sock = new_socket();
+        // Not in the table yet: nothing to mark.
+        mark_buffering(&sock);
+        let h = insert(sock).unwrap();
+        assert!(!peek(h).unwrap().buffering());
+        mark_buffering(&get(h).unwrap());
+        assert!(peek(h).unwrap().buffering());
+        let r = get(h).unwrap();
+        assert!(peek(h).unwrap().buffering(), "a use leaves the mark");
+        drop(r);
+        // Out-of-range generations and negative handles are not open.
+        for bad in [
+            -1,
+            h & 0xffff_ffff,
+            h | (1 << 62),
+            h | i64::MIN,
+            h ^ (1 << 32),
+        ] {
+            assert_eq!(peek(bad), None, "{bad:#x}");
+        }
+        close(h);
+        assert_eq!(peek(h), None);
+        // The next socket in the slot starts unmarked.
+        let again = insert(new_socket()).unwrap();
+        if fd_of(again) == fd_of(h) {
+            assert!(!peek(again).unwrap().buffering());
+        }
+        close(again);
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! that no byte is lost or returned twice.
 
 use super::error::{Error, Result, fail};
+use super::handles;
 use super::socket::Socket;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -214,9 +215,11 @@ impl Socket {
         }
         let fd = self.fd();
         if !self.reader.started() {
-            // Set up before its pollers are told, so that a registration
-            // racing with this sees one or the other.
+            // Set up before its pollers and its handle-table slot are
+            // told, so that a registration racing with this sees one or
+            // the other.
             drop(self.reader.lock());
+            handles::mark_buffering(self);
             self.watchers.buffering(fd, self.id());
         }
         let mut b = self.reader.lock();
@@ -269,6 +272,13 @@ impl Socket {
     /// for readability while this is above 0.
     pub fn buffered_len(&self) -> usize {
         self.reader.len() + self.tls().map_or(0, |t| t.buffered())
+    }
+
+    /// Whether the socket may hold bytes the kernel does not: a readline
+    /// ran on it, or it is a TLS stream (its handle-table slot says so
+    /// from then on, for poll's look).
+    pub(crate) fn may_buffer(&self) -> bool {
+        self.reader.started() || self.tls().is_some()
     }
 
     /// Whether poll and the poller call the socket readable although the

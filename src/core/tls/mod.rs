@@ -629,6 +629,8 @@ impl Socket {
             // Wrapped by another thread meanwhile: say so.
             self.check_wrappable(op)?;
         }
+        // Decrypted bytes the kernel cannot see: poll's look checks them.
+        crate::core::handles::mark_buffering(self);
         self.watchers.tls_wrapped(self.fd(), self.id());
         Ok(())
     }
