@@ -722,6 +722,19 @@ static double poll_case(void) {
     }
     struct sockaddr_in to = loopback(port);
     if (sendto(src, "x", 1, 0, (struct sockaddr *)&to, sizeof to) != 1) die("sendto");
+    /* POLYSOCK_BENCH_POLL_READER=1: a socket outside the polled set has
+     * read a line (the process has a reader set up) while polling; =in:
+     * that socket (its buffer empty) replaces the first idle one. */
+    polysock_t pair[2] = {-1, -1};
+    const char *reader = getenv("POLYSOCK_BENCH_POLL_READER");
+    if (use_polysock && reader) {
+        char line[16];
+        size_t got;
+        if (polysock_socketpair(AF_UNIX, SOCK_STREAM, 0, pair) < 0) die("socketpair");
+        if (polysock_send(pair[0], "a\n", 2, 0) != 2) die("send");
+        if (polysock_readline(pair[1], line, sizeof line, &got) < 0 || got != 2) die("readline");
+        if (strcmp(reader, "in") == 0) pfds[0].handle = pair[1];
+    }
     for (long i = 0; i < n_ops; i += SECTION) {
         section_begin();
         for (int k = 0; k < SECTION; k++) {
@@ -736,6 +749,10 @@ static double poll_case(void) {
         section_end();
     }
     for (int i = 0; i <= POLL_IDLE; i++) s_close(socks[i]);
+    if (pair[0] >= 0) {
+        polysock_close(pair[0]);
+        polysock_close(pair[1]);
+    }
     close(src);
     return n_ops / measured_wall;
 }

@@ -3,6 +3,7 @@
  * handle's send/recv/readline, the queries, close_notify, and bad input. */
 #include "harness.h"
 #include <pthread.h>
+#include <sys/ioctl.h>
 
 static char dir_[64];
 
@@ -31,14 +32,29 @@ static const char *path(const char *name) {
     return p;
 }
 
-static void *serve(void *arg) {
-    polysock_t s = *(polysock_t *)arg;
+/* Certificates, a connected pair, and `serve` running on the server end
+ * in thread *t. */
+static void start(void *(*serve_fn)(void *), polysock_t *c, polysock_t *s, pthread_t *t) {
+    make_certs();
+    connected_tcp(c, s);
+    CHECK_EQ(pthread_create(t, NULL, serve_fn, s), 0);
+}
+
+/* Wraps the server end `s` (timeout 10 s), with `alpn` unless NULL; the
+ * configuration to free after. */
+static polysock_tls_config_t wrap_server(polysock_t s, const char *alpn) {
     polysock_tls_config_t cfg = polysock_tls_config_new(POLYSOCK_TLS_SERVER);
     CHECK_OK(cfg);
     CHECK_OK(polysock_tls_config_cert_file(cfg, path("server.pem"), path("server.key")));
-    CHECK_OK(polysock_tls_config_add_alpn(cfg, "x-c"));
+    if (alpn) CHECK_OK(polysock_tls_config_add_alpn(cfg, alpn));
     CHECK_OK(polysock_settimeout(s, 10000));
     CHECK_OK(polysock_tls_wrap_server(s, cfg));
+    return cfg;
+}
+
+static void *serve(void *arg) {
+    polysock_t s = *(polysock_t *)arg;
+    polysock_tls_config_t cfg = wrap_server(s, "x-c");
     char line[64];
     size_t n = 0;
     CHECK_OK(polysock_readline(s, line, sizeof line, &n));
@@ -52,11 +68,9 @@ static void *serve(void *arg) {
 }
 
 TEST(tls_echo_and_queries) {
-    make_certs();
     polysock_t c, s;
-    connected_tcp(&c, &s);
     pthread_t t;
-    CHECK_EQ(pthread_create(&t, NULL, serve, &s), 0);
+    start(serve, &c, &s, &t);
     polysock_tls_config_t cfg = polysock_tls_config_new(POLYSOCK_TLS_CLIENT);
     CHECK_OK(cfg);
     CHECK_OK(polysock_tls_config_system_roots(cfg, 0));
@@ -100,10 +114,7 @@ TEST(tls_echo_and_queries) {
 /* A server whose handshake must fail (its client rejects it). */
 static void *serve_failing(void *arg) {
     polysock_t s = *(polysock_t *)arg;
-    polysock_tls_config_t cfg = polysock_tls_config_new(POLYSOCK_TLS_SERVER);
-    polysock_tls_config_cert_file(cfg, path("server.pem"), path("server.key"));
-    polysock_settimeout(s, 10000);
-    polysock_tls_wrap_server(s, cfg);
+    polysock_tls_config_t cfg = wrap_server(s, NULL);
     CHECK_EQ(polysock_tls_handshake(s), -1);
     polysock_close(s);
     polysock_tls_config_free(cfg);
@@ -111,11 +122,9 @@ static void *serve_failing(void *arg) {
 }
 
 TEST(tls_unknown_issuer_is_its_own_code) {
-    make_certs();
     polysock_t c, s;
-    connected_tcp(&c, &s);
     pthread_t t;
-    CHECK_EQ(pthread_create(&t, NULL, serve_failing, &s), 0);
+    start(serve_failing, &c, &s, &t);
     polysock_tls_config_t cfg = polysock_tls_config_new(POLYSOCK_TLS_CLIENT);
     CHECK_OK(polysock_settimeout(c, 10000));
     CHECK_OK(polysock_tls_wrap(c, cfg, "localhost"));
@@ -126,6 +135,61 @@ TEST(tls_unknown_issuer_is_its_own_code) {
     polysock_close(c); /* the server's handshake fails in turn */
     pthread_join(t, NULL);
     polysock_tls_config_free(cfg);
+}
+
+/* A server that sends one record and waits for the client's end. */
+static void *serve_record(void *arg) {
+    polysock_t s = *(polysock_t *)arg;
+    polysock_tls_config_t cfg = wrap_server(s, NULL);
+    CHECK_OK(polysock_sendall(s, "abcdef", 6, 0, NULL));
+    char buf[8];
+    CHECK_EQ(polysock_recv(s, buf, sizeof buf, 0), 0);
+    polysock_close(s);
+    polysock_tls_config_free(cfg);
+    return NULL;
+}
+
+/* No socket of this process ever reads a line: only the TLS socket's own
+ * mark can make poll's zero-timeout look see its decrypted bytes. */
+TEST(tls_poll_look_sees_decrypted_bytes) {
+    polysock_t c, s;
+    pthread_t t;
+    start(serve_record, &c, &s, &t);
+    polysock_tls_config_t cfg = polysock_tls_config_new(POLYSOCK_TLS_CLIENT);
+    CHECK_OK(polysock_tls_config_system_roots(cfg, 0));
+    CHECK_OK(polysock_tls_config_add_ca_file(cfg, path("ca.pem")));
+    CHECK_OK(polysock_settimeout(c, 10000));
+    CHECK_OK(polysock_tls_wrap(c, cfg, "localhost"));
+    polysock_t idle = polysock_socket(POLYSOCK_AF_INET, POLYSOCK_SOCK_DGRAM, 0);
+    CHECK_OK(idle);
+    polysock_t stale = polysock_socket(POLYSOCK_AF_INET, POLYSOCK_SOCK_DGRAM, 0);
+    polysock_close(stale);
+    char buf[8];
+    /* A short read: the record is decrypted, 4 of its bytes stay in rustls. */
+    CHECK_EQ(polysock_recv(c, buf, 2, 0), 2);
+    CHECK_EQ(polysock_tls_pending(c), 4);
+    int queued = -1;
+    CHECK_EQ(ioctl((int)polysock_fileno(c), FIONREAD, &queued), 0);
+    CHECK_EQ(queued, 0);
+    polysock_pollfd fds[3] = {
+        {.handle = idle, .events = POLYSOCK_POLLIN},
+        {.handle = c, .events = POLYSOCK_POLLIN},
+        {.handle = stale, .events = POLYSOCK_POLLIN},
+    };
+    CHECK_EQ(polysock_poll(fds, 3, 0), 2);
+    CHECK_EQ(fds[0].revents, 0);
+    CHECK_EQ(fds[1].revents, POLYSOCK_POLLIN);
+    CHECK_EQ(fds[2].revents, POLYSOCK_POLLNVAL);
+    CHECK_EQ(polysock_recv(c, buf, sizeof buf, 0), 4);
+    CHECK(memcmp(buf, "cdef", 4) == 0);
+    /* Nothing left: the look reports nothing for it. */
+    CHECK_EQ(polysock_poll(fds, 2, 0), 0);
+    CHECK_EQ(fds[1].revents, 0);
+    CHECK_OK(polysock_shutdown(c, POLYSOCK_SHUT_RDWR));
+    pthread_join(t, NULL);
+    polysock_close(c);
+    polysock_close(idle);
+    CHECK_OK(polysock_tls_config_free(cfg));
 }
 
 

@@ -1683,7 +1683,8 @@ int32_t polysock_getopt(polysock_t h, int32_t opt, int64_t *value);
  * (polysock_buffered), except those a readline last failed over with
  * EAGAIN or ETIMEDOUT (only part of a line: then POLLIN waits for the
  * kernel's next bytes), or, on a TLS socket, the session holds decrypted
- * bytes (polysock_tls_pending; seen when nothing else is ready).
+ * bytes (polysock_tls_pending). Only entries whose socket ever read a
+ * line or was wrapped in TLS are checked for them.
  *
  * Returns the number of entries with a non-zero `revents` (0: timed out),
  * or -1 (then no `revents` was written): EINVAL (`fds` NULL while `nfds`

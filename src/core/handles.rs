@@ -359,12 +359,6 @@ pub fn get(h: Handle) -> Result<SocketRef> {
     Err(not_open(h))
 }
 
-/// Whether `h` is an open handle at this moment (see `peek`).
-#[inline]
-pub(crate) fn is_open(h: Handle) -> bool {
-    peek(h).is_some()
-}
-
 /// Whether `h` is an open handle at this moment, without taking a use,
 /// and if so its slot's `Mark`: one load of its state word. For a call
 /// that only hands the fd number to the kernel without waiting (poll with

@@ -144,9 +144,12 @@ pub(crate) fn check_timeout(op: &str, ms: i64) -> Result<()> {
 /// It first looks without waiting and without taking a use of any socket:
 /// only the fd numbers matter, and the handle of every entry that shows
 /// something is checked again afterwards (one closed meanwhile is reported
-/// POLLNVAL, whatever its fd showed). Only when nothing is ready and the caller is willing to wait
-/// does it hold every socket, so that close() wakes the wait and no fd
-/// number is reused under it, and poll again. Up to STACK_ENTRIES entries
+/// POLLNVAL, whatever its fd showed). A socket whose handle-table slot
+/// says it may hold buffered bytes (a readline ran, or TLS) is the only
+/// kind the look takes a use of, to see them. Only when nothing is ready
+/// and the caller is willing to wait does it hold every socket, so that
+/// close() wakes the wait and no fd number is reused under it, and poll
+/// again. Up to STACK_ENTRIES entries
 /// cost no allocation; a thread keeps its larger array for the next call.
 pub fn poll(fds: &mut [PollFd], timeout_ms: i64) -> Result<usize> {
     check_timeout("poll", timeout_ms)?;
@@ -182,29 +185,48 @@ const IDLE: libc::pollfd = libc::pollfd {
     revents: 0,
 };
 
+/// The look's entry for a handle that is not open: an fd number no
+/// process can have open (Linux caps descriptors below 2^31 - 64), which
+/// the kernel reports POLLNVAL for and counts, as for a closed fd.
+const DEAD: libc::pollfd = libc::pollfd {
+    fd: libc::c_int::MAX,
+    ..IDLE
+};
+
 /// The call, over a scratch array as long as `fds`.
 fn poll_in(fds: &mut [PollFd], os: &mut [libc::pollfd], timeout_ms: i64) -> Result<usize> {
-    for (i, (f, p)) in fds.iter().zip(os.iter_mut()).enumerate() {
-        if f.events & !ALL_EVENTS != 0 {
-            check_events("poll", format_args!("entry {i}"), f.events)?;
-        }
-        *p = match f.handle {
-            h if h >= 0 && handles::is_open(h) => libc::pollfd {
-                fd: handles::fd_of(h),
-                events: to_os(f.events),
-                revents: 0,
-            },
-            _ => IDLE,
+    // Or-ed over the entries: their event bits (checked once after the
+    // loop), and their open slots' marks (does one of them say its socket
+    // may hold bytes the kernel does not?).
+    let mut events = 0;
+    let mut marks = handles::Mark::default();
+    for (f, p) in fds.iter().zip(os.iter_mut()) {
+        events |= f.events;
+        *p = match handles::peek(f.handle) {
+            Some(mark) => {
+                marks |= mark;
+                libc::pollfd {
+                    fd: handles::fd_of(f.handle),
+                    events: to_os(f.events),
+                    revents: 0,
+                }
+            }
+            None if f.handle < 0 => IDLE,
+            None => DEAD,
         };
     }
-    os_poll(os, None)?;
-    // One load per call: with no reader set up anywhere, no entry can hold
-    // buffered bytes (TLS sockets' decrypted bytes count in the wait), and
-    // the pass is compiled without that check.
-    let ready = if super::reader::any_started() {
+    if events & !ALL_EVENTS != 0 {
+        return Err(bad_events(fds));
+    }
+    let shown = os_poll(os, None)?;
+    let ready = if marks.buffering() {
         after_look::<true>(fds, os)
     } else {
-        after_look::<false>(fds, os)
+        // Without such an entry the pass needs no count of its own: every
+        // entry the kernel counted keeps a non-zero revents.
+        let n = after_look::<false>(fds, os);
+        debug_assert_eq!(n, shown);
+        shown
     };
     if ready > 0 || timeout_ms == 0 {
         return Ok(ready);
@@ -225,49 +247,83 @@ fn poll_in(fds: &mut [PollFd], os: &mut [libc::pollfd], timeout_ms: i64) -> Resu
     }
 }
 
-/// Writes every entry's revents after the look; returns how many are
-/// non-zero. `READERS`: look at the bytes each socket's reader buffered.
+/// The error for the first entry with unknown event bits (out of line:
+/// the look's loop keeps no index for it).
+#[cold]
+#[inline(never)]
+fn bad_events(fds: &[PollFd]) -> super::error::Error {
+    let i = fds
+        .iter()
+        .position(|f| f.events & !ALL_EVENTS != 0)
+        .unwrap_or_default();
+    match check_events("poll", format_args!("entry {i}"), fds[i].events) {
+        Err(e) => e,
+        Ok(()) => unreachable!("entry {i} has unknown bits"),
+    }
+}
+
+/// Writes every entry's revents after the look. `BUFFERED`: an entry
+/// asking for POLLIN whose slot says its socket may hold bytes the kernel
+/// does not gets them looked at, and the entries are counted (returned;
+/// without, only debug builds count them).
 #[inline(always)]
-fn after_look<const READERS: bool>(fds: &mut [PollFd], os: &[libc::pollfd]) -> usize {
+fn after_look<const BUFFERED: bool>(fds: &mut [PollFd], os: &[libc::pollfd]) -> usize {
     let mut ready = 0;
     for (f, p) in fds.iter_mut().zip(os.iter()) {
-        f.revents = match f.handle {
-            h if h < 0 => 0,
-            // Not open before the look.
-            _ if p.fd < 0 => POLYSOCK_POLLNVAL,
-            h if READERS && f.events & POLYSOCK_POLLIN != 0 => {
-                look_buffered(h, p.revents, f.events)
+        f.revents = match p.revents {
+            // Not skipped (a negative handle), asking for POLLIN.
+            shown if BUFFERED && p.fd >= 0 && f.events & POLYSOCK_POLLIN != 0 => {
+                look_buffered(f.handle, shown, f.events)
             }
-            _ if p.revents == 0 => 0,
+            0 => 0,
             // Closed since: the readiness may be another socket's that
             // took the fd number. (Nothing shown needs no such check: the
             // look may as well have happened before the close.)
-            h if !handles::is_open(h) => POLYSOCK_POLLNVAL,
-            _ => from_os(p.revents) & (f.events | ALWAYS),
+            _ if handles::peek(f.handle).is_none() => POLYSOCK_POLLNVAL,
+            shown => from_os(shown) & (f.events | ALWAYS),
         };
-        ready += usize::from(f.revents != 0);
+        if BUFFERED || cfg!(debug_assertions) {
+            ready += usize::from(f.revents != 0);
+        }
     }
     ready
 }
 
-/// An entry's revents after the look, counting bytes its socket buffered.
+/// An entry's revents after the look, counting bytes its socket buffered:
+/// one load of its slot, and a use of it only if that says it may have.
+#[inline(always)]
 fn look_buffered(h: i64, revents: libc::c_short, events: i32) -> i32 {
+    match handles::peek(h) {
+        None => POLYSOCK_POLLNVAL,
+        Some(mark) if !mark.buffering() => match revents {
+            0 => 0,
+            shown => from_os(shown) & (events | ALWAYS),
+        },
+        Some(_) => use_buffered(h, revents, events),
+    }
+}
+
+/// `look_buffered` for a socket that may hold buffered bytes.
+#[inline(never)]
+fn use_buffered(h: i64, revents: libc::c_short, events: i32) -> i32 {
+    let shown = from_os(revents) & (events | ALWAYS);
     match handles::get(h) {
         Err(_) => POLYSOCK_POLLNVAL,
-        Ok(s) if s.buffered_readable() => (from_os(revents) & (events | ALWAYS)) | POLYSOCK_POLLIN,
-        Ok(_) => from_os(revents) & (events | ALWAYS),
+        Ok(s) if s.buffered_readable() => shown | POLYSOCK_POLLIN,
+        Ok(_) => shown,
     }
 }
 
 /// poll(2) until something is ready or the deadline passes; without a
-/// deadline, one look that does not wait.
-fn os_poll(os: &mut [libc::pollfd], deadline: Option<&Deadline>) -> Result<()> {
+/// deadline, one look that does not wait. The number of entries with a
+/// non-zero revents.
+fn os_poll(os: &mut [libc::pollfd], deadline: Option<&Deadline>) -> Result<usize> {
     loop {
         let ms = deadline.map_or(0, Deadline::remaining_ms);
         // SAFETY: os is a valid array of os.len() pollfd.
         let n = unsafe { libc::poll(os.as_mut_ptr(), os.len() as libc::nfds_t, ms) };
         if n > 0 || (n == 0 && (ms == 0 || deadline.is_none_or(|d| d.remaining_ms() == 0))) {
-            return Ok(());
+            return Ok(n as usize);
         }
         if n < 0 {
             let code = errno::errno().0;

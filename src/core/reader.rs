@@ -20,23 +20,13 @@ use super::error::{Error, Result, fail};
 use super::handles;
 use super::socket::Socket;
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 /// The first allocation of a reader, and the size it shrinks back to.
 const INITIAL_CAPACITY: usize = 8192;
 /// A buffer bigger than this is freed when it empties.
 const KEEP_CAPACITY: usize = 64 * 1024;
-
-/// Readers set up (a readline ran) in sockets that still exist: while it
-/// is 0, polysock_poll's look needs no per-entry check for buffered bytes.
-static STARTED: AtomicUsize = AtomicUsize::new(0);
-
-/// Whether any socket of the process has a reader set up.
-#[inline]
-pub(crate) fn any_started() -> bool {
-    STARTED.load(Ordering::Acquire) > 0
-}
 
 /// The per-socket read buffer (see the module comment).
 pub(crate) struct Reader {
@@ -121,10 +111,7 @@ impl Reader {
         // A panic while the lock was held leaves the buffer consistent
         // (every update is a whole step), so a poisoned lock is usable.
         self.buf
-            .get_or_init(|| {
-                STARTED.fetch_add(1, Ordering::AcqRel);
-                Box::default()
-            })
+            .get_or_init(Box::default)
             .lock()
             .unwrap_or_else(|p| p.into_inner())
     }
@@ -162,14 +149,6 @@ impl Reader {
         self.waiting.store(false, Ordering::Release);
         if b.bytes().is_empty() {
             self.has_data.store(false, Ordering::Release);
-        }
-    }
-}
-
-impl Drop for Reader {
-    fn drop(&mut self) {
-        if self.started() {
-            STARTED.fetch_sub(1, Ordering::AcqRel);
         }
     }
 }
