@@ -471,6 +471,44 @@ mod tests {
     }
 
     #[test]
+    fn the_look_checks_only_marked_entries_and_sees_their_lines() {
+        let (a, b) = pair();
+        let (c, d) = pair();
+        let sb = handles::get(b).unwrap();
+        sb.set_timeout(0).unwrap();
+        handles::get(a).unwrap().send(b"one\ntwo\n", 0).unwrap();
+        let mut buf = [std::mem::MaybeUninit::uninit(); 64];
+        assert_eq!(sb.read_until("readline", b"\n", &mut buf).unwrap(), 4);
+        let dead =
+            handles::insert(Socket::new(libc::AF_INET, libc::SOCK_DGRAM, 0).unwrap()).unwrap();
+        handles::close(dead);
+        // Many unmarked entries (the heap path), a dead one, the marked
+        // one with a line buffered last.
+        let mut fds = vec![
+            PollFd {
+                handle: d,
+                events: POLYSOCK_POLLIN,
+                revents: -7,
+            };
+            STACK_ENTRIES * 2
+        ];
+        fds[1].handle = dead;
+        fds.last_mut().unwrap().handle = b;
+        assert_eq!(poll(&mut fds, 0).unwrap(), 2);
+        assert!(fds[2..fds.len() - 1].iter().all(|f| f.revents == 0));
+        assert_eq!(fds[1].revents, POLYSOCK_POLLNVAL);
+        assert_eq!(fds.last().unwrap().revents, POLYSOCK_POLLIN);
+        assert_eq!(sb.read_until("readline", b"\n", &mut buf).unwrap(), 4);
+        // Read out: the marked entry shows nothing, the dead one still does.
+        assert_eq!(poll(&mut fds, 0).unwrap(), 1);
+        assert_eq!(fds.last().unwrap().revents, 0);
+        drop(sb);
+        for h in [a, b, c, d] {
+            handles::close(h);
+        }
+    }
+
+    #[test]
     fn poll_many_entries_uses_the_heap_path() {
         let (a, b) = pair();
         let mut fds = vec![
