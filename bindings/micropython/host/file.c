@@ -27,7 +27,8 @@ static int check_open(host_file_t *f, int *errcode) {
     return 1;
 }
 
-static mp_uint_t file_read(mp_obj_t self, void *buf, mp_uint_t size, int *errcode) {
+// One read or write with the GIL released, resumed after EINTR.
+static mp_uint_t file_io(mp_obj_t self, void *buf, mp_uint_t size, int *errcode, bool writing) {
     host_file_t *f = MP_OBJ_TO_PTR(self);
     if (!check_open(f, errcode)) {
         return MP_STREAM_ERROR;
@@ -35,7 +36,7 @@ static mp_uint_t file_read(mp_obj_t self, void *buf, mp_uint_t size, int *errcod
     ssize_t n;
     do {
         MP_THREAD_GIL_EXIT();
-        n = read(f->fd, buf, size);
+        n = writing ? write(f->fd, buf, size) : read(f->fd, buf, size);
         MP_THREAD_GIL_ENTER();
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
@@ -45,22 +46,12 @@ static mp_uint_t file_read(mp_obj_t self, void *buf, mp_uint_t size, int *errcod
     return (mp_uint_t)n;
 }
 
+static mp_uint_t file_read(mp_obj_t self, void *buf, mp_uint_t size, int *errcode) {
+    return file_io(self, buf, size, errcode, false);
+}
+
 static mp_uint_t file_write(mp_obj_t self, const void *buf, mp_uint_t size, int *errcode) {
-    host_file_t *f = MP_OBJ_TO_PTR(self);
-    if (!check_open(f, errcode)) {
-        return MP_STREAM_ERROR;
-    }
-    ssize_t n;
-    do {
-        MP_THREAD_GIL_EXIT();
-        n = write(f->fd, buf, size);
-        MP_THREAD_GIL_ENTER();
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) {
-        *errcode = errno;
-        return MP_STREAM_ERROR;
-    }
-    return (mp_uint_t)n;
+    return file_io(self, (void *)buf, size, errcode, true);
 }
 
 static mp_uint_t file_ioctl(mp_obj_t self, mp_uint_t request, uintptr_t arg, int *errcode) {
