@@ -3,6 +3,7 @@
  * a checksum of each), polysock_recv_segments with polysock_udp_gro takes
  * them coalesced with their size, and every bad input fails clearly. */
 #include "harness.h"
+#include <sys/mman.h>
 
 enum { SEG = 1200 };
 
@@ -133,6 +134,186 @@ TEST(bad_input_fails_clearly) {
     CHECK_ERR(polysock_udp_gro(t, 1), EOPNOTSUPP);
     CHECK_ERR(polysock_udp_gro(-5, 1), EBADF);
     polysock_close(t);
+    polysock_close(r);
+    polysock_close(s);
+}
+
+/* ---- polysock_sendto's IPv4-literal path (remembered literal, own parser) ---- */
+
+/* One datagram on `r` from `s`'s port, or -1 when none comes within `ms`. */
+static int64_t recv_tag(polysock_t r, int ms, int from_port) {
+    unsigned char buf[8];
+    polysock_pollfd p = {r, POLYSOCK_POLLIN, 0};
+    if (polysock_poll(&p, 1, ms) != 1) return -1;
+    polysock_addr from;
+    int64_t n = polysock_recvfrom(r, buf, sizeof buf, 0, &from);
+    CHECK_EQ(n, 1);
+    CHECK_EQ(from.port, from_port);
+    return buf[0];
+}
+
+TEST(sendto_literals_reach_their_own_address) {
+    /* Receivers on four loopback addresses whose texts are 9, 10 and 15
+     * bytes long (the parser's word compares: 8 + 8 overlapping bytes). */
+    static const char *hosts[] = {"127.0.0.2", "127.0.0.3", "127.0.0.12", "127.255.255.254"};
+    enum { N = 4 };
+    polysock_t r[N];
+    int port[N], sport, s2port;
+    for (int i = 0; i < N; i++) r[i] = udp_at(POLYSOCK_AF_INET, hosts[i], &port[i]);
+    polysock_t s = udp(&sport), s2 = udp(&s2port);
+    /* The same literal twice, then others, then the first again; texts
+     * that share their first 8 bytes ("127.0.0.") and their length; a
+     * second socket in between (a remembered literal is not another's). */
+    static const int order[] = {0, 0, 1, 0, 2, 3, 3, 1, 2, 0};
+    for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
+        int i = order[k];
+        unsigned char tag = (unsigned char)(k + 1);
+        CHECK_EQ(polysock_sendto(s, &tag, 1, 0, hosts[i], port[i]), 1);
+        CHECK_EQ(recv_tag(r[i], 2000, sport), tag);
+        /* The other socket to another address. */
+        int j = (i + 1) % N;
+        CHECK_EQ(polysock_sendto(s2, &tag, 1, 0, hosts[j], port[j]), 1);
+        CHECK_EQ(recv_tag(r[j], 2000, s2port), tag);
+    }
+    /* The port is taken each time, not remembered with the address. */
+    int other;
+    polysock_t r2 = udp_at(POLYSOCK_AF_INET, "127.0.0.2", &other);
+    CHECK_EQ(polysock_sendto(s, "x", 1, 0, "127.0.0.2", other), 1);
+    CHECK_EQ(recv_tag(r2, 2000, sport), 'x');
+    CHECK_EQ(polysock_sendto(s, "y", 1, 0, "127.0.0.2", port[0]), 1);
+    CHECK_EQ(recv_tag(r[0], 2000, sport), 'y');
+    /* A name that is not a literal is resolved, between literals. */
+    int lport;
+    polysock_t lr = udp(&lport);
+    CHECK_EQ(polysock_sendto(s, "n", 1, 0, "localhost", lport), 1);
+    CHECK_EQ(recv_tag(lr, 2000, sport), 'n');
+    CHECK_EQ(polysock_sendto(s, "z", 1, 0, hosts[1], port[1]), 1);
+    CHECK_EQ(recv_tag(r[1], 2000, sport), 'z');
+    /* Nothing arrived anywhere twice or astray. */
+    for (int i = 0; i < N; i++) CHECK_EQ(recv_tag(r[i], 0, sport), -1);
+    CHECK_EQ(recv_tag(r2, 0, sport), -1);
+    CHECK_EQ(recv_tag(lr, 0, sport), -1);
+    for (int i = 0; i < N; i++) polysock_close(r[i]);
+    polysock_close(r2);
+    polysock_close(lr);
+    polysock_close(s);
+    polysock_close(s2);
+}
+
+TEST(sendto_texts_that_are_not_literals) {
+    int rport, r10port, sport;
+    polysock_t r = udp(&rport), r10 = udp_at(POLYSOCK_AF_INET, "127.0.0.10", &r10port);
+    polysock_t s = udp(&sport);
+    /* Out of range, too many or too few parts, trailing junk, a stray
+     * NUL's worth of length (16 bytes): no literal, and the resolver
+     * rejects each without a query. */
+    static const char *bad[] = {
+        "127.0.0.256", "127.0.0.1.1", "127.0.0.1!", "127.0.0.1..", "256.0.0.1",
+        "127.255.255.2540", "1277.0.0.1", "127.0..1",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (polysock_sendto(s, "b", 1, 0, bad[i], rport) != -1)
+            FAIL_("sendto %s was sent", bad[i]);
+        if (polysock_errno() != POLYSOCK_EAI_NONAME)
+            FAIL_("sendto %s: %s, expected EAI_NONAME", bad[i], polysock_errname(polysock_errno()));
+        CHECK(strstr(polysock_last_error(), bad[i]) != NULL);
+    }
+    /* A literal right after a rejected text (the remembered one intact). */
+    CHECK_EQ(polysock_sendto(s, "a", 1, 0, "127.0.0.1", rport), 1);
+    CHECK_EQ(recv_tag(r, 2000, sport), 'a');
+    /* Leading zeros are not decimal octets: "127.0.0.010" is never
+     * 127.0.0.10 (the system resolver, which reads it, decides where it
+     * goes: polysock_getaddrinfo says the same as sendto). */
+    polysock_addrinfo ai[2];
+    size_t n = 0;
+    int64_t g = polysock_getaddrinfo("127.0.0.010", NULL, POLYSOCK_AF_INET, POLYSOCK_SOCK_DGRAM,
+                                     0, 0, ai, 2, &n);
+    int64_t sent = polysock_sendto(s, "0", 1, 0, "127.0.0.010", r10port);
+    if (g < 0) {
+        CHECK_EQ(sent, -1);
+    } else {
+        CHECK(strcmp(ai[0].addr.host, "127.0.0.10") != 0);
+    }
+    CHECK_EQ(recv_tag(r10, 200, sport), -1);
+    CHECK_EQ(polysock_sendto(s, "c", 1, 0, "127.0.0.10", r10port), 1);
+    CHECK_EQ(recv_tag(r10, 2000, sport), 'c');
+    /* Other bad arguments on the same path. */
+    CHECK_ERR(polysock_sendto(s, "d", 1, 0, "127.0.0.1", 65536), EINVAL);
+    CHECK_ERR(polysock_sendto(s, "d", 1, 0, "127.0.0.1", -1), EINVAL);
+    CHECK_ERR(polysock_sendto(s, "d", 1, 0, "\xff.0.0.1", rport), EINVAL);
+    CHECK_ERR(polysock_sendto(s, NULL, 1, 0, "127.0.0.1", rport), EINVAL);
+    CHECK_ERR(polysock_sendto(s, "d", 1, 0, "::1", rport), EAFNOSUPPORT);
+    CHECK_ERR(polysock_sendto(-5, "d", 1, 0, "127.0.0.1", rport), EBADF);
+    /* An empty datagram goes too. */
+    CHECK_EQ(polysock_sendto(s, NULL, 0, 0, "127.0.0.1", rport), 0);
+    unsigned char buf[4];
+    CHECK_EQ(polysock_recvfrom(r, buf, sizeof buf, 0, NULL), 0);
+    polysock_close(r);
+    polysock_close(r10);
+    polysock_close(s);
+}
+
+TEST(sendto_an_ipv4_literal_from_an_ipv6_socket) {
+    int rport;
+    polysock_t r = udp(&rport);
+    polysock_t s6 = polysock_socket(POLYSOCK_AF_INET6, POLYSOCK_SOCK_DGRAM, 0);
+    CHECK_OK(s6);
+    CHECK_OK(polysock_setopt(s6, POLYSOCK_OPT_V6ONLY, 0));
+    CHECK_OK(polysock_bind(s6, "::", 0));
+    polysock_addr me;
+    CHECK_OK(polysock_getsockname(s6, &me));
+    /* Twice: the literal remembered from the first send goes mapped too. */
+    for (int i = 0; i < 2; i++) {
+        CHECK_EQ(polysock_sendto(s6, "6", 1, 0, "127.0.0.1", rport), 1);
+        CHECK_EQ(recv_tag(r, 2000, me.port), '6');
+    }
+    /* Then from an AF_INET socket to the same literal, and back. */
+    int sport;
+    polysock_t s = udp(&sport);
+    CHECK_EQ(polysock_sendto(s, "4", 1, 0, "127.0.0.1", rport), 1);
+    CHECK_EQ(recv_tag(r, 2000, sport), '4');
+    CHECK_EQ(polysock_sendto(s6, "6", 1, 0, "127.0.0.1", rport), 1);
+    CHECK_EQ(recv_tag(r, 2000, me.port), '6');
+    /* The reply comes from a mapped address. */
+    CHECK_EQ(polysock_sendto(r, "r", 1, 0, "127.0.0.1", me.port), 1);
+    unsigned char buf[4];
+    polysock_addr from;
+    CHECK_EQ(polysock_recvfrom(s6, buf, sizeof buf, 0, &from), 1);
+    CHECK_STR(from.host, "::ffff:127.0.0.1");
+    CHECK_EQ(from.port, rport);
+    polysock_close(r);
+    polysock_close(s);
+    polysock_close(s6);
+}
+
+/* A host text that ends right at the end of a readable page (the next
+ * one is unmapped): no read past its NUL, at 15 and 16 bytes. */
+TEST(sendto_host_at_the_end_of_a_page) {
+    long page = sysconf(_SC_PAGESIZE);
+    char *mem = mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(mem != MAP_FAILED);
+    CHECK_EQ(mprotect(mem + page, (size_t)page, PROT_NONE), 0);
+    int rport, sport;
+    polysock_t r = udp_at(POLYSOCK_AF_INET, "127.255.255.254", &rport), s = udp(&sport);
+    static const char *texts[] = {"127.255.255.254", "127.255.255.2540", "127.0.0.1"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        size_t len = strlen(texts[i]) + 1;
+        char *at = mem + page - len;
+        memcpy(at, texts[i], len);
+        for (int k = 0; k < 2; k++) {
+            int64_t n = polysock_sendto(s, "p", 1, 0, at, rport);
+            if (i == 0) {
+                CHECK_EQ(n, 1);
+                CHECK_EQ(recv_tag(r, 2000, sport), 'p');
+            } else if (i == 1) {
+                CHECK_ERR(n, POLYSOCK_EAI_NONAME);
+            } else {
+                CHECK_EQ(n, 1); /* to 127.0.0.1, where nobody listens on rport */
+            }
+        }
+    }
+    CHECK_EQ(recv_tag(r, 0, sport), -1);
+    munmap(mem, (size_t)page * 2);
     polysock_close(r);
     polysock_close(s);
 }
