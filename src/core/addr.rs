@@ -727,6 +727,15 @@ impl RawAddr {
         })
     }
 
+    /// An IPv4 address as a RawAddr.
+    pub fn from_sockaddr_in(sin: &libc::sockaddr_in) -> RawAddr {
+        let mut sa = RawAddr::new();
+        // SAFETY: a sockaddr_in fits at the start of the storage.
+        unsafe { sa.storage.as_mut_ptr().cast::<libc::sockaddr_in>().write(*sin) };
+        sa.len = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        sa
+    }
+
     /// Becomes a copy of `sa`.
     pub fn set_sockaddr(&mut self, sa: &SockAddr) {
         // SAFETY: sa.len() bytes of a sockaddr fit the storage.

@@ -15,6 +15,22 @@ pub(crate) const NOSIGNAL: i32 = libc::MSG_NOSIGNAL;
 #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
 pub(crate) const NOSIGNAL: i32 = 0;
 
+/// One sendto(2) of `buf` to an IPv4 address.
+#[inline(always)]
+fn sendto_in(fd: std::os::fd::RawFd, buf: &[u8], flags: i32, sin: &libc::sockaddr_in) -> isize {
+    // SAFETY: buf is valid for reads; sin is a whole sockaddr_in.
+    unsafe {
+        libc::sendto(
+            fd,
+            buf.as_ptr().cast(),
+            buf.len(),
+            flags | NOSIGNAL,
+            (sin as *const libc::sockaddr_in).cast(),
+            size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        )
+    }
+}
+
 impl Socket {
     /// Runs one system call `f` until it succeeds, fails for real, or the
     /// deadline passes. `deadline` is shared by calls that loop (sendall):
@@ -28,8 +44,23 @@ impl Socket {
         deadline: &mut Option<Deadline>,
         mut f: impl FnMut() -> isize,
     ) -> Result<usize> {
+        let n = f();
+        self.retry_from(n, op, events, flags, deadline, f)
+    }
+
+    /// `retry` once `f` has run once and returned `n` (a caller's fast
+    /// path makes its first call inline and comes here only when that
+    /// call did not move bytes: the call is never repeated for nothing).
+    pub(crate) fn retry_from(
+        &self,
+        mut n: isize,
+        op: &str,
+        events: libc::c_short,
+        flags: i32,
+        deadline: &mut Option<Deadline>,
+        mut f: impl FnMut() -> isize,
+    ) -> Result<usize> {
         loop {
-            let n = f();
             if n > 0 {
                 // Bytes moved: report them even if another thread closed
                 // the socket just after, or the caller loses data it got.
@@ -45,6 +76,7 @@ impl Socket {
             self.check_open(op)?;
             if code == libc::EINTR {
                 super::interrupt::check(op)?;
+                n = f();
                 continue;
             }
             let timeout = self.timeout();
@@ -56,6 +88,7 @@ impl Socket {
                 wait_fd(self.fd(), events, d)
                     .map_err(|e| Error::new(e.code(), format_args!("{op}: {}", e.context())))?;
                 self.check_open(op)?;
+                n = f();
                 continue;
             }
             let code = if flags & libc::MSG_DONTWAIT != 0 {
@@ -199,7 +232,63 @@ impl Socket {
     }
 
     /// Sends one datagram (or stream data) to host:port (a path for AF_UNIX).
+    /// An IPv4 literal with a valid port on a plain AF_INET socket, every
+    /// sendto's usual case, is sent from here, inlined into the caller:
+    /// its sockaddr_in built in registers and one sendto(2); whatever that
+    /// call did not finish (no bytes, an error, a wait) goes on out of line
+    /// from its result, as does every other kind of destination.
+    #[inline(always)]
     pub fn sendto(
+        &self,
+        buf: &[u8],
+        flags: i32,
+        host: Option<addr::Host<'_>>,
+        port: i32,
+    ) -> Result<usize> {
+        if let (Some(addr::Host::Ipv4(ip, _)), Ok(port)) = (host, u16::try_from(port)) {
+            if self.family() == libc::AF_INET && self.tls().is_none() {
+                let sin = libc::sockaddr_in {
+                    sin_family: libc::AF_INET as libc::sa_family_t,
+                    sin_port: port.to_be(),
+                    sin_addr: libc::in_addr {
+                        s_addr: u32::from_ne_bytes(ip.octets()),
+                    },
+                    sin_zero: [0; 8],
+                };
+                let n = sendto_in(self.fd(), buf, flags, &sin);
+                if n > 0 {
+                    return Ok(n as usize);
+                }
+                return self.sendto_in_after(n, buf, flags, &sin);
+            }
+        }
+        self.sendto_general(buf, flags, host, port)
+    }
+
+    /// sendto's fast path after a first sendto(2) that returned `n` (0 or
+    /// less): the rest of `retry`, from that result.
+    #[cold]
+    #[inline(never)]
+    fn sendto_in_after(
+        &self,
+        n: isize,
+        buf: &[u8],
+        flags: i32,
+        sin: &libc::sockaddr_in,
+    ) -> Result<usize> {
+        let fd = self.fd();
+        self.retry_from(n, "sendto", libc::POLLOUT, flags, &mut None, || {
+            sendto_in(fd, buf, flags, sin)
+        })
+        .map_err(|e| {
+            let sa = addr::RawAddr::from_sockaddr_in(sin);
+            Error::new(e.code(), format_args!("sendto {}", sa.to_addr()))
+        })
+    }
+
+    /// sendto for every destination but the fast path's.
+    #[inline(never)]
+    fn sendto_general(
         &self,
         buf: &[u8],
         flags: i32,

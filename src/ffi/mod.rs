@@ -61,14 +61,21 @@ pub(crate) use boundary;
 
 /// The C return value for a result: the value, or the failure value after
 /// recording the error for polysock_errno()/polysock_last_error().
+#[inline(always)]
 pub(crate) fn ret<T: Failure>(r: Result<T>) -> T {
     match r {
         Ok(v) => v,
-        Err(e) => {
-            error::record(e);
-            T::failure()
-        }
+        Err(e) => failed(e),
     }
+}
+
+/// `ret`'s error path, out of line: an export's usual path keeps no
+/// frame or registers for it.
+#[cold]
+#[inline(never)]
+fn failed<T: Failure>(e: crate::core::error::Error) -> T {
+    error::record(e);
+    T::failure()
 }
 
 /// 0 or -1 for a call with no value.
