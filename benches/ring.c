@@ -80,8 +80,28 @@ static void raise_nofile(rlim_t need) {
 static double t0, cpu0, wall_s, cpu_s;
 static long long total;
 
+/* POLYSOCK_BENCH_PERF_CTL=<ctl fifo>,<ack fifo>: profile only the measured
+ * section, under `perf record -D -1 --control=fifo:<ctl fifo>,<ack fifo>`
+ * (perf creates neither fifo: mkfifo them first). */
+static void perf_ctl(const char *cmd) {
+    const char *spec = getenv("POLYSOCK_BENCH_PERF_CTL");
+    if (!spec) return;
+    char ctl[256], ack[256];
+    const char *comma = strchr(spec, ',');
+    if (!comma || (size_t)(comma - spec) >= sizeof ctl || strlen(comma + 1) >= sizeof ack) die("POLYSOCK_BENCH_PERF_CTL");
+    memcpy(ctl, spec, (size_t)(comma - spec));
+    ctl[comma - spec] = 0;
+    strcpy(ack, comma + 1);
+    int c = open(ctl, O_WRONLY | O_CLOEXEC), a = open(ack, O_RDONLY | O_CLOEXEC);
+    char buf[16];
+    if (c < 0 || a < 0 || write(c, cmd, strlen(cmd)) < 0 || read(a, buf, sizeof buf) <= 0) die("perf control fifo");
+    close(c);
+    close(a);
+}
+
 static void go_clients(void) {
     total = (long long)CONNS * echo_rounds * MSG;
+    perf_ctl("enable");
     t0 = now();
     cpu0 = cpu();
     release_clients();
@@ -90,6 +110,7 @@ static void go_clients(void) {
 static void echoed_all(void) {
     cpu_s = cpu() - cpu0;
     wall_s = now() - t0;
+    perf_ctl("disable");
 }
 
 /* ---- the polysock servers: the ring and the poller ---- */

@@ -8,6 +8,9 @@
 #include "harness.h"
 #include <poll.h>
 #include <sys/resource.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #define MAXC 512
 
@@ -468,6 +471,196 @@ static void body_plain_close(uint32_t flags) {
     CHECK_EQ(open_fd_count(), before);
 }
 TEST(plain_close_cancels_ring_operations) { for (int b = first_backend(); b < last_backend(); b++) body_plain_close(backends_[b]); }
+
+/* ---- io_uring's registered files: never longer than the operations ----
+ * A socket with operations in flight sits in the ring's file table (its
+ * requests then skip the fd lookup); these check that closing its handle,
+ * a second ring, or destroying the ring leaves nothing of it there. A
+ * listener bound to an explicit port keeps that port while any reference
+ * to its file lives, so "the port binds again without SO_REUSEADDR" shows
+ * the socket really closed. */
+
+/* A free TCP port on 127.0.0.1 (bound once with port 0, then closed). */
+static int free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    CHECK_EQ(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    CHECK_EQ(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+/* Whether a socket without SO_REUSEADDR can bind 127.0.0.1:port now. */
+static int port_binds(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    close(fd);
+    return ok;
+}
+
+/* A listener on 127.0.0.1 at an explicit port (which it then holds). */
+static polysock_t listen_at(int *port) {
+    for (int tries = 0; tries < 20; tries++) {
+        *port = free_port();
+        polysock_t l = polysock_socket(POLYSOCK_AF_INET, POLYSOCK_SOCK_STREAM, 0);
+        CHECK_OK(l);
+        CHECK_OK(polysock_setopt(l, POLYSOCK_OPT_REUSEADDR, 1));
+        if (polysock_bind(l, "127.0.0.1", *port) == 0) {
+            CHECK_OK(polysock_listen(l, -1));
+            CHECK(!port_binds(*port)); /* the check below can fail */
+            return l;
+        }
+        polysock_close(l);
+    }
+    FAIL_("no free port to listen on");
+    return -1;
+}
+
+/* Reaps until a completion with user value `user` that ends its
+ * operation; returns it. */
+static polysock_ring_completion reap_final(polysock_ring_t r, uint64_t user) {
+    for (int i = 0; i < 64; i++) {
+        polysock_ring_completion c = reap_one(r);
+        if (c.user == user && !(c.flags & POLYSOCK_RING_MORE)) return c;
+    }
+    FAIL_("no final completion for user %llu", (unsigned long long)user);
+    return (polysock_ring_completion){0};
+}
+
+static void body_plain_close_registered(uint32_t flags) {
+    int before = open_fd_count();
+    polysock_ring_t r = new_ring(flags, 16);
+    CHECK_OK(polysock_ring_buffers(r, 0, 4, 64));
+    int port;
+    polysock_t l = listen_at(&port);
+    CHECK_OK(polysock_ring_accept(r, l, POLYSOCK_RING_MULTISHOT, 1));
+    polysock_t c, s;
+    connected_tcp(&c, &s);
+    CHECK_OK(polysock_ring_recv_multishot(r, s, 0, 0, 2));
+    /* Both in use: data arrives through the registered file. */
+    CHECK_EQ(polysock_send(c, "abc", 3, 0), 3);
+    polysock_ring_completion d = reap_one(r);
+    CHECK_EQ(d.user, 2);
+    CHECK_EQ(d.result, 3);
+    CHECK(d.flags & POLYSOCK_RING_MORE);
+    CHECK_OK(polysock_ring_buffer_return(r, 0, d.buffer));
+    int lfd = polysock_fileno(l), sfd = polysock_fileno(s);
+    /* Plain closes while their operations are in flight. */
+    CHECK_OK(polysock_close(l));
+    CHECK_OK(polysock_close(s));
+    polysock_ring_completion got[2];
+    CHECK_EQ(reap_n(r, got, 2, 5000), 2);
+    CHECK_EQ(got[0].user + got[1].user, 3);
+    for (int i = 0; i < 2; i++) {
+        CHECK_EQ(got[i].result, -ECANCELED);
+        CHECK_EQ(got[i].flags & POLYSOCK_RING_MORE, 0);
+    }
+    /* Gone for good, not only their fds: the port binds again, and the
+     * peer sees the end of the stream. */
+    CHECK_EQ(fcntl(lfd, F_GETFD), -1);
+    CHECK_EQ(fcntl(sfd, F_GETFD), -1);
+    CHECK(port_binds(port));
+    char b[4];
+    CHECK_OK(polysock_settimeout(c, 5000));
+    CHECK_EQ(polysock_recv(c, b, sizeof b, 0), 0);
+    polysock_close(c);
+    /* The numbers are reused safely: a new connection (likely on the same
+     * fd) works through the ring, and nothing of the old one reaches it. */
+    connected_tcp(&c, &s);
+    CHECK_OK(polysock_ring_recv_multishot(r, s, 0, 0, 3));
+    CHECK_EQ(polysock_send(c, "new", 3, 0), 3);
+    d = reap_one(r);
+    CHECK_EQ(d.user, 3);
+    CHECK_EQ(d.result, 3);
+    CHECK(!memcmp(d.data, "new", 3));
+    CHECK_OK(polysock_ring_buffer_return(r, 0, d.buffer));
+    CHECK_OK(polysock_ring_close(r, s, 4));
+    reap_final(r, 3);
+    CHECK_EQ(reap_final(r, 4).result, 0);
+    polysock_close(c);
+    polysock_ring_destroy(r);
+    CHECK_EQ(open_fd_count(), before);
+}
+TEST(plain_close_of_a_registered_socket_really_closes_it) { for (int b = first_backend(); b < last_backend(); b++) body_plain_close_registered(backends_[b]); }
+
+static void body_two_rings(uint32_t flags) {
+    int before = open_fd_count();
+    polysock_ring_t a = new_ring(flags, 16), b = new_ring(flags, 16);
+    CHECK_OK(polysock_ring_buffers(a, 0, 4, 64));
+    int port;
+    polysock_t l = listen_at(&port);
+    CHECK_OK(polysock_ring_accept(a, l, POLYSOCK_RING_MULTISHOT, 1));
+    CHECK_OK(polysock_ring_accept(b, l, POLYSOCK_RING_MULTISHOT, 1));
+    polysock_t c, s;
+    connected_tcp(&c, &s);
+    /* s: a receive on ring a, a send on ring b (ended there, in flight on a). */
+    CHECK_OK(polysock_ring_recv_multishot(a, s, 0, 0, 2));
+    CHECK_OK(polysock_ring_send(b, s, "to c", 4, 0, 3));
+    polysock_ring_completion e = reap_one(b);
+    CHECK_EQ(e.user, 3);
+    CHECK_EQ(e.result, 4);
+    char back[4];
+    recv_all(c, back, 4);
+    CHECK(!memcmp(back, "to c", 4));
+    CHECK_EQ(polysock_send(c, "to s", 4, 0), 4);
+    e = reap_one(a);
+    CHECK_EQ(e.user, 2);
+    CHECK(!memcmp(e.data, "to s", 4));
+    CHECK_OK(polysock_ring_buffer_return(a, 0, e.buffer));
+    /* Each ring lets go of the listener once its own accept ends. */
+    CHECK_OK(polysock_close(l));
+    CHECK_EQ(reap_final(a, 1).result, -ECANCELED);
+    CHECK(!port_binds(port)); /* ring b's accept still holds it */
+    CHECK_EQ(reap_final(b, 1).result, -ECANCELED);
+    CHECK(port_binds(port));
+    /* And s, closed by ring b while ring a receives on it. */
+    CHECK_OK(polysock_ring_close(b, s, 4));
+    CHECK_EQ(reap_final(a, 2).result, -ECANCELED);
+    CHECK_EQ(reap_final(b, 4).result, 0);
+    CHECK_OK(polysock_settimeout(c, 5000));
+    CHECK_EQ(polysock_recv(c, back, sizeof back, 0), 0);
+    polysock_close(c);
+    polysock_ring_destroy(a);
+    polysock_ring_destroy(b);
+    CHECK_EQ(open_fd_count(), before);
+}
+TEST(a_socket_on_two_rings) { for (int b = first_backend(); b < last_backend(); b++) body_two_rings(backends_[b]); }
+
+static void body_destroy_registered(uint32_t flags) {
+    int before = open_fd_count();
+    polysock_ring_t r = new_ring(flags, 16);
+    int port;
+    polysock_t l = listen_at(&port);
+    CHECK_OK(polysock_ring_accept(r, l, POLYSOCK_RING_MULTISHOT, 1));
+    CHECK_OK(polysock_ring_submit(r));
+    reap_none(r, 20);
+    /* Closed while the ring still has it, and the ring never reaped again. */
+    CHECK_OK(polysock_close(l));
+    CHECK(!port_binds(port));
+    CHECK_EQ(polysock_ring_destroy(r), 0);
+    CHECK(port_binds(port));
+    CHECK_EQ(open_fd_count(), before);
+    /* A destroy with a registered socket still open leaves it usable. */
+    r = new_ring(flags, 16);
+    l = listen_at(&port);
+    CHECK_OK(polysock_ring_accept(r, l, 0, 1));
+    CHECK_OK(polysock_ring_submit(r));
+    CHECK_EQ(polysock_ring_destroy(r), 0);
+    polysock_t c = polysock_socket(POLYSOCK_AF_INET, POLYSOCK_SOCK_STREAM, 0);
+    CHECK_OK(polysock_connect(c, "127.0.0.1", port));
+    CHECK_OK(polysock_settimeout(l, 5000));
+    polysock_t s = polysock_accept(l, NULL);
+    CHECK_OK(s);
+    polysock_close(c);
+    polysock_close(s);
+    polysock_close(l);
+    CHECK_EQ(open_fd_count(), before);
+}
+TEST(destroy_lets_go_of_registered_sockets) { for (int b = first_backend(); b < last_backend(); b++) body_destroy_registered(backends_[b]); }
 
 /* Two sockets with many receives each in flight: a ring close of one
  * cancels exactly its own (the ring finds them by their fd, not by a scan
