@@ -472,13 +472,15 @@ static void body_plain_close(uint32_t flags) {
 }
 TEST(plain_close_cancels_ring_operations) { for (int b = first_backend(); b < last_backend(); b++) body_plain_close(backends_[b]); }
 
-/* ---- io_uring's registered files: never longer than the operations ----
- * A socket with operations in flight sits in the ring's file table (its
- * requests then skip the fd lookup); these check that closing its handle,
- * a second ring, or destroying the ring leaves nothing of it there. A
- * listener bound to an explicit port keeps that port while any reference
- * to its file lives, so "the port binds again without SO_REUSEADDR" shows
- * the socket really closed. */
+/* ---- closing really closes: nothing in a ring outlives the operations ----
+ * A socket closed (plainly, by a ring close, or by a ring's destroy) while
+ * ring operations are in flight must be gone for good once they end: not
+ * only its fd but every kernel reference to its file (a registered-file
+ * table would hold one: it was built, measured and left out, see
+ * benches/instructions.md). A listener bound to an explicit port keeps
+ * that port while any reference to its file lives, so "the port binds
+ * again without SO_REUSEADDR" shows the socket really closed; a socket on
+ * two rings, and a destroy that never reaped, are covered too. */
 
 /* A free TCP port on 127.0.0.1 (bound once with port 0, then closed). */
 static int free_port(void) {

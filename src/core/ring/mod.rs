@@ -28,7 +28,7 @@ use super::handles::{self, Handle, SocketRef};
 use super::io::NOSIGNAL;
 use super::msg::Bufs;
 use bufs::{Group, Groups};
-use ops::{Fds, Fixed, Kind, Ops, Sendfile, Timespec};
+use ops::{Fds, Kind, Ops, Sendfile, Timespec};
 use std::collections::VecDeque;
 use std::mem::MaybeUninit;
 use std::os::fd::RawFd;
@@ -122,8 +122,6 @@ pub(crate) struct Book {
     pub ops: Ops,
     pub fds: Fds,
     pub groups: Groups,
-    /// io_uring's registered files (empty for the emulation).
-    pub fixed: Fixed,
     /// Operations ended outside the kernel's completions (cancelled,
     /// closes, cancels, the emulation's results), with their result in
     /// `Op::result`, waiting to be reported. Each keeps its slot until
@@ -600,12 +598,6 @@ impl Book {
         if has_sock {
             if let Some(e) = self.fds.at(fd) {
                 e.detach(&mut self.ops, i);
-                if !e.busy() && e.fixed != ops::NIL {
-                    // Its last operation ended: the file leaves the
-                    // kernel's table with the next submission.
-                    self.fixed.unfix.push(e.fixed);
-                    e.fixed = ops::NIL;
-                }
                 if !e.busy() && e.close_op != ops::NIL {
                     let c = e.close_op;
                     e.close_op = ops::NIL;
@@ -633,17 +625,11 @@ impl Book {
 
 impl State {
     fn new(entries: u32, backend: Backend) -> State {
-        let files = match &backend {
-            #[cfg(target_os = "linux")]
-            Backend::Uring(u) => u.files(),
-            Backend::Emulated(_) => 0,
-        };
         State {
             book: Book {
                 ops: Ops::new(entries as usize),
                 fds: Fds::default(),
                 groups: Groups::default(),
-                fixed: Fixed::new(files),
                 done: VecDeque::with_capacity(entries as usize),
             },
             backend,
@@ -684,10 +670,6 @@ impl State {
         };
         if let Err(e) = r {
             b.end(i);
-            #[cfg(target_os = "linux")]
-            if let Backend::Uring(u) = &mut self.backend {
-                u.unfix(b);
-            }
             return Err(Error::new(e.code(), format_args!("{op}: {}", e.context())));
         }
         Ok(i)

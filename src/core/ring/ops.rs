@@ -302,10 +302,6 @@ pub(crate) struct FdEntry {
     pub ops: u32,
     /// A ring close waiting for them to end.
     pub close_op: u32,
-    /// io_uring: the index of the socket's file in the ring's registered
-    /// file table while it has operations in flight (NIL: none; they use
-    /// the fd).
-    pub fixed: u32,
     // The emulation: operations waiting for readiness, and what it knows.
     pub readers: List,
     pub writers: List,
@@ -355,7 +351,6 @@ impl FdEntry {
             sock_id,
             ops: NIL,
             close_op: NIL,
-            fixed: NIL,
             readers: List::EMPTY,
             writers: List::EMPTY,
             registered: false,
@@ -400,37 +395,5 @@ impl Fds {
     /// use of the socket keeps the entry its own).
     pub(crate) fn at(&mut self, fd: RawFd) -> Option<&mut FdEntry> {
         self.0.get_mut(fd as usize)?.as_mut()
-    }
-}
-
-/// io_uring's registered (fixed) files: a sparse table in the kernel, one
-/// index per socket while it has operations in flight on this ring, so
-/// each request skips the lookup and reference of the socket's file
-/// (fget/fput). The file is installed by the socket's first operation and
-/// removed once its last one has ended, before or while its use of the
-/// handle (which keeps the fd open) is dropped: the table never holds a
-/// socket longer than its operations do, so closing a handle needs no hook
-/// into the ring (its operations end as before, then the file goes).
-#[derive(Default)]
-pub(crate) struct Fixed {
-    /// The fd each index was given: the kernel reads it from here when the
-    /// install request is submitted (the array never moves).
-    pub fds: Box<[RawFd]>,
-    /// Indexes free to give out.
-    pub free: Vec<u32>,
-    /// Indexes whose socket's operations have all ended: to be removed
-    /// from the kernel's table (then free). Room for every index, so
-    /// pushing never allocates.
-    pub unfix: Vec<u32>,
-}
-
-impl Fixed {
-    /// A table of `n` indexes (0: none, every request uses its fd).
-    pub(crate) fn new(n: u32) -> Fixed {
-        Fixed {
-            fds: vec![-1; n as usize].into_boxed_slice(),
-            free: (0..n).rev().collect(),
-            unfix: Vec::with_capacity(n as usize),
-        }
     }
 }

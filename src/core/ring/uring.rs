@@ -10,7 +10,7 @@ use super::ops::{Kind, NIL};
 use super::{Book, Completion, POLYSOCK_RING_BUFFER, POLYSOCK_RING_MORE, neg, write_msg_out};
 use crate::core::error::{Error, Result, fail};
 use crate::core::handles;
-use io_uring::types::{Fd, Fixed};
+use io_uring::types::Fd;
 use io_uring::{IoUring, Probe, cqueue, opcode, squeue};
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, RawFd};
@@ -27,28 +27,6 @@ pub(crate) struct Uring {
     ring: IoUring,
     /// Operations the kernel has (their final completion not yet seen).
     in_kernel: usize,
-    /// The size of the registered file table (0: none, requests use fds).
-    files: u32,
-}
-
-/// What a file-table removal installs.
-static NO_FILE: RawFd = -1;
-
-/// Builds a request on a socket's registered file when it has one, else on
-/// its fd.
-macro_rules! on {
-    ($fixed:expr, $fd:expr, |$t:ident| $build:expr) => {
-        match $fixed {
-            Some(ix) => {
-                let $t = Fixed(ix);
-                $build
-            }
-            None => {
-                let $t = Fd($fd);
-                $build
-            }
-        }
-    };
 }
 
 impl Uring {
@@ -88,66 +66,7 @@ impl Uring {
         {
             return Ok(None);
         }
-        let files = file_table(&ring, entries);
-        Ok(Some(Uring {
-            ring,
-            in_kernel: 0,
-            files,
-        }))
-    }
-
-    /// The registered file table's size.
-    pub(crate) fn files(&self) -> u32 {
-        self.files
-    }
-
-    /// The registered file of the socket at `fd` (which has an operation
-    /// attached), installed now if it has none; None: use the fd.
-    fn fixed_file(&mut self, b: &mut Book, fd: RawFd) -> Result<Option<u32>> {
-        let Some(e) = b.fds.at(fd) else {
-            return Ok(None);
-        };
-        if e.fixed != NIL {
-            return Ok(Some(e.fixed));
-        }
-        let Some(ix) = b.fixed.free.pop() else {
-            return Ok(None);
-        };
-        b.fixed.fds[ix as usize] = fd;
-        // Done when submitted, before the requests after it in the queue;
-        // no completion unless it fails (then this socket's requests fail
-        // with EBADF, as its fd would never give).
-        let install = opcode::FilesUpdate::new(&b.fixed.fds[ix as usize], 1)
-            .offset(ix as i32)
-            .build()
-            .flags(squeue::Flags::SKIP_SUCCESS)
-            .user_data(IGNORE);
-        if let Err(err) = self.push(&install) {
-            b.fixed.free.push(ix);
-            return Err(err);
-        }
-        if let Some(e) = b.fds.at(fd) {
-            e.fixed = ix;
-        }
-        Ok(Some(ix))
-    }
-
-    /// Queues the removal of the files whose sockets' operations have all
-    /// ended (their indexes are then free again).
-    pub(crate) fn unfix(&mut self, b: &mut Book) {
-        while let Some(&ix) = b.fixed.unfix.last() {
-            let remove = opcode::FilesUpdate::new(&NO_FILE, 1)
-                .offset(ix as i32)
-                .build()
-                .flags(squeue::Flags::SKIP_SUCCESS)
-                .user_data(IGNORE);
-            if self.push(&remove).is_err() {
-                // Kept for the next submission.
-                return;
-            }
-            b.fixed.unfix.pop();
-            b.fixed.free.push(ix);
-        }
+        Ok(Some(Uring { ring, in_kernel: 0 }))
     }
 
     pub(crate) fn fd(&self) -> RawFd {
@@ -192,62 +111,36 @@ impl Uring {
 
     pub(crate) fn start(&mut self, b: &mut Book, i: u32) -> Result<()> {
         let token = b.ops.token(i);
-        let (fd, on_file) = {
-            let o = b.ops.get(i);
-            let on_file = o.sock.is_some()
-                && !matches!(
-                    o.kind,
-                    Kind::Sendfile(_) | Kind::Timeout { .. } | Kind::Close | Kind::Cancel
-                );
-            (o.fd, on_file)
-        };
-        let fixed = if on_file {
-            self.fixed_file(b, fd)?
-        } else {
-            None
-        };
         let o = b.ops.get_mut(i);
+        let fd = Fd(o.fd);
         let e = match &mut o.kind {
-            Kind::Accept { multishot: true } => on!(fixed, fd, |t| opcode::AcceptMulti::new(t)
+            Kind::Accept { multishot: true } => opcode::AcceptMulti::new(fd)
                 .flags(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK)
-                .build()),
-            Kind::Accept { multishot: false } => on!(fixed, fd, |t| opcode::Accept::new(
-                t,
-                std::ptr::null_mut(),
-                std::ptr::null_mut()
-            )
-            .flags(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK)
-            .build()),
-            Kind::Connect { addr, .. } => on!(fixed, fd, |t| opcode::Connect::new(
-                t,
-                addr.as_ptr().cast(),
-                addr.len()
-            )
-            .build()),
+                .build(),
+            Kind::Accept { multishot: false } => {
+                opcode::Accept::new(fd, std::ptr::null_mut(), std::ptr::null_mut())
+                    .flags(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK)
+                    .build()
+            }
+            Kind::Connect { addr, .. } => {
+                opcode::Connect::new(fd, addr.as_ptr().cast(), addr.len()).build()
+            }
             Kind::Send {
                 buf, len, flags, ..
-            } => on!(fixed, fd, |t| opcode::Send::new(t, *buf, clamp_len(*len))
+            } => opcode::Send::new(fd, *buf, clamp_len(*len))
                 .flags(*flags)
-                .build()),
-            Kind::Recv { buf, len, flags } => {
-                on!(fixed, fd, |t| opcode::Recv::new(t, *buf, clamp_len(*len))
-                    .flags(*flags)
-                    .build())
-            }
+                .build(),
+            Kind::Recv { buf, len, flags } => opcode::Recv::new(fd, *buf, clamp_len(*len))
+                .flags(*flags)
+                .build(),
             Kind::RecvMulti { group, flags } => {
-                on!(fixed, fd, |t| opcode::RecvMulti::new(t, *group)
-                    .flags(*flags)
-                    .build())
+                opcode::RecvMulti::new(fd, *group).flags(*flags).build()
             }
             Kind::SendMsg { hdr, flags, .. } => {
-                on!(fixed, fd, |t| opcode::SendMsg::new(t, hdr)
-                    .flags(*flags as u32)
-                    .build())
+                opcode::SendMsg::new(fd, hdr).flags(*flags as u32).build()
             }
             Kind::RecvMsg { hdr, flags, .. } => {
-                on!(fixed, fd, |t| opcode::RecvMsg::new(t, hdr)
-                    .flags(*flags as u32)
-                    .build())
+                opcode::RecvMsg::new(fd, hdr).flags(*flags as u32).build()
             }
             Kind::Sendfile(sf) => {
                 new_pipe(&mut sf.pipe)?;
@@ -327,10 +220,8 @@ impl Uring {
                 }
             }
         }
-        // Files whose sockets' operations all ended leave the table, and
-        // requests made while completing (a sendfile's next step, cancels
+        // Requests made while completing (a sendfile's next step, cancels
         // of closed sockets' multishots) go now: a reap may wait next.
-        self.unfix(b);
         if !self.ring.submission().is_empty() {
             self.flush()?;
         }
@@ -455,40 +346,12 @@ impl Uring {
                 let _ = wait(self.fd(), 10);
             }
         }
-        // Let go of the registered files now (closing the ring's fd would
-        // drop them only in the kernel's deferred teardown): a socket whose
-        // handle is closed then closes with its last use.
-        if self.files > 0 {
-            let _ = self.ring.submitter().unregister_files();
-        }
         // Wake a reap waiting in another thread: it then sees the ring
         // destroyed.
         let _ = self.push(&opcode::Nop::new().build().user_data(IGNORE));
         let _ = self.flush();
         self.in_kernel == 0
     }
-}
-
-/// Registers an empty (sparse) file table as large as the ring may need
-/// (one index per socket with operations: at most the ring's `entries`;
-/// and at most RLIMIT_NOFILE, which the kernel checks); its size, 0 where refused or turned off with
-/// POLYSOCK_RING_FILES=0 (requests then use fds).
-fn file_table(ring: &IoUring, entries: u32) -> u32 {
-    if std::env::var_os("POLYSOCK_RING_FILES").is_some_and(|v| v == "0") {
-        return 0;
-    }
-    // SAFETY: getrlimit writes the struct we pass.
-    let mut rl: libc::rlimit = unsafe { std::mem::zeroed() };
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0 {
-        return 0;
-    }
-    let n = u64::from(entries)
-        .min(rl.rlim_cur)
-        .min(1 << 20) as u32;
-    if n == 0 || ring.submitter().register_files_sparse(n).is_err() {
-        return 0;
-    }
-    n
 }
 
 /// The kernel lacks io_uring or refuses it: emulate.
