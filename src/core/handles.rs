@@ -246,16 +246,48 @@ fn release(slot: &'static Slot) {
 /// finds the slot empty). The fd and code of a failed close(2).
 #[inline(never)]
 fn retire(slot: &'static Slot) -> std::result::Result<(), (RawFd, i32)> {
+    retire_in_place(slot)
+}
+
+/// `retire`, inlined into close: a socket whose drop would free nothing
+/// and tell nobody (`Socket::is_plain`: no poller ever watched it, no
+/// readline, no TLS) is overwritten without running its drop glue; any
+/// other is dropped out of line.
+#[inline(always)]
+fn retire_in_place(slot: &'static Slot) -> std::result::Result<(), (RawFd, i32)> {
     // SAFETY: we own the slot (see the state word): nobody else reaches
     // `socket` until EMPTY is set.
     let cell = unsafe { &mut *slot.socket.get() };
-    let fd = cell.as_mut().and_then(Socket::take_fd);
-    *cell = None;
-    slot.state.fetch_or(EMPTY, Ordering::Release);
+    let plain = cell.as_mut().map(|sock| sock.is_plain().then(|| sock.fd_to_close()));
+    let fd = match plain {
+        Some(Some(fd)) => {
+            // SAFETY: `is_plain`: nothing in the socket owns memory or
+            // anything else a drop would release, so overwriting it
+            // without dropping it leaks nothing.
+            unsafe { std::ptr::write(cell, None) };
+            fd
+        }
+        _ => retire_dropping(cell),
+    };
+    // We own the slot: no other thread writes its state until it is
+    // EMPTY (a use needs it OPEN or with uses; an insert needs EMPTY), so
+    // a store, not a locked or, publishes it.
+    let state = slot.state.load(Ordering::Relaxed);
+    slot.state.store(state | EMPTY, Ordering::Release);
     match fd {
         Some(fd) => super::socket::close_fd(fd).map_err(|code| (fd, code)),
         None => Ok(()),
     }
+}
+
+/// `retire_in_place` for a socket with more to release: its pollers told
+/// (while the fd is open), then dropped. The fd to close, unless detached.
+#[cold]
+#[inline(never)]
+fn retire_dropping(cell: &mut Option<Socket>) -> Option<RawFd> {
+    let fd = cell.as_mut().and_then(Socket::take_fd);
+    *cell = None;
+    fd
 }
 
 /// Registers a socket and issues its handle.
@@ -429,7 +461,7 @@ fn not_open(h: Handle) -> Error {
 /// Marks the handle's slot closed (no new uses) in one step, and returns
 /// how many uses were running. With none, the caller owns the slot; with
 /// some, a use of its own is counted in beside them.
-#[inline]
+#[inline(always)]
 fn shut(h: Handle) -> Option<(&'static Slot, u64)> {
     let (slot, generation) = lookup(h)?;
     let mut state = slot.state.load(Ordering::Acquire);
@@ -439,9 +471,7 @@ fn shut(h: Handle) -> Option<(&'static Slot, u64)> {
         }
         let users = state & USERS;
         if users == USERS {
-            // Saturated (2^30 uses): room for ours soon.
-            std::thread::yield_now();
-            state = slot.state.load(Ordering::Acquire);
+            state = saturated(slot);
             continue;
         }
         let closed = (state & !OPEN) + u64::from(users != 0);
@@ -455,6 +485,14 @@ fn shut(h: Handle) -> Option<(&'static Slot, u64)> {
     }
 }
 
+/// Saturated (2^29 uses): room for ours soon. The state to try again with.
+#[cold]
+#[inline(never)]
+fn saturated(slot: &'static Slot) -> u64 {
+    std::thread::yield_now();
+    slot.state.load(Ordering::Acquire)
+}
+
 /// Closes a handle. Closing a handle that is already closed (or was never
 /// issued) is harmless: it returns false and touches nothing.
 pub fn close(h: Handle) -> bool {
@@ -464,12 +502,24 @@ pub fn close(h: Handle) -> bool {
 /// `close`, with close(2)'s outcome: None when `h` was not open; else
 /// whether closing the fd failed, when this call was the one to close it
 /// (no other call was using the socket, or the last one ended meanwhile).
+#[inline]
 pub(crate) fn close_reporting(h: Handle) -> Option<Result<()>> {
     let (slot, others) = shut(h)?;
     if others == 0 {
         // No use ran: the slot is ours, the fd closes now.
-        return Some(retire(slot).map_err(|(fd, code)| super::socket::close_failure(fd, code)));
+        return Some(match retire_in_place(slot) {
+            Ok(()) => Ok(()),
+            Err((fd, code)) => Err(super::socket::close_failure(fd, code)),
+        });
     }
+    close_in_use(slot)
+}
+
+/// `close_reporting` of a socket other calls are using: our use is
+/// counted into its full slot (`shut`).
+#[cold]
+#[inline(never)]
+fn close_in_use(slot: &'static Slot) -> Option<Result<()>> {
     // SAFETY: `shut` counted our use into the full slot.
     let sock = unsafe { counted(slot) }?;
     // Other calls still run on it: wake them. Only then, because
@@ -592,6 +642,47 @@ mod tests {
             assert!(!peek(again).unwrap().buffering());
         }
         close(again);
+    }
+
+    fn fd_is_open(fd: RawFd) -> bool {
+        // SAFETY: fcntl on an fd number only reads its flags.
+        unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
+    }
+
+    #[test]
+    fn close_retires_plain_and_watched_sockets_alike() {
+        let mut fresh = new_socket();
+        assert!(fresh.is_plain(), "a new socket has nothing to release");
+        // Plain: overwritten in its slot without its drop glue; the fd closes.
+        let h = insert(fresh).unwrap();
+        let fd = fd_of(h);
+        assert!(close(h));
+        assert!(!fd_is_open(fd), "a plain socket's fd closes");
+        assert!(get(h).is_err());
+        // Watched by a poller, then no longer: its list allocated, so it
+        // is dropped in full; still watched: the poller forgets it first.
+        let poller = std::sync::Arc::new(super::super::poller::Poller::new().unwrap());
+        for keep_watching in [false, true] {
+            let h = insert(new_socket()).unwrap();
+            let fd = fd_of(h);
+            poller.add(h, super::super::poll::POLYSOCK_POLLIN, 0, 7).unwrap();
+            if !keep_watching {
+                poller.remove(h).unwrap();
+            }
+            assert!(close(h));
+            assert!(!fd_is_open(fd), "a watched socket's fd closes");
+        }
+        // A socket a readline ran on is dropped in full as well.
+        let (mut a, b) = Socket::pair(libc::AF_UNIX, libc::SOCK_STREAM, 0).unwrap();
+        // SAFETY: plain write of 2 bytes to our own fd.
+        assert_eq!(unsafe { libc::write(b.fd(), b"x\n".as_ptr().cast(), 2) }, 2);
+        let mut line = [std::mem::MaybeUninit::new(0u8); 8];
+        assert_eq!(a.read_until("t", b"\n", &mut line).unwrap(), 2);
+        assert!(!a.is_plain(), "its reader holds a buffer to free");
+        let (ha, hb) = (insert(a).unwrap(), insert(b).unwrap());
+        let (fa, fb) = (fd_of(ha), fd_of(hb));
+        assert!(close(ha) && close(hb));
+        assert!(!fd_is_open(fa) && !fd_is_open(fb));
     }
 
     #[test]

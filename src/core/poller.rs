@@ -196,6 +196,13 @@ impl Watchers {
         self.0.get_mut().is_ok_and(|list| list.is_empty())
     }
 
+    /// No poller ever added itself: the list never allocated, so dropping
+    /// it frees nothing (false as well when its lock was poisoned).
+    #[inline]
+    pub(crate) fn never_used(&mut self) -> bool {
+        self.0.get_mut().is_ok_and(|list| list.capacity() == 0)
+    }
+
     /// The socket `sock_id` with `fd` is going away: every poller forgets
     /// it while its fd is still open.
     pub(crate) fn socket_closing(&mut self, fd: RawFd, sock_id: usize) {
