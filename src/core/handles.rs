@@ -107,8 +107,21 @@ fn slot_at(fd: usize) -> Option<&'static Slot> {
 }
 
 /// The slot for `fd`, making its page if needed (insert only).
+#[inline(always)]
 fn slot_or_new(fd: RawFd) -> Option<&'static Slot> {
     let fd = usize::try_from(fd).ok().filter(|&fd| fd < MAX_FD)?;
+    let page = TABLE[fd / PAGE_SLOTS].load(Ordering::Acquire);
+    // SAFETY: a page, once published, lives for the rest of the process.
+    match unsafe { page.as_ref() } {
+        Some(page) => Some(&page[fd % PAGE_SLOTS].0),
+        None => slot_on_new_page(fd),
+    }
+}
+
+/// `slot_or_new` for an fd whose page does not exist yet.
+#[cold]
+#[inline(never)]
+fn slot_on_new_page(fd: usize) -> Option<&'static Slot> {
     let cell = &TABLE[fd / PAGE_SLOTS];
     if cell.load(Ordering::Acquire).is_null() {
         let page = Box::into_raw(new_page());
@@ -126,7 +139,7 @@ fn slot_or_new(fd: RawFd) -> Option<&'static Slot> {
             drop(unsafe { Box::from_raw(page) });
         }
     }
-    slot(fd as RawFd)
+    slot_at(fd)
 }
 
 /// A page built on the heap: built on the stack first, its 192 KiB would
@@ -293,11 +306,36 @@ fn retire_dropping(cell: &mut Option<Socket>) -> Option<RawFd> {
 /// Registers a socket and issues its handle.
 pub fn insert(sock: Socket) -> Result<Handle> {
     let fd = sock.fd();
+    let (slot, state) = claim(fd)?;
+    let flags = OPEN | if sock.may_buffer() { BUFFERING } else { 0 };
+    // SAFETY: we own the slot: no use and no other writer reaches
+    // `socket`, which `retire` left None (nothing to drop).
+    unsafe { slot.socket.get().write(Some(sock)) };
+    Ok(fill(slot, state, flags, fd))
+}
+
+/// Registers the socket `make` builds around `sock`, a new fd (socket(2),
+/// accept(2)), built in its slot: no Socket is moved into the table. A
+/// new socket never buffers (no readline, no TLS yet). On failure `sock`
+/// is dropped, closing its fd.
+#[inline(always)]
+pub(crate) fn insert_new(
+    sock: socket2::Socket,
+    make: impl FnOnce(socket2::Socket) -> Socket,
+) -> Result<Handle> {
+    use std::os::fd::AsRawFd;
+    let fd = sock.as_raw_fd();
+    let (slot, state) = claim(fd)?;
+    // SAFETY: as in `insert`.
+    unsafe { slot.socket.get().write(Some(make(sock))) };
+    Ok(fill(slot, state, OPEN, fd))
+}
+
+/// The slot for `fd`, claimed (EMPTY -> owned), and the state it had.
+#[inline(always)]
+fn claim(fd: RawFd) -> Result<(&'static Slot, u64)> {
     let Some(slot) = slot_or_new(fd) else {
-        return fail!(
-            libc::EMFILE,
-            "fd {fd} is beyond polysock's table ({MAX_FD} descriptors)"
-        );
+        return beyond_table(fd);
     };
     let mut state = slot.state.load(Ordering::Acquire);
     loop {
@@ -311,21 +349,31 @@ pub fn insert(sock: Socket) -> Result<Handle> {
             Ordering::Acquire,
             Ordering::Acquire,
         ) {
-            Ok(_) => break,
+            Ok(_) => return Ok((slot, state)),
             Err(now) => state = now,
         }
     }
+}
+
+/// Opens a claimed slot that now holds its socket: the next generation.
+#[inline(always)]
+fn fill(slot: &'static Slot, state: u64, flags: u64, fd: RawFd) -> Handle {
     let generation = match generation_of(state) {
         g if g >= GEN_MAX => 1,
         g => g + 1,
     };
-    let flags = OPEN | if sock.may_buffer() { BUFFERING } else { 0 };
-    // SAFETY: we own the slot: no use and no other writer reaches
-    // `socket`, which `retire` left None (nothing to drop).
-    unsafe { slot.socket.get().write(Some(sock)) };
     slot.state
         .store((generation << 32) | flags, Ordering::Release);
-    Ok(handle(generation, fd))
+    handle(generation, fd)
+}
+
+#[cold]
+#[inline(never)]
+fn beyond_table<T>(fd: RawFd) -> Result<T> {
+    fail!(
+        libc::EMFILE,
+        "fd {fd} is beyond polysock's table ({MAX_FD} descriptors)"
+    )
 }
 
 /// The kernel gave us an fd the table still holds: its owner closed it

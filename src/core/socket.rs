@@ -195,36 +195,16 @@ impl Socket {
     /// A new socket, close-on-exec, with the process default timeout.
     /// SOCK_NONBLOCK in `socktype` (Linux) starts it non-blocking.
     pub fn new(family: i32, socktype: i32, protocol: i32) -> Result<Socket> {
-        let (base_type, nonblock) = split_type_flags(socktype);
-        let proto = (protocol != 0).then_some(Protocol::from(protocol));
-        // socket2 sets SOCK_CLOEXEC atomically (and SO_NOSIGPIPE on Apple).
-        let sock = socket2::Socket::new(Domain::from(family), Type::from(base_type), proto)
-            .map_err(|e| {
-                let code = e.raw_os_error().unwrap_or(libc::EINVAL);
-                let hint = if code == libc::EPERM || code == libc::EACCES {
-                    " (raw sockets need CAP_NET_RAW)"
-                } else {
-                    ""
-                };
-                Error::new(
-                    code,
-                    format_args!(
-                        "socket({}, {}, {protocol}){hint}",
-                        constants::name_of("AF_", family.into()),
-                        constants::name_of("SOCK_", base_type.into())
-                    ),
-                )
-            })?;
-        let timeout = if nonblock { 0 } else { default_timeout() };
-        Socket::wrap(
-            sock,
-            family,
-            base_type,
-            protocol,
-            timeout,
-            0,
-            Fresh::Blocking,
-        )
+        let (sock, base_type, timeout) = open(family, socktype, protocol)?;
+        Ok(Socket::build(sock, family, base_type, protocol, timeout, 0))
+    }
+
+    /// `new`, registered: the handle of a socket built in its table slot.
+    pub fn new_handle(family: i32, socktype: i32, protocol: i32) -> Result<super::handles::Handle> {
+        let (sock, base_type, timeout) = open(family, socktype, protocol)?;
+        super::handles::insert_new(sock, |sock| {
+            Socket::build(sock, family, base_type, protocol, timeout, 0)
+        })
     }
 
     /// A connected pair (AF_UNIX on every platform).
@@ -269,28 +249,33 @@ impl Socket {
         state: u32,
         fresh: Fresh,
     ) -> Result<Socket> {
-        let s = Socket {
+        prepare(&sock, timeout, fresh)?;
+        Ok(Socket::build(sock, family, socktype, protocol, timeout, state))
+    }
+
+    /// The socket object around `sock`, whose fd is already in the mode
+    /// `timeout` asks for (`prepare`).
+    #[inline(always)]
+    fn build(
+        sock: socket2::Socket,
+        family: i32,
+        socktype: i32,
+        protocol: i32,
+        timeout: i64,
+        state: u32,
+    ) -> Socket {
+        Socket {
             sock: ManuallyDrop::new(sock),
             family,
             socktype,
             protocol,
-            timeout_ms: AtomicI64::new(-1),
+            timeout_ms: AtomicI64::new(timeout),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             state: AtomicU32::new(state),
             reader: Reader::new(),
             watchers: Watchers::new(),
             tls: OnceLock::new(),
-        };
-        if (timeout < 0 && fresh == Fresh::Blocking)
-            || (timeout == 0 && fresh == Fresh::NonBlocking)
-        {
-            // Already in that mode: spare the two fcntl calls (this is
-            // every accept() with the default timeout).
-            s.timeout_ms.store(timeout, Ordering::Relaxed);
-        } else {
-            s.set_timeout(timeout)?;
         }
-        Ok(s)
     }
 
     /// Takes ownership of `fd`, an open socket: marks it close-on-exec and
@@ -614,26 +599,8 @@ impl Socket {
     /// `peer` if given (formatting it as text costs more than the accept,
     /// so that is left to callers who want it); without it the kernel does
     /// not copy it either.
-    pub(crate) fn accept_with(&self, mut peer: Option<&mut RawAddr>) -> Result<Socket> {
-        let deadline = self.deadline();
-        let sock = loop {
-            match accept_once(self.fd(), peer.as_deref_mut()) {
-                Ok(sock) => break sock,
-                Err(code) => {
-                    self.check_open("accept")?;
-                    match code {
-                        libc::EINTR => super::interrupt::check("accept")?,
-                        libc::ECONNABORTED => continue,
-                        libc::EAGAIN if self.timeout() > 0 => {
-                            wait::wait_fd(self.fd(), libc::POLLIN, deadline)
-                                .map_err(|e| retag_op(e, "accept"))?
-                        }
-                        _ => return fail!(blocking_code(code, self.timeout()), "accept"),
-                    }
-                    self.check_open("accept")?;
-                }
-            }
-        };
+    pub(crate) fn accept_with(&self, peer: Option<&mut RawAddr>) -> Result<Socket> {
+        let sock = self.accept_fd(peer)?;
         Socket::wrap(
             sock,
             self.family,
@@ -641,13 +608,48 @@ impl Socket {
             self.protocol,
             default_timeout(),
             CONNECTED | BOUND,
-            // BSDs let the new fd inherit O_NONBLOCK from the listener.
-            if cfg!(any(target_os = "linux", target_os = "android")) {
-                Fresh::Blocking
-            } else {
-                Fresh::Unknown
-            },
+            ACCEPTED,
         )
+    }
+
+    /// `accept_with`, registered: the new connection's handle, its socket
+    /// built in its table slot.
+    pub(crate) fn accept_handle(&self, peer: Option<&mut RawAddr>) -> Result<super::handles::Handle> {
+        let sock = self.accept_fd(peer)?;
+        let timeout = default_timeout();
+        prepare(&sock, timeout, ACCEPTED)?;
+        let (family, socktype, protocol) = (self.family, self.socktype, self.protocol);
+        super::handles::insert_new(sock, |sock| {
+            Socket::build(sock, family, socktype, protocol, timeout, CONNECTED | BOUND)
+        })
+    }
+
+    /// The accept(2) loop of `accept_with`, within the socket's timeout.
+    #[inline(always)]
+    fn accept_fd(&self, mut peer: Option<&mut RawAddr>) -> Result<socket2::Socket> {
+        let deadline = self.deadline();
+        loop {
+            match accept_once(self.fd(), peer.as_deref_mut()) {
+                Ok(sock) => return Ok(sock),
+                Err(code) => self.accept_failed(code, deadline)?,
+            }
+        }
+    }
+
+    /// What a failed accept(2) means: try again (interrupted, aborted, or
+    /// woken within the timeout) or fail.
+    #[cold]
+    #[inline(never)]
+    fn accept_failed(&self, code: i32, deadline: Deadline) -> Result<()> {
+        self.check_open("accept")?;
+        match code {
+            libc::EINTR => super::interrupt::check("accept")?,
+            libc::ECONNABORTED => return Ok(()),
+            libc::EAGAIN if self.timeout() > 0 => wait::wait_fd(self.fd(), libc::POLLIN, deadline)
+                .map_err(|e| retag_op(e, "accept"))?,
+            _ => return fail!(blocking_code(code, self.timeout()), "accept"),
+        }
+        self.check_open("accept")
     }
 
     /// The socket for `fd`, a connection the kernel accepted on this
@@ -746,6 +748,73 @@ fn accept_once(fd: RawFd, peer: Option<&mut RawAddr>) -> std::result::Result<soc
         }
         Ok(s)
     }
+}
+
+/// What an accepted fd's mode is known to be: BSDs let the new fd inherit
+/// O_NONBLOCK from the listener.
+const ACCEPTED: Fresh = if cfg!(any(target_os = "linux", target_os = "android")) {
+    Fresh::Blocking
+} else {
+    Fresh::Unknown
+};
+
+/// socket(2) for `Socket::new`: the fd, close-on-exec, in the mode the
+/// timeout asks for; its type without the flags; that timeout.
+#[inline(always)]
+fn open(family: i32, socktype: i32, protocol: i32) -> Result<(socket2::Socket, i32, i64)> {
+    let (base_type, nonblock) = split_type_flags(socktype);
+    let proto = (protocol != 0).then_some(Protocol::from(protocol));
+    // socket2 sets SOCK_CLOEXEC atomically (and SO_NOSIGPIPE on Apple).
+    let sock = match socket2::Socket::new(Domain::from(family), Type::from(base_type), proto) {
+        Ok(sock) => sock,
+        Err(e) => return Err(socket_failed(e, family, base_type, protocol)),
+    };
+    let timeout = if nonblock { 0 } else { default_timeout() };
+    prepare(&sock, timeout, Fresh::Blocking)?;
+    Ok((sock, base_type, timeout))
+}
+
+#[cold]
+#[inline(never)]
+fn socket_failed(e: std::io::Error, family: i32, base_type: i32, protocol: i32) -> Error {
+    let code = e.raw_os_error().unwrap_or(libc::EINVAL);
+    let hint = if code == libc::EPERM || code == libc::EACCES {
+        " (raw sockets need CAP_NET_RAW)"
+    } else {
+        ""
+    };
+    Error::new(
+        code,
+        format_args!(
+            "socket({}, {}, {protocol}){hint}",
+            constants::name_of("AF_", family.into()),
+            constants::name_of("SOCK_", base_type.into())
+        ),
+    )
+}
+
+/// Puts a new socket's fd in the mode `timeout` asks for (O_NONBLOCK
+/// exactly when it is >= 0), unless `fresh` says it is in it already:
+/// that spares the two fcntl calls of every socket() and accept() with
+/// the default timeout.
+#[inline(always)]
+fn prepare(sock: &socket2::Socket, timeout: i64, fresh: Fresh) -> Result<()> {
+    if (timeout < 0 && fresh == Fresh::Blocking) || (timeout == 0 && fresh == Fresh::NonBlocking) {
+        return Ok(());
+    }
+    set_mode(sock, timeout)
+}
+
+/// `set_timeout`'s check and fcntl for a socket not yet built.
+#[inline(never)]
+fn set_mode(sock: &socket2::Socket, ms: i64) -> Result<()> {
+    check_timeout("settimeout", ms)?;
+    sock.set_nonblocking(ms >= 0).map_err(|e| {
+        Error::new(
+            e.raw_os_error().unwrap_or(libc::EBADF),
+            format_args!("settimeout"),
+        )
+    })
 }
 
 /// Whether a wrapped fd is known to be in blocking mode (just made by

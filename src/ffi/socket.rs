@@ -21,7 +21,7 @@ pub type polysock_t = i64;
 /// type), EPERM (SOCK_RAW without CAP_NET_RAW), EMFILE, ENFILE.
 #[unsafe(no_mangle)]
 pub extern "C" fn polysock_socket(family: i32, socktype: i32, protocol: i32) -> polysock_t {
-    boundary! { ret(Socket::new(family, socktype, protocol).and_then(handles::insert)) }
+    boundary! { ret(Socket::new_handle(family, socktype, protocol)) }
 }
 
 /// Creates a pair of connected sockets (AF_UNIX; SOCK_STREAM, SOCK_DGRAM or
@@ -91,8 +91,7 @@ pub extern "C" fn polysock_accept(h: polysock_t, peer: *mut Addr) -> polysock_t 
     boundary! {
         ret(with(h, |s| {
             let mut from = RawAddr::new();
-            let sock = s.accept_with((!peer.is_null()).then_some(&mut from))?;
-            let nh = handles::insert(sock)?;
+            let nh = s.accept_handle((!peer.is_null()).then_some(&mut from))?;
             // SAFETY: non-NULL output pointers must be valid for writes.
             if let Some(p) = unsafe { peer.as_mut() } {
                 from.write_text(p);
