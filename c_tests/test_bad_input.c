@@ -173,6 +173,14 @@ TEST(bad_levels_options_and_modes) {
     CHECK_ERR(polysock_getopt(s, -1, &lv), EINVAL);
     CHECK_ERR(polysock_setopt(s, POLYSOCK_OPT_RCVBUF, (int64_t)1 << 40), EINVAL);
     CHECK_ERR(polysock_setopt(s, POLYSOCK_OPT_LINGER, -5), EINVAL);
+    CHECK_ERR(polysock_setopt(s, POLYSOCK_OPT_LINGER, (int64_t)1 << 40), EINVAL);
+    CHECK(strstr(polysock_last_error(), "setopt(SO_LINGER, 1099511627776): value out of range") != NULL);
+    /* A setsockopt the kernel refuses comes back with the option's name. */
+    polysock_t u = polysock_socket(POLYSOCK_AF_INET, POLYSOCK_SOCK_DGRAM, 0);
+    CHECK(polysock_setopt(u, POLYSOCK_OPT_NODELAY, 1) == -1);
+    CHECK(polysock_errno() != 0);
+    CHECK(strstr(polysock_last_error(), "setopt(TCP_NODELAY, 1)") != NULL);
+    polysock_close(u);
     CHECK_ERR(polysock_setopt(s, POLYSOCK_OPT_RCVTIMEO_MS, -1), EINVAL);
     CHECK_ERR(polysock_shutdown(s, 7), EINVAL);
     CHECK_ERR(polysock_settimeout(s, -2), EINVAL);

@@ -136,8 +136,56 @@ impl Socket {
         Ok(len as usize)
     }
 
-    /// Sets a typed option (POLYSOCK_OPT_*).
+    /// Sets a typed option (POLYSOCK_OPT_*): the option's level, name and
+    /// value straight from one match into setsockopt; a value out of
+    /// range, an option unknown or missing here, and a failed setsockopt
+    /// are reported out of line (`set_opt_checked`, `set_opt_failed`).
     pub fn set_opt(&self, opt: i32, value: i64) -> Result<()> {
+        // Room for the largest value, a timeval.
+        let mut buf = [0i64; 2];
+        let at = buf.as_mut_ptr();
+        let (level, optname, len) = match kind(opt).map(|(_, k)| k) {
+            Some(Kind::Int(level, optname)) if i32::try_from(value).is_ok() => {
+                // SAFETY: an int fits in the buffer, which is aligned for it.
+                unsafe { at.cast::<i32>().write(value as i32) };
+                (level, optname, size_of::<i32>())
+            }
+            Some(Kind::Linger) if (-1..=i64::from(i32::MAX)).contains(&value) => {
+                let secs = value as i32;
+                let l = libc::linger {
+                    l_onoff: i32::from(secs >= 0),
+                    l_linger: secs.max(0),
+                };
+                // SAFETY: as above, for a linger (two ints).
+                unsafe { at.cast::<libc::linger>().write(l) };
+                (libc::SOL_SOCKET, libc::SO_LINGER, size_of::<libc::linger>())
+            }
+            Some(Kind::TimeoutMs(optname)) if value >= 0 => {
+                let tv = libc::timeval {
+                    tv_sec: (value / 1000) as libc::time_t,
+                    tv_usec: ((value % 1000) * 1000) as libc::suseconds_t,
+                };
+                // SAFETY: as above, for a timeval (16 bytes).
+                unsafe { at.cast::<libc::timeval>().write(tv) };
+                (libc::SOL_SOCKET, optname, size_of::<libc::timeval>())
+            }
+            _ => return self.set_opt_checked(opt, value),
+        };
+        // SAFETY: the buffer holds `len` bytes of the option's value.
+        let rc = unsafe {
+            libc::setsockopt(self.fd(), level, optname, at.cast(), len as libc::socklen_t)
+        };
+        if rc != 0 {
+            return Err(set_opt_failed(opt, value));
+        }
+        Ok(())
+    }
+
+    /// `set_opt` in full, checks first: the error for what the fast path
+    /// refused.
+    #[cold]
+    #[inline(never)]
+    fn set_opt_checked(&self, opt: i32, value: i64) -> Result<()> {
         let (name, kind) = typed(opt)?;
         let ctx = |e: Error| Error::new(e.code(), format_args!("setopt({name}, {value})"));
         match kind {
@@ -224,6 +272,15 @@ impl Socket {
         // linger and timeval are valid for any bytes.
         Ok(unsafe { v.assume_init() })
     }
+}
+
+/// The error of a setsockopt that `set_opt` made and the kernel refused.
+#[cold]
+#[inline(never)]
+fn set_opt_failed(opt: i32, value: i64) -> Error {
+    let code = errno::errno().0;
+    let name = kind(opt).map_or("?", |(name, _)| name);
+    Error::new(code, format_args!("setopt({name}, {value})"))
 }
 
 fn typed(opt: i32) -> Result<(&'static str, Kind)> {

@@ -3,7 +3,7 @@
 //! Lifecycle operations live here; data transfer in `io.rs`, options in
 //! `options.rs`.
 
-use super::addr::{self, Addr, KernelAddr, Purpose, RawAddr};
+use super::addr::{self, Addr, Host, KernelAddr, Purpose, RawAddr};
 use super::constants;
 use super::error::{Error, Result, fail};
 use super::poller::Watchers;
@@ -480,10 +480,17 @@ impl Socket {
     /// Connects within the socket's timeout. On a non-blocking socket
     /// (timeout 0) an unfinished connect fails with EINPROGRESS.
     pub fn connect(&self, host: Option<&str>, port: i32) -> Result<()> {
+        self.connect_host(host.map(Host::Text), port)
+    }
+
+    /// `connect` for a host the C ABI may have read as an IPv4 literal
+    /// already (`addr::ipv4_of_c`).
+    #[inline(always)]
+    pub(crate) fn connect_host(&self, host: Option<Host<'_>>, port: i32) -> Result<()> {
         // Built in place: an IPv4 literal never goes through socket2's
         // 128-byte storage.
         let mut sa = RawAddr::new();
-        sa.set_dest("connect", self.family, self.socktype, host, port)?;
+        sa.set_dest_host("connect", self.family, self.socktype, host, port)?;
         self.connect_addr(&sa)
     }
 
@@ -493,16 +500,29 @@ impl Socket {
         self.connect_addr(&sa)
     }
 
+    /// A connect that completes at once (every blocking connect on
+    /// loopback) is the system call and a state bit; the rest out of line.
+    #[inline]
     pub fn connect_addr(&self, sa: &impl KernelAddr) -> Result<()> {
         let deadline = self.deadline();
-        if self.start_connect(sa)? {
+        // SAFETY: sa points to sa.socklen() bytes of a valid sockaddr.
+        if unsafe { libc::connect(self.fd(), sa.as_sockaddr(), sa.socklen()) } == 0 {
+            self.set_state(CONNECTED | CLIENT);
             return Ok(());
         }
+        self.connect_went_on(sa, deadline)
+    }
+
+    /// `connect_addr` once connect(2) failed or went on in the kernel: wait
+    /// for it, then read its outcome (calling connect() again is not
+    /// portable).
+    #[cold]
+    #[inline(never)]
+    fn connect_went_on(&self, sa: &impl KernelAddr, deadline: Deadline) -> Result<()> {
+        self.connect_errno(sa)?;
         if self.timeout() == 0 {
             return Err(os_code(libc::EINPROGRESS, "connect", sa));
         }
-        // The connect goes on in the kernel: wait for it, then read its
-        // outcome (calling connect() again is not portable).
         wait::wait_fd(self.fd(), libc::POLLOUT, deadline).map_err(|e| retag(e, "connect", sa))?;
         self.connect_outcome(sa)
     }
@@ -519,15 +539,22 @@ impl Socket {
             self.set_state(CONNECTED | CLIENT);
             return Ok(true);
         }
+        self.connect_errno(sa).map(|()| false)
+    }
+
+    /// What the errno of a connect(2) that returned -1 means: Ok when the
+    /// connect goes on in the kernel (EINPROGRESS, or EINTR: the kernel
+    /// carries on either way), else the failure.
+    fn connect_errno(&self, sa: &impl KernelAddr) -> Result<()> {
         match errno::errno().0 {
-            libc::EINPROGRESS => Ok(false),
+            libc::EINPROGRESS => Ok(()),
             libc::EINTR => {
                 // The connect goes on in the kernel; a blocking one asks the
                 // host whether to end the call here.
                 if self.timeout() != 0 {
                     super::interrupt::check("connect")?;
                 }
-                Ok(false)
+                Ok(())
             }
             code => {
                 self.check_open("connect")?;
@@ -763,9 +790,26 @@ const ACCEPTED: Fresh = if cfg!(any(target_os = "linux", target_os = "android"))
 #[inline(always)]
 fn open(family: i32, socktype: i32, protocol: i32) -> Result<(socket2::Socket, i32, i64)> {
     let (base_type, nonblock) = split_type_flags(socktype);
-    let proto = (protocol != 0).then_some(Protocol::from(protocol));
-    // socket2 sets SOCK_CLOEXEC atomically (and SO_NOSIGPIPE on Apple).
-    let sock = match socket2::Socket::new(Domain::from(family), Type::from(base_type), proto) {
+    // socket(2) itself where SOCK_CLOEXEC rides in the type (what socket2
+    // does there, without its Result); elsewhere socket2, which sets
+    // close-on-exec (and SO_NOSIGPIPE on Apple).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let sock = {
+        // SAFETY: socket(2) with plain integers.
+        let fd = unsafe { libc::socket(family, base_type | libc::SOCK_CLOEXEC, protocol) };
+        if fd < 0 {
+            let e = std::io::Error::last_os_error();
+            return Err(socket_failed(e, family, base_type, protocol));
+        }
+        // SAFETY: socket(2) returned a new fd that we now own.
+        unsafe { socket2::Socket::from_raw_fd(fd) }
+    };
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let sock = match socket2::Socket::new(
+        Domain::from(family),
+        Type::from(base_type),
+        (protocol != 0).then_some(Protocol::from(protocol)),
+    ) {
         Ok(sock) => sock,
         Err(e) => return Err(socket_failed(e, family, base_type, protocol)),
     };

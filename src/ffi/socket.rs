@@ -1,8 +1,8 @@
 //! Socket lifecycle, handles, timeouts and state.
 
 use super::{boundary, opt_str, out, ret, status, with};
-use crate::core::addr::{Addr, RawAddr};
-use crate::core::error::fail;
+use crate::core::addr::{Addr, Host, RawAddr, ipv4_of_c};
+use crate::core::error::{Result, fail};
 use crate::core::handles;
 use crate::core::socket::{self as core_socket, Info, Socket};
 
@@ -111,7 +111,19 @@ pub extern "C" fn polysock_accept(h: polysock_t, peer: *mut Addr) -> polysock_t 
 /// writability), EISCONN, ENOENT (Unix path), POLYSOCK_EAI_*.
 #[unsafe(no_mangle)]
 pub extern "C" fn polysock_connect(h: polysock_t, host: *const std::ffi::c_char, port: i32) -> i32 {
-    boundary! { status(with(h, |s| s.connect(opt_str("connect", "host", host)?, port))) }
+    boundary! { status(with(h, |s| s.connect_host(host_arg(host)?, port))) }
+}
+
+/// connect's host argument as sendto reads it: an IPv4 literal parsed
+/// once (its parse proves it ASCII: no UTF-8 pass), anything else text
+/// that must be UTF-8.
+#[inline(always)]
+fn host_arg<'a>(host: *const std::ffi::c_char) -> Result<Option<Host<'a>>> {
+    // SAFETY: `host` is NULL or a NUL-terminated string (documented).
+    Ok(match unsafe { ipv4_of_c(host) } {
+        Some((ip, text)) => Some(Host::Ipv4(ip, text)),
+        None => opt_str("connect", "host", host)?.map(Host::Text),
+    })
 }
 
 /// Connects as polysock_connect but returns the error code instead of -1,
@@ -130,7 +142,7 @@ pub extern "C" fn polysock_connect_ex(
     host: *const std::ffi::c_char,
     port: i32,
 ) -> i32 {
-    code_of(boundary! { status(with(h, |s| s.connect(opt_str("connect", "host", host)?, port))) })
+    code_of(boundary! { status(with(h, |s| s.connect_host(host_arg(host)?, port))) })
 }
 
 /// Finishes a connect left in progress on a non-blocking socket (after
