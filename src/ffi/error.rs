@@ -22,10 +22,6 @@ thread_local! {
     };
 }
 
-/// Records a failed call's error (out of line: the success path of every
-/// export stays small).
-#[cold]
-#[inline(never)]
 pub(crate) fn record(e: Error) {
     let code = e.code();
     LAST.with(|l| {
