@@ -550,7 +550,7 @@ pub fn close(h: Handle) -> bool {
 /// `close`, with close(2)'s outcome: None when `h` was not open; else
 /// whether closing the fd failed, when this call was the one to close it
 /// (no other call was using the socket, or the last one ended meanwhile).
-#[inline]
+#[inline(always)]
 pub(crate) fn close_reporting(h: Handle) -> Option<Result<()>> {
     let (slot, others) = shut(h)?;
     if others == 0 {

@@ -140,6 +140,7 @@ impl Socket {
     /// value straight from one match into setsockopt; a value out of
     /// range, an option unknown or missing here, and a failed setsockopt
     /// are reported out of line (`set_opt_checked`, `set_opt_failed`).
+    #[inline]
     pub fn set_opt(&self, opt: i32, value: i64) -> Result<()> {
         // Room for the largest value, a timeval.
         let mut buf = [0i64; 2];

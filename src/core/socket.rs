@@ -200,6 +200,7 @@ impl Socket {
     }
 
     /// `new`, registered: the handle of a socket built in its table slot.
+    #[inline(always)]
     pub fn new_handle(family: i32, socktype: i32, protocol: i32) -> Result<super::handles::Handle> {
         let (sock, base_type, timeout) = open(family, socktype, protocol)?;
         super::handles::insert_new(sock, |sock| {
@@ -641,6 +642,7 @@ impl Socket {
 
     /// `accept_with`, registered: the new connection's handle, its socket
     /// built in its table slot.
+    #[inline(always)]
     pub(crate) fn accept_handle(&self, peer: Option<&mut RawAddr>) -> Result<super::handles::Handle> {
         let sock = self.accept_fd(peer)?;
         let timeout = default_timeout();
