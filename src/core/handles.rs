@@ -271,7 +271,9 @@ fn retire_in_place(slot: &'static Slot) -> std::result::Result<(), (RawFd, i32)>
     // SAFETY: we own the slot (see the state word): nobody else reaches
     // `socket` until EMPTY is set.
     let cell = unsafe { &mut *slot.socket.get() };
-    let plain = cell.as_mut().map(|sock| sock.is_plain().then(|| sock.fd_to_close()));
+    let plain = cell
+        .as_mut()
+        .map(|sock| sock.is_plain().then(|| sock.fd_to_close()));
     let fd = match plain {
         Some(Some(fd)) => {
             // SAFETY: `is_plain`: nothing in the socket owns memory or
@@ -713,7 +715,9 @@ mod tests {
         for keep_watching in [false, true] {
             let h = insert(new_socket()).unwrap();
             let fd = fd_of(h);
-            poller.add(h, super::super::poll::POLYSOCK_POLLIN, 0, 7).unwrap();
+            poller
+                .add(h, super::super::poll::POLYSOCK_POLLIN, 0, 7)
+                .unwrap();
             if !keep_watching {
                 poller.remove(h).unwrap();
             }

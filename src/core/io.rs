@@ -247,14 +247,7 @@ impl Socket {
     ) -> Result<usize> {
         if let (Some(addr::Host::Ipv4(ip, _)), Ok(port)) = (host, u16::try_from(port)) {
             if self.family() == libc::AF_INET && self.tls().is_none() {
-                let sin = libc::sockaddr_in {
-                    sin_family: libc::AF_INET as libc::sa_family_t,
-                    sin_port: port.to_be(),
-                    sin_addr: libc::in_addr {
-                        s_addr: u32::from_ne_bytes(ip.octets()),
-                    },
-                    sin_zero: [0; 8],
-                };
+                let sin = addr::sockaddr_in(ip, port);
                 let n = sendto_in(self.fd(), buf, flags, &sin);
                 if n > 0 {
                     return Ok(n as usize);

@@ -251,7 +251,9 @@ impl Socket {
         fresh: Fresh,
     ) -> Result<Socket> {
         prepare(&sock, timeout, fresh)?;
-        Ok(Socket::build(sock, family, socktype, protocol, timeout, state))
+        Ok(Socket::build(
+            sock, family, socktype, protocol, timeout, state,
+        ))
     }
 
     /// The socket object around `sock`, whose fd is already in the mode
@@ -643,7 +645,10 @@ impl Socket {
     /// `accept_with`, registered: the new connection's handle, its socket
     /// built in its table slot.
     #[inline(always)]
-    pub(crate) fn accept_handle(&self, peer: Option<&mut RawAddr>) -> Result<super::handles::Handle> {
+    pub(crate) fn accept_handle(
+        &self,
+        peer: Option<&mut RawAddr>,
+    ) -> Result<super::handles::Handle> {
         let sock = self.accept_fd(peer)?;
         let timeout = default_timeout();
         prepare(&sock, timeout, ACCEPTED)?;
