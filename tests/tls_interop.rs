@@ -161,31 +161,38 @@ fn openssl(args: &[&str]) -> Peer {
     Peer::spawn(cmd, &format!("openssl {args:?}"))
 }
 
-/// A connection to a server started a moment ago (s_server needs a
-/// moment to listen), with a 20 s timeout.
-fn connect_when_listening(port: i32) -> polysock_t {
-    for _ in 0..100 {
-        let t = ok(polysock_socket(libc::AF_INET, libc::SOCK_STREAM, 0));
-        polysock_settimeout(t, 20_000);
-        if polysock_connect(t, c("127.0.0.1").as_ptr(), port) == 0 {
-            return t;
-        }
-        polysock_close(t);
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("nothing listens on {port}");
+/// openssl s_server with `args`, listening on a port the kernel chose
+/// (`-accept 127.0.0.1:0`), and that port, read from the "ACCEPT
+/// 127.0.0.1:<port>" line it prints once it listens. (A port found free
+/// beforehand could be taken again before s_server binds it: by another
+/// test's s_server, whose single accept then resets our connection, or
+/// as a connection's own source port.)
+fn s_server(args: &[&str]) -> (Peer, i32) {
+    let mut all = vec!["s_server", "-accept", "127.0.0.1:0"];
+    all.extend_from_slice(args);
+    let server = openssl(&all);
+    let line = server.line("ACCEPT ");
+    let port = line
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("s_server's ACCEPT line has no port: {line:?}"));
+    (server, port)
+}
+
+/// A connection to a listening s_server, with a 20 s timeout.
+fn connect_to(port: i32) -> polysock_t {
+    let t = ok(polysock_socket(libc::AF_INET, libc::SOCK_STREAM, 0));
+    polysock_settimeout(t, 20_000);
+    ok(polysock_connect(t, c("127.0.0.1").as_ptr(), port) as i64);
+    t
 }
 
 /// polysock client -> openssl s_server: lines go through, ALPN is agreed,
 /// and s_server sees our close_notify (no "unexpected eof").
 fn client_to_s_server(version_flag: &str, version: i32) {
-    let port = free_port();
-    let accept = format!("127.0.0.1:{port}");
     let (crt, k) = (cert("server"), key("server"));
-    let server = openssl(&[
-        "s_server",
-        "-accept",
-        &accept,
+    let (server, port) = s_server(&[
         "-cert",
         &crt,
         "-key",
@@ -198,7 +205,7 @@ fn client_to_s_server(version_flag: &str, version: i32) {
     ]);
     let cfg = client_config();
     ok(polysock_tls_config_add_alpn(cfg, c("http/1.1").as_ptr()) as i64);
-    let s = connect_when_listening(port);
+    let s = connect_to(port);
     ok(polysock_tls_wrap(s, cfg, c("localhost").as_ptr()) as i64);
     ok(polysock_tls_handshake(s) as i64);
     assert_eq!(polysock_tls_version(s), version);
@@ -743,7 +750,7 @@ fn a_handshake_and_an_echo_driven_through_the_poller_with_timeout_0() {
 /// One request to `openssl s_server -www` (which sends its session tickets
 /// before the page); whether the handshake resumed.
 fn fetch_page(port: i32, cfg: polysock_tls_config_t) -> i32 {
-    let s = connect_when_listening(port);
+    let s = connect_to(port);
     ok(polysock_tls_wrap(s, cfg, c("localhost").as_ptr()) as i64);
     let get = b"GET / HTTP/1.0\r\n\r\n";
     ok(polysock_sendall(
@@ -831,13 +838,9 @@ fn sessions_resume_unless_turned_off() {
     // and 1.2: one config resumes its second connection; with resumption
     // off it never does.
     for version in ["-tls1_3", "-tls1_2"] {
-        let port = free_port();
-        let accept = format!("127.0.0.1:{port}");
         let (crt, k) = (cert("server"), key("server"));
-        let server = openssl(&[
-            "s_server", "-accept", &accept, "-cert", &crt, "-key", &k, "-www", "-naccept", "4",
-            version,
-        ]);
+        let (server, port) =
+            s_server(&["-cert", &crt, "-key", &k, "-www", "-naccept", "4", version]);
         let on = client_config();
         assert_eq!(
             (fetch_page(port, on), fetch_page(port, on)),

@@ -313,16 +313,6 @@ pub fn python_server(server: &str, mode: &str, extra: &[&str]) -> (Peer, i32) {
     (p, port)
 }
 
-/// A port that was free a moment ago (for openssl s_server, which does
-/// not report the one it gets in -quiet mode).
-pub fn free_port() -> i32 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port() as i32
-}
-
 /// The same bytes tls_peer.py's `pattern` makes.
 pub fn pattern(n: usize) -> Vec<u8> {
     let block: Vec<u8> = (0..65536usize)
