@@ -13,7 +13,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -67,6 +69,31 @@ static void clients(int go) {
 static int echo_go_fd;
 static pid_t echo_child;
 
+/* Puts the clients (child) and the server (parent) on CPUs of their own,
+ * the first two this process may use, unless POLYSOCK_BENCH_PIN=0 or
+ * there is one CPU. Why: when the server shares both CPUs with its
+ * clients, the scheduler's clock of the server (CLOCK_PROCESS_CPUTIME_ID,
+ * the per-CPU-second figures) and perf's task-clock over the same section
+ * part by 20-26% for the ring server (about 5% for raw epoll's), so a
+ * per-CPU-second ratio would be one clock's artefact; apart, the two agree
+ * within 5% (benches/instructions.md, "Two clocks"). */
+static void pin_apart(int child) {
+    const char *pin = getenv("POLYSOCK_BENCH_PIN");
+    if (pin && strcmp(pin, "0") == 0) return;
+    cpu_set_t allowed, one;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) < 0 || CPU_COUNT(&allowed) < 2) return;
+    int seen = 0;
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+        if (!CPU_ISSET(cpu, &allowed)) continue;
+        if (seen++ == (child ? 0 : 1)) {
+            CPU_ZERO(&one);
+            CPU_SET(cpu, &one);
+            if (sched_setaffinity(0, sizeof one, &one) < 0) die("sched_setaffinity");
+            return;
+        }
+    }
+}
+
 /* Forks the clients: they connect to echo_port at once (the server
  * accepts them meanwhile) and start on release_clients(). The child runs
  * close_listener first. */
@@ -77,6 +104,7 @@ static void start_clients(void (*close_listener)(void)) {
     fflush(stderr);
     echo_child = fork();
     if (echo_child < 0) die("fork");
+    pin_apart(echo_child == 0);
     if (echo_child == 0) {
         close(go[1]);
         close_listener();
