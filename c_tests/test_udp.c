@@ -317,3 +317,82 @@ TEST(sendto_host_at_the_end_of_a_page) {
     polysock_close(r);
     polysock_close(s);
 }
+
+/* ---- recvfrom and sendto after a first system call that moved nothing ---- */
+
+struct late_send { polysock_t s; int port; const char *data; size_t len; };
+
+/* Sends one datagram 100 ms from now, while the receiver waits. */
+static void *send_late(void *arg) {
+    struct late_send *l = arg;
+    usleep(100 * 1000);
+    CHECK_EQ(polysock_sendto(l->s, l->data, l->len, 0, "127.0.0.1", l->port), (int64_t)l->len);
+    return NULL;
+}
+
+/* An Addr nobody wrote: every byte 0xAB. */
+static int untouched(const polysock_addr *a) {
+    const unsigned char *p = (const unsigned char *)a;
+    for (size_t i = 0; i < sizeof *a; i++)
+        if (p[i] != 0xAB) return 0;
+    return 1;
+}
+
+TEST(recvfrom_after_nothing_came_at_first) {
+    int rport, sport;
+    polysock_t r = udp(&rport), s = udp(&sport);
+    unsigned char buf[16];
+    polysock_addr from;
+    /* The first recvfrom(2) finds nothing (EAGAIN), the call waits for
+     * the datagram that comes meanwhile and takes it, with its sender. */
+    for (int want_from = 1; want_from >= 0; want_from--) {
+        struct late_send l = {s, rport, "late", 4};
+        pthread_t t;
+        CHECK_EQ(pthread_create(&t, NULL, send_late, &l), 0);
+        memset(&from, 0xAB, sizeof from);
+        CHECK_EQ(polysock_recvfrom(r, buf, sizeof buf, 0, want_from ? &from : NULL), 4);
+        CHECK(memcmp(buf, "late", 4) == 0);
+        if (want_from) {
+            CHECK_EQ(from.family, POLYSOCK_AF_INET);
+            CHECK_STR(from.host, "127.0.0.1");
+            CHECK_EQ(from.port, sport);
+        } else {
+            CHECK(untouched(&from));
+        }
+        CHECK_EQ(pthread_join(t, NULL), 0);
+    }
+    /* An empty datagram: the first call moves no bytes and yet succeeds;
+     * its sender is still written. */
+    struct late_send e = {s, rport, "", 0};
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, send_late, &e), 0);
+    memset(&from, 0xAB, sizeof from);
+    CHECK_EQ(polysock_recvfrom(r, buf, sizeof buf, 0, &from), 0);
+    CHECK_STR(from.host, "127.0.0.1");
+    CHECK_EQ(from.port, sport);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    CHECK_EQ(polysock_sendto(s, NULL, 0, 0, "127.0.0.1", rport), 0);
+    memset(&from, 0xAB, sizeof from);
+    CHECK_EQ(polysock_recvfrom(r, buf, sizeof buf, 0, &from), 0);
+    CHECK_EQ(from.port, sport);
+    /* Nothing comes: the timeout, EAGAIN at timeout 0 and with
+     * MSG_DONTWAIT; `from` is written only on success. */
+    CHECK_OK(polysock_settimeout(r, 50));
+    memset(&from, 0xAB, sizeof from);
+    CHECK_ERR(polysock_recvfrom(r, buf, sizeof buf, 0, &from), ETIMEDOUT);
+    CHECK(strstr(polysock_last_error(), "recvfrom") != NULL);
+    CHECK(untouched(&from));
+    CHECK_ERR(polysock_recvfrom(r, buf, sizeof buf, POLYSOCK_MSG_DONTWAIT, &from), EAGAIN);
+    CHECK(untouched(&from));
+    CHECK_OK(polysock_settimeout(r, 0));
+    CHECK_ERR(polysock_recvfrom(r, buf, sizeof buf, 0, &from), EAGAIN);
+    CHECK(untouched(&from));
+    /* And after those failures the next datagram is taken at once. */
+    CHECK_EQ(polysock_sendto(s, "again", 5, 0, "127.0.0.1", rport), 5);
+    CHECK_OK(polysock_settimeout(r, 2000));
+    CHECK_EQ(polysock_recvfrom(r, buf, sizeof buf, 0, &from), 5);
+    CHECK(memcmp(buf, "again", 5) == 0);
+    CHECK_EQ(from.port, sport);
+    polysock_close(r);
+    polysock_close(s);
+}

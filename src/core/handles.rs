@@ -433,12 +433,29 @@ fn evict_stale(slot: &'static Slot, fd: RawFd) -> Result<u64> {
 /// A use of the socket behind a live handle, or EBADF.
 #[inline]
 pub fn get(h: Handle) -> Result<SocketRef> {
-    if let Some((slot, generation)) = lookup(h) {
-        if let Some(r) = enter(slot, |s| is_live(s, generation)) {
-            return Ok(r);
+    let fd = h as u32 as usize;
+    if fd < MAX_FD {
+        if let Some(slot) = slot_at(fd) {
+            // `names` holds across the compare-and-swap that counts us in:
+            // the use starts on the very state that showed h open.
+            if let Some(r) = enter(slot, |s| names(s, h)) {
+                return Ok(r);
+            }
         }
     }
     Err(not_open(h))
+}
+
+/// `is_live` for the slot `h`'s fd selects (`h as u32` below MAX_FD), in
+/// one xor: the handle's whole upper half is compared with the state's
+/// generation (a generation out of range, 0 or a negative handle's,
+/// matches no open slot: `fill` issues 1..=GEN_MAX), and with fd < 2^22
+/// the handle's bits 30 and 31 are 0, so those of the xor are the state's
+/// EMPTY and OPEN.
+#[inline(always)]
+fn names(state: u64, h: Handle) -> bool {
+    const { assert!(MAX_FD <= EMPTY as usize) };
+    (state ^ h as u64) >> 30 == OPEN >> 30
 }
 
 /// Whether `h` is an open handle at this moment, without taking a use,
@@ -454,10 +471,7 @@ pub(crate) fn peek(h: Handle) -> Option<Mark> {
         return None;
     }
     let state = slot_at(fd)?.state.load(Ordering::Acquire);
-    // `is_live` in one xor: the handle's whole upper half is compared (a
-    // generation out of range, a negative handle, matches no slot), and
-    // with fd < 2^22 bits 30 and 31 are the state's EMPTY and OPEN.
-    ((state ^ h as u64) >> 30 == OPEN >> 30).then_some(Mark(state as u32))
+    names(state, h).then_some(Mark(state as u32))
 }
 
 /// What `peek` saw of a slot besides its liveness; or-ed over slots,
@@ -683,6 +697,16 @@ mod tests {
             h ^ (1 << 32),
         ] {
             assert_eq!(peek(bad), None, "{bad:#x}");
+            assert_eq!(get(bad).err().map(|e| e.code()), Some(libc::EBADF));
+        }
+        // A handle whose fd is beyond the table, or whose generation is
+        // one its slot never issued (the slot's and 0 beyond GEN_MAX).
+        let gen_of = |h: Handle| (h as u64) >> 32;
+        for bad in [
+            h | MAX_FD as i64,
+            (h & 0xffff_ffff) | (((gen_of(h) + GEN_MAX + 1) as i64) << 32),
+        ] {
+            assert!(get(bad).is_err(), "{bad:#x}");
         }
         close(h);
         assert_eq!(peek(h), None);

@@ -320,7 +320,8 @@ impl Socket {
 
     /// Receives once, and writes the sender's address to `from` if given
     /// (none, family 0, for bytes the buffered reader held); `from` is
-    /// written only on success.
+    /// written only on success. Inlined into its caller, like sendto.
+    #[inline(always)]
     pub fn recvfrom(
         &self,
         buf: &mut [MaybeUninit<u8>],
@@ -371,30 +372,85 @@ impl Socket {
                 return Ok(n);
             }
         }
-        let fd = self.fd();
-        let (ptr, len) = (buf.as_mut_ptr(), buf.len());
+        // The sender's storage stays uninitialised: the kernel writes it.
         let mut storage = MaybeUninit::<libc::sockaddr_storage>::uninit();
-        let max_len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        let mut sa_len = max_len;
-        let (sa_ptr, sa_len_ptr) = match want {
-            true => (storage.as_mut_ptr(), &raw mut sa_len),
-            false => (std::ptr::null_mut(), std::ptr::null_mut()),
+        let mut sa_len = 0;
+        let from = match want {
+            true => RecvFrom {
+                sa: storage.as_mut_ptr(),
+                len: &raw mut sa_len,
+            },
+            false => RecvFrom {
+                sa: std::ptr::null_mut(),
+                len: std::ptr::null_mut(),
+            },
         };
-        let n = self.retry(op, libc::POLLIN, flags, &mut None, || {
-            // SAFETY: ptr is valid for len bytes; sa_ptr (NULL or) for
-            // max_len bytes, its length at sa_len_ptr.
-            unsafe {
-                if !sa_len_ptr.is_null() {
-                    *sa_len_ptr = max_len;
-                }
-                libc::recvfrom(fd, ptr.cast(), len, flags, sa_ptr.cast(), sa_len_ptr)
-            }
-        })?;
+        let (ptr, len) = (buf.as_mut_ptr().cast(), buf.len());
+        // The first recvfrom(2) inline: only a call that moved nothing
+        // (an empty datagram, an error, a wait) goes on out of line.
+        // SAFETY: ptr is valid for writes of len bytes; `from` as built.
+        let n = match unsafe { from.recv(self.fd(), ptr, len, flags) } {
+            n if n > 0 => n as usize,
+            n => self.recvfrom_after(n, op, ptr, len, flags, from)?,
+        };
         if want {
             // The kernel initialised sa_len bytes of storage.
             sender(Some((&storage, sa_len)));
         }
         Ok(n)
+    }
+
+    /// `recvfrom_with` after a first recvfrom(2) that returned `n` (0 or
+    /// less): the rest of `retry`, from that result.
+    #[cold]
+    #[inline(never)]
+    fn recvfrom_after(
+        &self,
+        n: isize,
+        op: &str,
+        ptr: *mut libc::c_void,
+        len: usize,
+        flags: i32,
+        from: RecvFrom,
+    ) -> Result<usize> {
+        let fd = self.fd();
+        self.retry_from(n, op, libc::POLLIN, flags, &mut None, || {
+            // SAFETY: as for the first call (`recvfrom_with`).
+            unsafe { from.recv(fd, ptr, len, flags) }
+        })
+    }
+}
+
+/// Where recvfrom(2) writes the sender: a sockaddr_storage and its length,
+/// or both NULL when the sender is not wanted (the kernel then copies none).
+#[derive(Clone, Copy)]
+struct RecvFrom {
+    sa: *mut libc::sockaddr_storage,
+    len: *mut libc::socklen_t,
+}
+
+impl RecvFrom {
+    /// One recvfrom(2) into `ptr`, the sender's room reset to a whole
+    /// sockaddr_storage first (each call's kernel sees the full size).
+    ///
+    /// # Safety
+    /// `ptr` is valid for writes of `len` bytes; `sa` and `len` are both
+    /// NULL or both valid for writes.
+    #[inline(always)]
+    unsafe fn recv(
+        self,
+        fd: std::os::fd::RawFd,
+        ptr: *mut libc::c_void,
+        len: usize,
+        flags: i32,
+    ) -> isize {
+        // SAFETY: see above.
+        unsafe {
+            if !self.len.is_null() {
+                *self.len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            }
+            libc::recvfrom(fd, ptr, len, flags, self.sa.cast(), self.len)
+        }
     }
 }
 
