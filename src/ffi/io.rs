@@ -4,7 +4,7 @@
 use super::socket::polysock_t;
 use super::{boundary, buf_in, buf_out, count, opt_str, ret, with, with_progress};
 use crate::core::addr::{Addr, Host, ipv4_of_c};
-use crate::core::error::{Result, fail};
+use crate::core::error::{Error, Result, fail};
 use std::ffi::{c_char, c_void};
 
 /// Sends up to `len` bytes of `buf` once, waiting as the socket's timeout
@@ -134,9 +134,17 @@ pub extern "C" fn polysock_recvfrom(
 }
 
 /// A zero-length receive could not tell "no data" from end of stream.
+#[inline]
 fn nonempty<'a, T>(op: &str, b: &'a mut [T]) -> Result<&'a mut [T]> {
     if b.is_empty() {
-        return fail!(libc::EINVAL, "{op}: buffer length is 0");
+        return Err(empty_buffer(op));
     }
     Ok(b)
+}
+
+/// `nonempty`'s error, out of line (see ffi::too_long).
+#[cold]
+#[inline(never)]
+fn empty_buffer(op: &str) -> Error {
+    Error::new(libc::EINVAL, format_args!("{op}: buffer length is 0"))
 }

@@ -4,7 +4,7 @@
 //! instead of unwinding into C. Pointer arguments go through the checked
 //! helpers below, which turn NULL or oversized lengths into EINVAL.
 
-use crate::core::error::{Progress, Result, fail};
+use crate::core::error::{Error, Progress, Result, fail};
 use crate::core::handles::{self, Handle};
 use crate::core::socket::Socket;
 use std::ffi::{CStr, c_char};
@@ -132,35 +132,52 @@ pub(crate) fn out<'a, T>(op: &str, what: &str, p: *mut T) -> Result<&'a mut T> {
 
 pub(crate) fn check_len(op: &str, len: usize) -> Result<()> {
     if len > isize::MAX as usize {
-        return fail!(
-            libc::EINVAL,
-            "{op}: length {len} is too large (a negative length cast to size_t?)"
-        );
+        return Err(too_long(op, len));
     }
     Ok(())
 }
 
+// The argument checks' errors, out of line and given `op` by value: the
+// data calls' usual path then builds no formatting arguments (LLVM
+// otherwise stores the op's text to the stack on every call).
+#[cold]
+#[inline(never)]
+fn too_long(op: &str, len: usize) -> Error {
+    Error::new(
+        libc::EINVAL,
+        format_args!("{op}: length {len} is too large (a negative length cast to size_t?)"),
+    )
+}
+
+#[cold]
+#[inline(never)]
+fn null_buffer(op: &str) -> Error {
+    Error::new(libc::EINVAL, format_args!("{op}: buffer is NULL"))
+}
+
 /// A caller's input buffer. NULL is accepted only with length 0.
+#[inline]
 pub(crate) fn buf_in<'a>(op: &str, p: *const u8, len: usize) -> Result<&'a [u8]> {
     check_len(op, len)?;
     if len == 0 {
         return Ok(&[]);
     }
     if p.is_null() {
-        return fail!(libc::EINVAL, "{op}: buffer is NULL");
+        return Err(null_buffer(op));
     }
     // SAFETY: the caller guarantees p is readable for len bytes.
     Ok(unsafe { std::slice::from_raw_parts(p, len) })
 }
 
 /// A caller's output buffer (may be uninitialised). NULL only with length 0.
+#[inline]
 pub(crate) fn buf_out<'a>(op: &str, p: *mut u8, len: usize) -> Result<&'a mut [MaybeUninit<u8>]> {
     check_len(op, len)?;
     if len == 0 {
         return Ok(&mut []);
     }
     if p.is_null() {
-        return fail!(libc::EINVAL, "{op}: buffer is NULL");
+        return Err(null_buffer(op));
     }
     // SAFETY: the caller guarantees p is writable for len bytes.
     Ok(unsafe { std::slice::from_raw_parts_mut(p.cast(), len) })
