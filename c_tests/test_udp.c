@@ -396,3 +396,21 @@ TEST(recvfrom_after_nothing_came_at_first) {
     polysock_close(r);
     polysock_close(s);
 }
+
+TEST(sendto_a_literal_the_kernel_refuses) {
+    int rport, sport;
+    polysock_t r = udp(&rport), s = udp(&sport);
+    /* The first sendto(2) fails: its error comes back with the
+     * destination, and the next send goes as usual. */
+    CHECK_ERR(polysock_sendto(s, "x", 1, 0, "127.0.0.1", 0), EINVAL);
+    CHECK(strstr(polysock_last_error(), "sendto 127.0.0.1:0") != NULL);
+    static unsigned char big[70000];
+    CHECK_ERR(polysock_sendto(s, big, sizeof big, 0, "127.0.0.1", rport), EMSGSIZE);
+    char want[64];
+    snprintf(want, sizeof want, "sendto 127.0.0.1:%d", rport);
+    CHECK(strstr(polysock_last_error(), want) != NULL);
+    CHECK_EQ(polysock_sendto(s, "y", 1, 0, "127.0.0.1", rport), 1);
+    CHECK_EQ(recv_tag(r, 2000, sport), 'y');
+    polysock_close(r);
+    polysock_close(s);
+}

@@ -245,17 +245,40 @@ impl Socket {
         host: Option<addr::Host<'_>>,
         port: i32,
     ) -> Result<usize> {
-        if let (Some(addr::Host::Ipv4(ip, _)), Ok(port)) = (host, u16::try_from(port)) {
-            if self.family() == libc::AF_INET && self.tls().is_none() {
+        let Some(addr::Host::Ipv4(ip, text)) = host else {
+            return self.sendto_general(buf, flags, host, port);
+        };
+        match u16::try_from(port) {
+            Ok(port) if self.family() == libc::AF_INET && self.tls().is_none() => {
                 let sin = addr::sockaddr_in(ip, port);
                 let n = sendto_in(self.fd(), buf, flags, &sin);
-                if n > 0 {
-                    return Ok(n as usize);
-                }
-                return self.sendto_in_after(n, buf, flags, &sin);
+                let n = match n {
+                    n if n > 0 => n as usize,
+                    // Taken apart here, not passed through: the fast
+                    // path's count then stays in a register instead of
+                    // going through the memory the cold call writes.
+                    n => self.sendto_in_after(n, buf, flags, &sin)?,
+                };
+                Ok(n)
             }
+            _ => self.sendto_literal(buf, flags, ip, text, port),
         }
-        self.sendto_general(buf, flags, host, port)
+    }
+
+    /// sendto_general for an IPv4 literal the fast path does not take,
+    /// given in registers: a `Host` built on the fast path for this call
+    /// was stored to the stack on every sendto.
+    #[cold]
+    #[inline(never)]
+    fn sendto_literal(
+        &self,
+        buf: &[u8],
+        flags: i32,
+        ip: std::net::Ipv4Addr,
+        text: &str,
+        port: i32,
+    ) -> Result<usize> {
+        self.sendto_general(buf, flags, Some(addr::Host::Ipv4(ip, text)), port)
     }
 
     /// sendto's fast path after a first sendto(2) that returned `n` (0 or

@@ -101,12 +101,14 @@ pub extern "C" fn polysock_sendto(
     boundary! {
         ret(with(h, |s| {
             let data = buf_in("sendto", buf.cast(), len)?;
+            // Two calls of the inlined sendto: the literal's knows its host
+            // is IPv4, so its fast path builds no `Host` in memory.
             // SAFETY: `host` is NULL or a NUL-terminated string (documented).
-            let host = match unsafe { ipv4_of_c(host) } {
-                Some((ip, text)) => Some(Host::Ipv4(ip, text)),
-                None => opt_str("sendto", "host", host)?.map(Host::Text),
+            let n = match unsafe { ipv4_of_c(host) } {
+                Some((ip, text)) => s.sendto(data, flags, Some(Host::Ipv4(ip, text)), port)?,
+                None => s.sendto(data, flags, opt_str("sendto", "host", host)?.map(Host::Text), port)?,
             };
-            s.sendto(data, flags, host, port).map(count)
+            Ok(count(n))
         }))
     }
 }
