@@ -2,7 +2,7 @@
 //! MSG_NOSIGNAL (a vanished peer is EPIPE, never SIGPIPE).
 
 use super::socket::polysock_t;
-use super::{boundary, buf_in, buf_out, count, opt_str, ret, with, with_progress};
+use super::{boundary, buf_in, buf_out, call, count, opt_str, ret, with, with_progress};
 use crate::core::addr::{Addr, Host, ipv4_of_c};
 use crate::core::error::{Error, Result, fail};
 use std::ffi::{c_char, c_void};
@@ -99,7 +99,7 @@ pub extern "C" fn polysock_sendto(
     port: i32,
 ) -> i64 {
     boundary! {
-        ret(with(h, |s| {
+        call(h, |s| {
             let data = buf_in("sendto", buf.cast(), len)?;
             // Two calls of the inlined sendto: the literal's knows its host
             // is IPv4, so its fast path builds no `Host` in memory.
@@ -109,7 +109,7 @@ pub extern "C" fn polysock_sendto(
                 None => s.sendto(data, flags, opt_str("sendto", "host", host)?.map(Host::Text), port)?,
             };
             Ok(count(n))
-        }))
+        })
     }
 }
 
@@ -127,11 +127,11 @@ pub extern "C" fn polysock_recvfrom(
     from: *mut Addr,
 ) -> i64 {
     boundary! {
-        ret(with(h, |s| {
+        call(h, |s| {
             let out = nonempty("recvfrom", buf_out("recvfrom", buf.cast(), len)?)?;
             // SAFETY: a non-NULL `from` is valid for writes (documented).
             s.recvfrom(out, flags, unsafe { from.as_mut() }).map(count)
-        }))
+        })
     }
 }
 

@@ -83,6 +83,17 @@ pub(crate) fn status(r: Result<()>) -> i32 {
     ret(r.map(|()| 0))
 }
 
+/// `ret(with(h, f))`, with the C value made while the socket's use is
+/// still held: the usual path then carries no "it failed" flag past the
+/// use's release, and a dead handle's error goes straight out of line.
+#[inline(always)]
+pub(crate) fn call<T: Failure>(h: Handle, f: impl FnOnce(&Socket) -> Result<T>) -> T {
+    match handles::get(h) {
+        Ok(sock) => ret(f(&sock)),
+        Err(e) => failed(e),
+    }
+}
+
 /// Runs `f` on the socket behind `h` (EBADF for a dead handle).
 pub(crate) fn with<T>(h: Handle, f: impl FnOnce(&Socket) -> Result<T>) -> Result<T> {
     let sock = handles::get(h)?;
