@@ -104,8 +104,13 @@ TEST(tls_echo_and_queries) {
     /* The server's close_notify: a clean end of stream. */
     CHECK_EQ(polysock_recv(c, buf, sizeof buf, 0), 0);
     CHECK_EQ(polysock_recv(c, buf, sizeof buf, 0), 0); /* and stays ended */
-    /* sendto would bypass the encryption. */
+    /* sendto and recvfrom would bypass the encryption. */
     CHECK_ERR(polysock_sendto(c, "x", 1, 0, "127.0.0.1", 9), EOPNOTSUPP);
+    CHECK(strstr(polysock_last_error(), "sendto: not available on a TLS stream") != NULL);
+    polysock_addr from;
+    CHECK_ERR(polysock_recvfrom(c, buf, sizeof buf, 0, &from), EOPNOTSUPP);
+    CHECK(strstr(polysock_last_error(), "recvfrom: not available on a TLS stream") != NULL);
+    CHECK_ERR(polysock_recvfrom(c, buf, sizeof buf, 0, NULL), EOPNOTSUPP);
     pthread_join(t, NULL);
     polysock_close(c);
     CHECK_OK(polysock_tls_config_free(cfg));

@@ -354,8 +354,11 @@ pub(crate) fn parse_ipv4(text: &[u8]) -> Option<Ipv4Addr> {
     if !(7..=15).contains(&text.len()) {
         return None;
     }
-    let (head, tail) = ends(text);
+    // The thread-local first: its lookup is a call (__tls_get_addr in a
+    // shared library), and the text's words, read after it, then need no
+    // saving across it.
     let memo = LAST_IPV4.with(Cell::get);
+    let (head, tail) = ends(text);
     if memo.len == text.len() && memo.head == head && memo.tail == tail {
         return Some(Ipv4Addr::from(memo.ip));
     }

@@ -693,15 +693,24 @@ impl Socket {
     }
 
     /// EOPNOTSUPP for calls that would bypass the TLS session.
+    #[inline]
     pub(crate) fn refuse_tls(&self, op: &str) -> Result<()> {
         if self.tls().is_some() {
-            return fail!(
-                libc::EOPNOTSUPP,
-                "{op}: not available on a TLS stream (it would bypass the encryption)"
-            );
+            return Err(refused_on_tls(op));
         }
         Ok(())
     }
+}
+
+/// `refuse_tls`'s error, out of line and given `op` by value: the data
+/// calls' usual path then stores no formatting arguments for it.
+#[cold]
+#[inline(never)]
+fn refused_on_tls(op: &str) -> Error {
+    Error::new(
+        libc::EOPNOTSUPP,
+        format_args!("{op}: not available on a TLS stream (it would bypass the encryption)"),
+    )
 }
 
 #[cfg(test)]
