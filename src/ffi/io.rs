@@ -2,7 +2,7 @@
 //! MSG_NOSIGNAL (a vanished peer is EPIPE, never SIGPIPE).
 
 use super::socket::polysock_t;
-use super::{boundary, buf_in, buf_out, call, count, opt_str, ret, with, with_progress};
+use super::{boundary, buf_in, buf_out, call, count, opt_str, with_progress};
 use crate::core::addr::{Addr, Host, ipv4_of_c};
 use crate::core::error::{Error, Result, fail};
 use std::ffi::{c_char, c_void};
@@ -15,7 +15,7 @@ use std::ffi::{c_char, c_void};
 /// peer closed), ECONNRESET, EAGAIN (timeout 0, no room), ETIMEDOUT.
 #[unsafe(no_mangle)]
 pub extern "C" fn polysock_send(h: polysock_t, buf: *const c_void, len: usize, flags: i32) -> i64 {
-    boundary! { ret(with(h, |s| s.send(buf_in("send", buf.cast(), len)?, flags).map(count))) }
+    boundary! { call(h, |s| s.send(buf_in("send", buf.cast(), len)?, flags).map(count)) }
 }
 
 /// Sends all `len` bytes, within one deadline: the socket's timeout covers
@@ -33,10 +33,10 @@ pub extern "C" fn polysock_sendall(
     sent: *mut usize,
 ) -> i64 {
     boundary! {
-        ret(with(h, |s| {
+        call(h, |s| {
             let data = buf_in("sendall", buf.cast(), len)?;
             with_progress(s.sendall(data, flags), sent).map(count)
-        }))
+        })
     }
 }
 
@@ -51,10 +51,10 @@ pub extern "C" fn polysock_sendall(
 #[unsafe(no_mangle)]
 pub extern "C" fn polysock_recv(h: polysock_t, buf: *mut c_void, len: usize, flags: i32) -> i64 {
     boundary! {
-        ret(with(h, |s| {
+        call(h, |s| {
             let out = nonempty("recv", buf_out("recv", buf.cast(), len)?)?;
             s.recv(out, flags).map(count)
-        }))
+        })
     }
 }
 
@@ -73,14 +73,14 @@ pub extern "C" fn polysock_recv_exact(
     received: *mut usize,
 ) -> i64 {
     boundary! {
-        ret(with(h, |s| {
+        call(h, |s| {
             let out = nonempty("recv_exact", buf_out("recv_exact", buf.cast(), len)?)?;
             let n = with_progress(s.recv_exact(out, flags), received)?;
             if n < len {
                 return fail!(crate::core::error::POLYSOCK_EEOF, "recv_exact: the peer closed after {n} of {len} bytes");
             }
             Ok(count(n))
-        }))
+        })
     }
 }
 
