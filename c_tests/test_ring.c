@@ -871,8 +871,13 @@ static void body_cross_thread(uint32_t flags) {
 TEST(submit_from_another_thread_wakes_reap) { for (int b = first_backend(); b < last_backend() && b < 2; b++) body_cross_thread(backends_[b]); }
 
 static int64_t other_thread_result_;
+static int other_thread_errno_;
+static char other_thread_message_[256];
 static void *other_thread_run(void *p) {
     other_thread_result_ = polysock_ring_timeout(*(polysock_ring_t *)p, 1, 1);
+    /* The error is per thread: read it here. */
+    other_thread_errno_ = polysock_errno();
+    snprintf(other_thread_message_, sizeof other_thread_message_, "%s", polysock_last_error());
     return NULL;
 }
 
@@ -883,6 +888,9 @@ TEST(single_thread_ring_refuses_other_threads) {
         CHECK_EQ(pthread_create(&t, NULL, other_thread_run, &r), 0);
         pthread_join(t, NULL);
         CHECK_EQ(other_thread_result_, -1);
+        CHECK_EQ(other_thread_errno_, EPERM);
+        CHECK_STR(other_thread_message_,
+                  "ring_timeout: this ring was created with POLYSOCK_RING_SINGLE_THREAD by another thread: Operation not permitted");
         CHECK_OK(polysock_ring_timeout(r, 1, 2));
         polysock_ring_completion e = reap_one(r);
         CHECK_EQ(e.user, 2);

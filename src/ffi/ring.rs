@@ -6,10 +6,9 @@ use super::msg::{bufs, dest, polysock_mmsg};
 use super::socket::polysock_t;
 use super::{boundary, count, req_str, ret, status};
 use crate::core::error::{Result, fail};
-use crate::core::ring::{self, Completion, MsgOut, POLYSOCK_RING_MAX_GROUPS, Ring};
+use crate::core::ring::{self, Completion, MsgOut, POLYSOCK_RING_MAX_GROUPS, RingRef};
 use std::ffi::{c_char, c_void};
 use std::mem::MaybeUninit;
-use std::sync::Arc;
 
 /// A ring id: a positive integer below 2^53 (exact in a double), never
 /// equal to a socket handle or a poller id. Functions that create one
@@ -17,7 +16,7 @@ use std::sync::Arc;
 #[allow(non_camel_case_types)]
 pub type polysock_ring_t = i64;
 
-fn get(op: &str, r: polysock_ring_t) -> Result<Arc<Ring>> {
+fn get(op: &str, r: polysock_ring_t) -> Result<RingRef> {
     ring::get(op, r)
 }
 

@@ -29,11 +29,15 @@ use super::io::NOSIGNAL;
 use super::msg::Bufs;
 use bufs::{Group, Groups};
 use ops::{Fds, Kind, Ops, Sendfile, Timespec};
+use std::cell::Cell;
+use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::mem::MaybeUninit;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::ThreadId;
 
 /// polysock_ring_create flag: use the epoll emulation even where io_uring
 /// works (tests; a seccomp policy that lets io_uring_setup through but not
@@ -140,7 +144,7 @@ pub struct Ring {
     /// What a reap waits on without holding the lock.
     waiter: Waiter,
     /// POLYSOCK_RING_SINGLE_THREAD: the only thread allowed.
-    owner: Option<std::thread::ThreadId>,
+    owner: Option<ThreadId>,
     /// Set by destroy: a thread still holding the ring (waiting in reap)
     /// gets EBADF.
     destroyed: AtomicBool,
@@ -152,6 +156,24 @@ enum Waiter {
     #[cfg(target_os = "linux")]
     Uring(RawFd),
     Poller(Arc<super::poller::Poller>),
+}
+
+/// The calling thread's id, remembered in a thread-local: a call to
+/// `thread::current()` takes (and drops) a reference to the thread's handle.
+#[inline]
+fn this_thread() -> ThreadId {
+    thread_local! {
+        static ME: Cell<Option<ThreadId>> = const { Cell::new(None) };
+    }
+    #[cold]
+    fn first(me: &Cell<Option<ThreadId>>) -> ThreadId {
+        let id = std::thread::current().id();
+        me.set(Some(id));
+        id
+    }
+    // A const thread-local with no drop is there for the thread's whole
+    // life: `with` never fails.
+    ME.with(|me| me.get().unwrap_or_else(|| first(me)))
 }
 
 /// The op name and a handle's socket, ready for ring operations: checked
@@ -189,7 +211,7 @@ impl Ring {
         let single = flags & POLYSOCK_RING_SINGLE_THREAD != 0;
         let emulate = flags & POLYSOCK_RING_EMULATE != 0
             || std::env::var_os("POLYSOCK_RING").is_some_and(|v| v == "epoll");
-        let owner = single.then(|| std::thread::current().id());
+        let owner = single.then(this_thread);
         #[cfg(target_os = "linux")]
         if !emulate {
             if let Some(u) = uring::Uring::new(entries, single)? {
@@ -215,7 +237,7 @@ impl Ring {
 
     fn lock(&self, op: &str) -> Result<MutexGuard<'_, State>> {
         if let Some(owner) = self.owner {
-            if std::thread::current().id() != owner {
+            if this_thread() != owner {
                 return fail!(
                     libc::EPERM,
                     "{op}: this ring was created with POLYSOCK_RING_SINGLE_THREAD by another thread"
@@ -799,21 +821,38 @@ const MAX_RINGS: usize = 1024;
 const ID_TAG: i64 = 1 << 30;
 const GEN_MAX: u32 = (1 << 21) - 1;
 
+// A slot's state word, as in handles.rs: generation in bits 32.., OPEN
+// (calls may start), EMPTY (create may fill it), and the number of calls
+// using the ring. Neither flag, with uses: destroyed, the last use frees
+// it; neither and no uses: one thread owns the slot (a create filling it,
+// that last use emptying it). A lookup is one compare-and-swap in and one
+// subtraction out: no lock, and no reference count in the Ring itself.
+const OPEN: u64 = 1 << 31;
+const EMPTY: u64 = 1 << 30;
+const USERS: u64 = EMPTY - 1;
+
 struct RSlot {
-    generation: u32,
-    ring: Option<Arc<Ring>>,
+    state: AtomicU64,
+    /// Written only by the create that claimed the slot, taken out only by
+    /// the last use of its destroyed ring; read by uses, which exist only
+    /// while it is full.
+    ring: UnsafeCell<Option<Box<Ring>>>,
 }
 
-static RINGS: [Mutex<RSlot>; MAX_RINGS] = [const {
-    Mutex::new(RSlot {
-        generation: 0,
-        ring: None,
+// SAFETY: `ring` is only accessed under the protocol above, which `state`
+// orders; Ring is Send + Sync.
+unsafe impl Sync for RSlot {}
+
+/// One slot per cache line: threads on different rings share none.
+#[repr(align(64))]
+struct Padded(RSlot);
+
+static RINGS: [Padded; MAX_RINGS] = [const {
+    Padded(RSlot {
+        state: AtomicU64::new(EMPTY),
+        ring: UnsafeCell::new(None),
     })
 }; MAX_RINGS];
-
-fn rslot(i: usize) -> MutexGuard<'static, RSlot> {
-    RINGS[i].lock().unwrap_or_else(|p| p.into_inner())
-}
 
 fn split(id: RingId) -> Option<(usize, u32)> {
     if !(0..1 << 53).contains(&id) || id & (1 << 31) != 0 || id & ID_TAG == 0 {
@@ -824,20 +863,111 @@ fn split(id: RingId) -> Option<(usize, u32)> {
     (index < MAX_RINGS && generation != 0).then_some((index, generation))
 }
 
+/// A use of a ring: it is not freed while this exists (a destroy meanwhile
+/// makes its calls fail with EBADF).
+pub struct RingRef {
+    slot: &'static RSlot,
+    ring: NonNull<Ring>,
+}
+
+impl std::ops::Deref for RingRef {
+    type Target = Ring;
+    #[inline]
+    fn deref(&self) -> &Ring {
+        // SAFETY: our use keeps the slot's ring in place (see RSlot).
+        unsafe { self.ring.as_ref() }
+    }
+}
+
+impl Drop for RingRef {
+    #[inline]
+    fn drop(&mut self) {
+        release(self.slot);
+    }
+}
+
+/// Ends one use; the last use of a destroyed ring frees it.
+#[inline]
+fn release(slot: &'static RSlot) {
+    let before = slot.state.fetch_sub(1, Ordering::AcqRel);
+    if before & OPEN == 0 && before & USERS == 1 {
+        retire(slot);
+    }
+}
+
+/// The last use of a destroyed ring: frees it and empties the slot.
+#[cold]
+#[inline(never)]
+fn retire(slot: &'static RSlot) {
+    // SAFETY: destroyed with no use left, the slot is ours (see the state
+    // word) until EMPTY is set.
+    let ring = unsafe { (*slot.ring.get()).take() };
+    let state = slot.state.load(Ordering::Relaxed);
+    slot.state.store(state | EMPTY, Ordering::Release);
+    drop(ring);
+}
+
+/// Counts a use into the slot while its state, without the use count, is
+/// `want`, taking OPEN away too if `destroy`.
+#[inline]
+fn enter(slot: &'static RSlot, want: u64, destroy: bool) -> Option<RingRef> {
+    let mut state = slot.state.load(Ordering::Acquire);
+    while state & !USERS == want {
+        if state & USERS == USERS {
+            // 2^30 uses: room for ours soon.
+            std::thread::yield_now();
+            state = slot.state.load(Ordering::Acquire);
+            continue;
+        }
+        let next = (state + 1) & !if destroy { OPEN } else { 0 };
+        match slot
+            .state
+            .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => {
+                // SAFETY: an open slot is full; our use keeps it so.
+                return match unsafe { (*slot.ring.get()).as_deref() } {
+                    Some(ring) => Some(RingRef {
+                        slot,
+                        ring: NonNull::from(ring),
+                    }),
+                    None => {
+                        release(slot);
+                        None
+                    }
+                };
+            }
+            Err(now) => state = now,
+        }
+    }
+    None
+}
+
 /// Creates a ring and issues its id.
 pub fn create(entries: u32, flags: u32) -> Result<RingId> {
-    let r = Arc::new(Ring::new(entries, flags)?);
-    for i in 0..MAX_RINGS {
-        let mut s = rslot(i);
-        if s.ring.is_none() {
-            s.generation = if s.generation >= GEN_MAX {
-                1
-            } else {
-                s.generation + 1
-            };
-            s.ring = Some(r);
-            return Ok((i64::from(s.generation) << 32) | ID_TAG | i as i64);
+    let r = Box::new(Ring::new(entries, flags)?);
+    for (i, p) in RINGS.iter().enumerate() {
+        let slot = &p.0;
+        let state = slot.state.load(Ordering::Acquire);
+        // Claim it: EMPTY -> owned (no flags, no uses). Only creates
+        // change an empty slot: a failed claim lost it to another.
+        if state & EMPTY == 0
+            || slot
+                .state
+                .compare_exchange(state, state & !EMPTY, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+        {
+            continue;
         }
+        // SAFETY: we own the slot; `retire` left it None.
+        unsafe { *slot.ring.get() = Some(r) };
+        let generation = match (state >> 32) as u32 {
+            g if g >= GEN_MAX => 1,
+            g => g + 1,
+        };
+        slot.state
+            .store((u64::from(generation) << 32) | OPEN, Ordering::Release);
+        return Ok((i64::from(generation) << 32) | ID_TAG | i as i64);
     }
     fail!(
         libc::EMFILE,
@@ -846,33 +976,31 @@ pub fn create(entries: u32, flags: u32) -> Result<RingId> {
 }
 
 /// The ring behind an id, or EBADF.
-pub fn get(op: &str, id: RingId) -> Result<Arc<Ring>> {
+#[inline]
+pub fn get(op: &str, id: RingId) -> Result<RingRef> {
     if let Some((i, generation)) = split(id) {
-        let s = rslot(i);
-        if s.generation == generation {
-            if let Some(r) = &s.ring {
-                return Ok(Arc::clone(r));
-            }
+        if let Some(r) = enter(&RINGS[i].0, (u64::from(generation) << 32) | OPEN, false) {
+            return Ok(r);
         }
     }
+    not_a_ring(op, id)
+}
+
+#[cold]
+#[inline(never)]
+fn not_a_ring(op: &str, id: RingId) -> Result<RingRef> {
     fail!(libc::EBADF, "{op}: {id} is not an open ring")
 }
 
 /// Destroys a ring: cancels its operations, closes the sockets its
-/// accepts made that were never reaped, frees its buffers. A destroyed or
-/// unknown id is harmless: false.
+/// accepts made that were never reaped, frees its buffers (with its last
+/// use). A destroyed or unknown id is harmless: false.
 pub fn destroy(id: RingId) -> bool {
     let Some((i, generation)) = split(id) else {
         return false;
     };
-    let taken = {
-        let mut s = rslot(i);
-        if s.generation != generation {
-            return false;
-        }
-        s.ring.take()
-    };
-    match taken {
+    // No new use from here on; ours is counted in.
+    match enter(&RINGS[i].0, (u64::from(generation) << 32) | OPEN, true) {
         Some(r) => {
             r.shut();
             true
@@ -914,5 +1042,100 @@ impl Ring {
                 b.ops.release(i);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_use_outlives_destroy_and_stale_ids_stay_ebadf() {
+        let id = create(4, POLYSOCK_RING_EMULATE).unwrap();
+        let held = get("t", id).unwrap();
+        assert!(destroy(id));
+        assert!(!destroy(id), "destroying twice is harmless");
+        // The held use still reaches the ring, which refuses work.
+        let e = held.timeout(1, 1).unwrap_err();
+        assert_eq!(e.code(), libc::EBADF);
+        assert_eq!(
+            e.context(),
+            "ring_timeout: the ring was destroyed by another thread"
+        );
+        let e = get("ring_submit", id).err().unwrap();
+        assert_eq!(e.code(), libc::EBADF);
+        assert_eq!(
+            e.context(),
+            format!("ring_submit: {id} is not an open ring")
+        );
+        // Its slot is not reused while the use lasts.
+        let other = create(4, POLYSOCK_RING_EMULATE).unwrap();
+        assert_ne!(other & (ID_TAG - 1), id & (ID_TAG - 1));
+        drop(held);
+        // Freed: the slot is reusable, with a new generation.
+        let again: Vec<_> = (0..2)
+            .map(|_| create(4, POLYSOCK_RING_EMULATE).unwrap())
+            .collect();
+        assert!(!again.contains(&id));
+        assert!(get("t", id).is_err());
+        for r in again.into_iter().chain([other]) {
+            assert!(get("t", r).is_ok());
+            assert!(destroy(r));
+        }
+    }
+
+    #[test]
+    fn racing_lookups_and_destroys_never_reach_a_freed_ring() {
+        // Threads call through ids while others are destroyed and made
+        // anew in their slots; every lookup finds a live ring or EBADF.
+        let stop = AtomicBool::new(false);
+        let ids: [std::sync::atomic::AtomicI64; 4] =
+            std::array::from_fn(|_| create(2, POLYSOCK_RING_EMULATE).unwrap().into());
+        std::thread::scope(|s| {
+            for t in 0..3 {
+                let (ids, stop) = (&ids, &stop);
+                s.spawn(move || {
+                    let mut out = [MaybeUninit::uninit(); 2];
+                    let mut i = t;
+                    while !stop.load(Ordering::Relaxed) {
+                        let id = ids[i % ids.len()].load(Ordering::Relaxed);
+                        if let Ok(r) = get("t", id) {
+                            assert_eq!(r.backend(), POLYSOCK_RING_EPOLL);
+                            match r.reap(&mut out, 0) {
+                                Ok(n) => assert_eq!(n, 0),
+                                Err(e) => assert_eq!(e.code(), libc::EBADF),
+                            }
+                        }
+                        i += 1;
+                    }
+                });
+            }
+            for round in 0..2000 {
+                let slot = &ids[round % ids.len()];
+                assert!(destroy(slot.load(Ordering::Relaxed)));
+                slot.store(create(2, POLYSOCK_RING_EMULATE).unwrap(), Ordering::Relaxed);
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
+        for id in &ids {
+            assert!(destroy(id.load(Ordering::Relaxed)));
+        }
+    }
+
+    #[test]
+    fn a_single_thread_ring_refuses_other_threads() {
+        let id = create(4, POLYSOCK_RING_EMULATE | POLYSOCK_RING_SINGLE_THREAD).unwrap();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let e = get("t", id).unwrap().submit().unwrap_err();
+                assert_eq!(e.code(), libc::EPERM);
+                assert_eq!(
+                    e.context(),
+                    "ring_submit: this ring was created with POLYSOCK_RING_SINGLE_THREAD by another thread"
+                );
+            });
+        });
+        get("t", id).unwrap().submit().unwrap();
+        assert!(destroy(id));
     }
 }

@@ -395,7 +395,7 @@ pub(crate) fn wait(fd: RawFd, ms: i32) -> Result<()> {
     const GETEVENTS: u32 = 1;
     const EXT_ARG: u32 = 8;
     // SAFETY: arg and ts live across the call; the fd is the ring's, kept
-    // open by the caller's Arc of the ring.
+    // open by the caller's use of the ring.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_io_uring_enter,
