@@ -367,6 +367,11 @@ impl Socket {
     pub fn state(&self) -> u32 {
         self.state.load(Ordering::Acquire)
     }
+    /// Asks the CPU for the line `state` is in (a hint, nothing more).
+    #[inline]
+    pub(crate) fn prefetch_state(&self) {
+        super::prefetch(&self.state);
+    }
     fn set_state(&self, flags: u32) {
         self.state.fetch_or(flags, Ordering::AcqRel);
     }

@@ -11,6 +11,7 @@
 
 use crate::core::addr::Addr;
 use crate::core::handles::SocketRef;
+use crate::core::prefetch;
 use crate::core::socket::CLOSED;
 use socket2::SockAddr;
 use std::os::fd::RawFd;
@@ -109,24 +110,31 @@ impl Kind {
     }
 }
 
+/// Laid out so that what a completion reads and a submission writes (the
+/// fields before `kind`, `kind`'s tag and a small operation's fields) share
+/// the slot's first cache line: one line to ask for ahead (`prefetch`).
+#[repr(C, align(64))]
 pub(crate) struct Op {
     pub generation: u32,
+    pub fd: RawFd,
     pub user: u64,
     pub sock: Option<SocketRef>,
-    pub fd: RawFd,
-    pub kind: Kind,
     /// The free list, or the emulation's wait list of the fd.
     pub next: u32,
     /// The fd's list of operations in flight (FdEntry::ops), both ways.
     pub fd_prev: u32,
     pub fd_next: u32,
-    /// A completion decided outside the kernel (the `done` queue's entries).
-    pub result: i64,
     /// A cancel was asked (io_uring: sent to the kernel).
     pub cancelled: bool,
     /// Ended, its completion waiting in the `done` queue.
     pub ended: bool,
+    pub kind: Kind,
+    /// A completion decided outside the kernel (the `done` queue's entries).
+    pub result: i64,
 }
+
+// `kind`'s tag and a receive's fields (16 bytes) in the first line.
+const _: () = assert!(std::mem::offset_of!(Op, kind) + 16 <= 64);
 
 impl Op {
     /// The operation's socket was closed (polysock_close or a ring close):
@@ -219,6 +227,27 @@ impl Ops {
     /// late cancel can never reach the slot's next operation.
     pub(crate) fn token(&self, i: u32) -> u64 {
         (u64::from(self.slots[i as usize].generation) << 32) | u64::from(i)
+    }
+
+    /// Asks the CPU for the slot a token names, where a completion reads
+    /// it (a hint: nothing changes if the token is stale).
+    #[inline]
+    pub(crate) fn prefetch(&self, token: u64) {
+        if let Some(op) = self.slots.get((token & 0xffff_ffff) as usize) {
+            prefetch(op);
+        }
+    }
+
+    /// Asks for the socket state of a slot asked for already (`closed`).
+    #[inline]
+    pub(crate) fn prefetch_socket(&self, token: u64) {
+        if let Some(Some(s)) = self
+            .slots
+            .get((token & 0xffff_ffff) as usize)
+            .map(|o| &o.sock)
+        {
+            s.prefetch_state();
+        }
     }
 
     /// The live slot a token names.
