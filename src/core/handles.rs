@@ -151,30 +151,27 @@ fn new_page() -> Box<Page> {
         .unwrap_or_else(|_| unreachable!("PAGE_SLOTS slots make one page"))
 }
 
-/// The slot a handle names and the generation it carries, if it can name
-/// one at all (the slot's state says whether it still does).
+/// The slot a handle's fd selects, if its page exists; whether the handle
+/// still names the socket there is for the slot's state to say (`names`).
 #[inline]
-fn lookup(h: Handle) -> Option<(&'static Slot, u64)> {
-    let (fd, generation) = split(h)?;
-    // `split` checked fd < MAX_FD.
-    Some((slot_at(fd as usize)?, generation))
+fn slot_of(h: Handle) -> Option<&'static Slot> {
+    let fd = h as u32 as usize;
+    if fd >= MAX_FD {
+        return None;
+    }
+    slot_at(fd)
 }
 
-#[inline]
-fn split(h: Handle) -> Option<(RawFd, u64)> {
-    // A negative handle has a generation above GEN_MAX as u64; generation
-    // 0 wraps to u64::MAX: one comparison rules out both.
-    let (h, fd) = (h as u64, h as u32);
-    let generation = h >> 32;
-    (generation.wrapping_sub(1) < GEN_MAX && (fd as usize) < MAX_FD)
-        .then_some((fd as RawFd, generation))
-}
-
-/// Whether a slot's state word shows the open socket of `generation`:
-/// that generation, OPEN, not EMPTY (one masked comparison).
-#[inline]
-fn is_live(state: u64, generation: u64) -> bool {
-    state & !(USERS | BUFFERING) == (generation << 32) | OPEN
+/// Whether a slot's state word shows the open socket `h` names, in one
+/// xor: the handle's whole upper half is compared with the state's
+/// generation (a generation out of range, 0 or a negative handle's,
+/// matches no open slot: `fill` issues 1..=GEN_MAX), and with fd < 2^22
+/// the handle's bits 30 and 31 are 0, so those of the xor are the state's
+/// EMPTY and OPEN (the use count and BUFFERING lie below them).
+#[inline(always)]
+fn names(state: u64, h: Handle) -> bool {
+    const { assert!(MAX_FD <= EMPTY as usize) };
+    (state ^ h as u64) >> 30 == OPEN >> 30
 }
 
 fn handle(generation: u64, fd: RawFd) -> Handle {
@@ -433,29 +430,14 @@ fn evict_stale(slot: &'static Slot, fd: RawFd) -> Result<u64> {
 /// A use of the socket behind a live handle, or EBADF.
 #[inline]
 pub fn get(h: Handle) -> Result<SocketRef> {
-    let fd = h as u32 as usize;
-    if fd < MAX_FD {
-        if let Some(slot) = slot_at(fd) {
-            // `names` holds across the compare-and-swap that counts us in:
-            // the use starts on the very state that showed h open.
-            if let Some(r) = enter(slot, |s| names(s, h)) {
-                return Ok(r);
-            }
+    if let Some(slot) = slot_of(h) {
+        // `names` holds across the compare-and-swap that counts us in:
+        // the use starts on the very state that showed h open.
+        if let Some(r) = enter(slot, |s| names(s, h)) {
+            return Ok(r);
         }
     }
     Err(not_open(h))
-}
-
-/// `is_live` for the slot `h`'s fd selects (`h as u32` below MAX_FD), in
-/// one xor: the handle's whole upper half is compared with the state's
-/// generation (a generation out of range, 0 or a negative handle's,
-/// matches no open slot: `fill` issues 1..=GEN_MAX), and with fd < 2^22
-/// the handle's bits 30 and 31 are 0, so those of the xor are the state's
-/// EMPTY and OPEN.
-#[inline(always)]
-fn names(state: u64, h: Handle) -> bool {
-    const { assert!(MAX_FD <= EMPTY as usize) };
-    (state ^ h as u64) >> 30 == OPEN >> 30
 }
 
 /// Whether `h` is an open handle at this moment, without taking a use,
@@ -466,11 +448,7 @@ fn names(state: u64, h: Handle) -> bool {
 /// (generations never repeat for a slot before 2^21 reuses).
 #[inline]
 pub(crate) fn peek(h: Handle) -> Option<Mark> {
-    let fd = h as u32 as usize;
-    if fd >= MAX_FD {
-        return None;
-    }
-    let state = slot_at(fd)?.state.load(Ordering::Acquire);
+    let state = slot_of(h)?.state.load(Ordering::Acquire);
     names(state, h).then_some(Mark(state as u32))
 }
 
@@ -527,10 +505,10 @@ fn not_open(h: Handle) -> Error {
 /// some, a use of its own is counted in beside them.
 #[inline(always)]
 fn shut(h: Handle) -> Option<(&'static Slot, u64)> {
-    let (slot, generation) = lookup(h)?;
+    let slot = slot_of(h)?;
     let mut state = slot.state.load(Ordering::Acquire);
     loop {
-        if !is_live(state, generation) {
+        if !names(state, h) {
             return None;
         }
         let users = state & USERS;
@@ -603,13 +581,13 @@ pub fn detach(h: Handle) -> Result<RawFd> {
             "detach: handle {h} is not an open polysock socket"
         )
     };
-    let Some((slot, generation)) = lookup(h) else {
+    let Some(slot) = slot_of(h) else {
         return not_open();
     };
     // No other use may run: closed, with ours counted in, in one step.
     let mut state = slot.state.load(Ordering::Acquire);
     loop {
-        if !is_live(state, generation) {
+        if !names(state, h) {
             return not_open();
         }
         if state & USERS != 0 {

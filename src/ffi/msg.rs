@@ -4,9 +4,7 @@
 //! they are (the struct has the layout of the platform's struct iovec).
 
 use super::socket::polysock_t;
-use super::{
-    boundary, buf_in, buf_out, check_len, count, opt_str, out, ret, set_opt_out, utf8, with,
-};
+use super::{boundary, buf_in, buf_out, call, check_len, count, opt_str, out, set_opt_out, utf8};
 use crate::core::addr::Addr;
 use crate::core::error::{Error, Result, fail};
 use crate::core::handles;
@@ -95,11 +93,11 @@ pub extern "C" fn polysock_sendmsg(
     port: i32,
 ) -> i64 {
     boundary! {
-        ret(with(h, |s| {
+        call(h, |s| {
             let b = bufs("sendmsg", iov, iovcnt)?;
             let to = opt_str("sendmsg", "host", host)?.map(|host| (host, port));
             s.sendmsg(b, flags, to).map(count)
-        }))
+        })
     }
 }
 
@@ -126,13 +124,13 @@ pub extern "C" fn polysock_recvmsg(
     out_flags: *mut i32,
 ) -> i64 {
     boundary! {
-        ret(with(h, |s| {
+        call(h, |s| {
             let b = bufs("recvmsg", iov, iovcnt)?;
             let (n, addr, mflags) = s.recvmsg(b, flags)?;
             set_opt_out(from, addr);
             set_opt_out(out_flags, mflags);
             Ok(count(n))
-        }))
+        })
     }
 }
 
@@ -183,7 +181,7 @@ pub extern "C" fn polysock_sendmsg_ex(
     to: *const Addr,
 ) -> i64 {
     boundary! {
-        ret(with(h, |s| {
+        call(h, |s| {
             let b = bufs("sendmsg", iov, iovcnt)?;
             if control.is_null() && controllen > 0 {
                 return fail!(libc::EINVAL, "sendmsg: control is NULL with controllen {controllen}");
@@ -195,7 +193,7 @@ pub extern "C" fn polysock_sendmsg_ex(
                 Some(a) => dest("sendmsg", a)?,
             };
             s.sendmsg_control(b, c, flags, to).map(count)
-        }))
+        })
     }
 }
 
@@ -235,7 +233,7 @@ pub extern "C" fn polysock_recvmsg_ex(
     out_flags: *mut i32,
 ) -> i64 {
     boundary! {
-        ret(with(h, |s| {
+        call(h, |s| {
             let b = bufs("recvmsg", iov, iovcnt)?;
             let c = control_out("recvmsg", control, controllen)?;
             if controllen > 0 && out_controllen.is_null() {
@@ -246,7 +244,7 @@ pub extern "C" fn polysock_recvmsg_ex(
             set_opt_out(out_controllen, r.control_len);
             set_opt_out(out_flags, r.flags);
             Ok(count(r.len))
-        }))
+        })
     }
 }
 
@@ -271,13 +269,13 @@ pub extern "C" fn polysock_send_handle(
     flags: i32,
 ) -> i64 {
     boundary! {
-        ret(with(h, |s| {
+        call(h, |s| {
             let bytes = buf_in("send_handle", data.cast(), len)?;
             let other = handles::get(handle).map_err(|e| {
                 Error::new(e.code(), format_args!("send_handle: the handle to send: {}", e.context()))
             })?;
             s.send_handle(&other, bytes, flags).map(count)
-        }))
+        })
     }
 }
 
@@ -305,7 +303,7 @@ pub extern "C" fn polysock_recv_handle(
     out_flags: *mut i32,
 ) -> i64 {
     boundary! {
-        ret(with(h, |s| {
+        call(h, |s| {
             let out_buf = buf_out("recv_handle", buf.cast(), len)?;
             if out_buf.is_empty() {
                 return fail!(libc::EINVAL, "recv_handle: buffer length is 0");
@@ -318,7 +316,7 @@ pub extern "C" fn polysock_recv_handle(
             };
             set_opt_out(out_flags, mflags);
             Ok(count(n))
-        }))
+        })
     }
 }
 
@@ -374,7 +372,7 @@ pub extern "C" fn polysock_sendmmsg(
     flags: i32,
 ) -> i64 {
     boundary! {
-        ret(with(h, |s| {
+        call(h, |s| {
             let (msgs, n) = mmsgs("sendmmsg", msgs, count)?;
             s.sendmmsg(
                 n,
@@ -388,7 +386,7 @@ pub extern "C" fn polysock_sendmmsg(
                 |i, len| unsafe { (*msgs.add(i)).len = len },
             )
             .map(super::count)
-        }))
+        })
     }
 }
 
@@ -412,7 +410,7 @@ pub extern "C" fn polysock_recvmmsg(
     flags: i32,
 ) -> i64 {
     boundary! {
-        ret(with(h, |s| {
+        call(h, |s| {
             let (msgs, n) = mmsgs("recvmmsg", msgs, count)?;
             s.recvmmsg(
                 n,
@@ -431,6 +429,6 @@ pub extern "C" fn polysock_recvmmsg(
                 },
             )
             .map(super::count)
-        }))
+        })
     }
 }

@@ -4,7 +4,7 @@
 //! holds first: readline and recv can be mixed freely on one socket.
 
 use super::socket::polysock_t;
-use super::{boundary, buf_in, buf_out, out, ret, status, with};
+use super::{boundary, buf_in, buf_out, call, out, status, with};
 use crate::core::error::fail;
 use std::ffi::{c_char, c_void};
 
@@ -76,5 +76,5 @@ pub extern "C" fn polysock_read_until(
 /// Returns the count (0 when nothing is buffered), or -1: EBADF.
 #[unsafe(no_mangle)]
 pub extern "C" fn polysock_buffered(h: polysock_t) -> i64 {
-    boundary! { ret(with(h, |s| Ok(s.buffered_len() as i64))) }
+    boundary! { call(h, |s| Ok(s.buffered_len() as i64)) }
 }

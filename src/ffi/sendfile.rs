@@ -2,7 +2,7 @@
 //! (Blade's `send(file)`).
 
 use super::socket::polysock_t;
-use super::{boundary, check_len, req_str, ret, with, with_progress};
+use super::{boundary, call, check_len, req_str, with_progress};
 use std::ffi::c_char;
 
 /// Sends `count` bytes of the open file `file_fd`, starting at `offset`,
@@ -31,10 +31,10 @@ pub extern "C" fn polysock_sendfile(
     sent: *mut usize,
 ) -> i64 {
     boundary! {
-        ret(with(h, |s| {
+        call(h, |s| {
             check_len("sendfile", count)?;
             with_progress(s.sendfile(file_fd, offset, count), sent).map(super::count)
-        }))
+        })
     }
 }
 
@@ -56,10 +56,10 @@ pub extern "C" fn polysock_sendfile_path(
     sent: *mut usize,
 ) -> i64 {
     boundary! {
-        ret(with(h, |s| {
+        call(h, |s| {
             let path = req_str("sendfile_path", "path", path)?;
             check_len("sendfile_path", count)?;
             with_progress(s.sendfile_path(path, offset, count), sent).map(super::count)
-        }))
+        })
     }
 }

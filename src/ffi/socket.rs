@@ -1,6 +1,6 @@
 //! Socket lifecycle, handles, timeouts and state.
 
-use super::{boundary, opt_str, out, ret, status, with};
+use super::{boundary, call, opt_str, out, ret, status, with};
 use crate::core::addr::{Addr, Host, RawAddr, ipv4_of_c};
 use crate::core::error::{Result, fail};
 use crate::core::handles;
@@ -89,7 +89,7 @@ pub extern "C" fn polysock_listen(h: polysock_t, backlog: i32) -> i32 {
 #[unsafe(no_mangle)]
 pub extern "C" fn polysock_accept(h: polysock_t, peer: *mut Addr) -> polysock_t {
     boundary! {
-        ret(with(h, |s| {
+        call(h, |s| {
             let mut from = RawAddr::new();
             let nh = s.accept_handle((!peer.is_null()).then_some(&mut from))?;
             // SAFETY: non-NULL output pointers must be valid for writes.
@@ -97,7 +97,7 @@ pub extern "C" fn polysock_accept(h: polysock_t, peer: *mut Addr) -> polysock_t 
                 from.write_text(p);
             }
             Ok(nh)
-        }))
+        })
     }
 }
 
@@ -198,7 +198,7 @@ pub extern "C" fn polysock_close(h: polysock_t) -> i32 {
 /// Returns the fd, or -1: EBADF.
 #[unsafe(no_mangle)]
 pub extern "C" fn polysock_fileno(h: polysock_t) -> i32 {
-    boundary! { ret(with(h, |s| Ok(s.fd()))) }
+    boundary! { call(h, |s| Ok(s.fd())) }
 }
 
 /// The live handle that owns OS file descriptor `fd`, for runtimes whose
@@ -292,7 +292,7 @@ pub extern "C" fn polysock_setblocking(h: polysock_t, blocking: i32) -> i32 {
 /// non-blocking, or -1: EBADF.
 #[unsafe(no_mangle)]
 pub extern "C" fn polysock_getblocking(h: polysock_t) -> i32 {
-    boundary! { ret(with(h, |s| Ok(i32::from(s.timeout() != 0)))) }
+    boundary! { call(h, |s| Ok(i32::from(s.timeout() != 0))) }
 }
 
 /// Sets the timeout that sockets created from now on start with (created,

@@ -6,7 +6,7 @@
 
 use super::resolve::{check_room, name_list, put, text_result};
 use super::socket::polysock_t;
-use super::{boundary, buf_in, buf_out, count, out, req_str, ret, status, with};
+use super::{boundary, buf_in, buf_out, call, count, out, req_str, ret, status, with};
 use crate::core::error::{Result, fail};
 use crate::core::tls::{self, TlsConfig};
 use std::ffi::{CString, c_char, c_void};
@@ -367,7 +367,7 @@ pub extern "C" fn polysock_tls_handshake(h: polysock_t) -> i32 {
 /// Returns the events, or -1: EBADF, EINVAL (not a TLS socket).
 #[unsafe(no_mangle)]
 pub extern "C" fn polysock_tls_wants(h: polysock_t) -> i32 {
-    boundary! { ret(with(h, |s| s.tls_wants())) }
+    boundary! { call(h, |s| s.tls_wants()) }
 }
 
 /// The number of decrypted bytes the socket's TLS session holds: what a
@@ -379,7 +379,7 @@ pub extern "C" fn polysock_tls_wants(h: polysock_t) -> i32 {
 /// Returns the count, or -1: EBADF.
 #[unsafe(no_mangle)]
 pub extern "C" fn polysock_tls_pending(h: polysock_t) -> i64 {
-    boundary! { ret(with(h, |s| Ok(count(s.tls().map_or(0, |t| t.buffered()))))) }
+    boundary! { call(h, |s| Ok(count(s.tls().map_or(0, |t| t.buffered())))) }
 }
 
 /// Ends the TLS session of `h` and makes it a plain socket again, on the
@@ -412,7 +412,7 @@ pub extern "C" fn polysock_tls_unwrap(h: polysock_t) -> i32 {
 /// Returns the state, or -1: EBADF.
 #[unsafe(no_mangle)]
 pub extern "C" fn polysock_tls_state(h: polysock_t) -> i32 {
-    boundary! { ret(with(h, |s| Ok(s.tls_state()))) }
+    boundary! { call(h, |s| Ok(s.tls_state())) }
 }
 
 /// The negotiated TLS version: POLYSOCK_TLS_1_2 or POLYSOCK_TLS_1_3.
@@ -421,7 +421,7 @@ pub extern "C" fn polysock_tls_state(h: polysock_t) -> i32 {
 /// (the handshake has not completed).
 #[unsafe(no_mangle)]
 pub extern "C" fn polysock_tls_version(h: polysock_t) -> i32 {
-    boundary! { ret(with(h, |s| s.tls_version())) }
+    boundary! { call(h, |s| s.tls_version()) }
 }
 
 /// Whether the handshake resumed an earlier session (see
@@ -431,7 +431,7 @@ pub extern "C" fn polysock_tls_version(h: polysock_t) -> i32 {
 /// handshake has not completed).
 #[unsafe(no_mangle)]
 pub extern "C" fn polysock_tls_resumed(h: polysock_t) -> i32 {
-    boundary! { ret(with(h, |s| Ok(i32::from(s.tls_resumed()?)))) }
+    boundary! { call(h, |s| Ok(i32::from(s.tls_resumed()?))) }
 }
 
 /// The negotiated cipher suite's IANA name ("TLS_AES_256_GCM_SHA384",
@@ -488,7 +488,7 @@ pub extern "C" fn polysock_tls_peer_cert(
 ) -> i64 {
     boundary! {
         let op = "tls_peer_cert";
-        ret(with(h, |s| {
+        call(h, |s| {
             let certs = s.tls_peer_certs()?;
             let Some(der) = certs.get(index) else {
                 return fail!(libc::ENOENT, "{op}: the peer sent {} certificates, none at index {index}", certs.len());
@@ -500,7 +500,7 @@ pub extern "C" fn polysock_tls_peer_cert(
             check_room(op, "buf", dst.len(), der.len())?;
             put(dst, der);
             Ok(count(der.len()))
-        }))
+        })
     }
 }
 
@@ -510,7 +510,7 @@ pub extern "C" fn polysock_tls_peer_cert(
 /// Returns the count, or -1: EBADF, EINVAL (not TLS), ENOTCONN.
 #[unsafe(no_mangle)]
 pub extern "C" fn polysock_tls_peer_cert_count(h: polysock_t) -> i64 {
-    boundary! { ret(with(h, |s| Ok(count(s.tls_peer_certs()?.len())))) }
+    boundary! { call(h, |s| Ok(count(s.tls_peer_certs()?.len()))) }
 }
 
 /// The peer certificate's subject as RFC 4514 text ("CN=a.test,O=Example",

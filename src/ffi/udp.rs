@@ -2,7 +2,7 @@
 //! in one call, several datagrams in with one receive.
 
 use super::socket::polysock_t;
-use super::{boundary, buf_in, buf_out, count, opt_str, out, ret, set_opt_out, status, with};
+use super::{boundary, buf_in, buf_out, call, count, opt_str, out, set_opt_out, status, with};
 use crate::core::addr::Addr;
 use std::ffi::{c_char, c_void};
 
@@ -34,11 +34,11 @@ pub extern "C" fn polysock_send_segments(
     port: i32,
 ) -> i64 {
     boundary! {
-        ret(with(h, |s| {
+        call(h, |s| {
             let data = buf_in("send_segments", buf.cast(), len)?;
             let to = opt_str("send_segments", "host", host)?.map(|h| (h, port));
             s.send_segments(data, segment, flags, to).map(count)
-        }))
+        })
     }
 }
 
@@ -79,7 +79,7 @@ pub extern "C" fn polysock_recv_segments(
     from: *mut Addr,
 ) -> i64 {
     boundary! {
-        ret(with(h, |s| {
+        call(h, |s| {
             let b = buf_out("recv_segments", buf.cast(), len)?;
             let seg = out("recv_segments", "segment", segment)?;
             let (n, size, mflags, addr) = s.recv_segments(b, flags)?;
@@ -87,6 +87,6 @@ pub extern "C" fn polysock_recv_segments(
             set_opt_out(out_flags, mflags);
             set_opt_out(from, addr);
             Ok(count(n))
-        }))
+        })
     }
 }

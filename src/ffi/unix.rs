@@ -5,7 +5,7 @@
 //! exactly. Beside the text forms, which are unchanged.
 
 use super::socket::polysock_t;
-use super::{boundary, buf_in, buf_out, count, ret, set_opt_out, status, with};
+use super::{boundary, buf_in, buf_out, call, count, set_opt_out, status, with};
 use crate::core::addr::{RawAddr, UnixName};
 use crate::core::error::{Result, fail};
 use crate::core::handles;
@@ -86,14 +86,14 @@ pub extern "C" fn polysock_sendto_unix(
     name_len: usize,
 ) -> i64 {
     boundary! {
-        ret(with(h, |s| {
+        call(h, |s| {
             let data = buf_in("sendto_unix", buf.cast(), len)?;
             let name = name_in("sendto_unix", name, name_len)?;
             if name.is_empty() {
                 return fail!(libc::EINVAL, "sendto_unix: the name is empty");
             }
             s.sendto_unix(data, flags, name).map(count)
-        }))
+        })
     }
 }
 
@@ -117,7 +117,7 @@ pub extern "C" fn polysock_recvfrom_unix(
     name_len: *mut usize,
 ) -> i64 {
     boundary! {
-        ret(with(h, |s| {
+        call(h, |s| {
             let op = "recvfrom_unix";
             let out = buf_out(op, buf.cast(), len)?;
             if out.is_empty() {
@@ -128,7 +128,7 @@ pub extern "C" fn polysock_recvfrom_unix(
             let (n, from) = s.recvfrom_unix(out, flags)?;
             name_out(op, &from, name, name_cap, name_len)?;
             Ok(count(n))
-        }))
+        })
     }
 }
 
@@ -146,7 +146,7 @@ pub extern "C" fn polysock_accept_unix(
     name_len: *mut usize,
 ) -> polysock_t {
     boundary! {
-        ret(with(h, |s| {
+        call(h, |s| {
             let op = "accept_unix";
             buf_out(op, name.cast(), name_cap)?;
             s.require_unix(op)?;
@@ -155,7 +155,7 @@ pub extern "C" fn polysock_accept_unix(
             let nh = handles::insert(sock)?;
             name_out(op, &peer.unix_name(), name, name_cap, name_len)?;
             Ok(nh)
-        }))
+        })
     }
 }
 
