@@ -210,14 +210,6 @@ fn wait_for_line(b: &Blade, log: &str, needle: &str, limit: Duration) -> String 
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The shim's own Blade tests: TCP, UDP, IPv6, Unix, timeouts, errors,
 /// binary data, poll, sendfile, the resolver.
 #[test]
@@ -279,7 +271,7 @@ fn blade_surface_matches_builtin_module() {
 #[test]
 fn blade_http_server_and_client() {
     let b = need_blade!();
-    let port = free_port().to_string();
+    let port = common::unused_port().to_string();
     let mut server = spawn_blade(
         b,
         &b.shim_dir,
@@ -356,7 +348,7 @@ fn blade_tls_socket_echo() {
 /// Blade's TLSSocket) from `dir`, with the certificate `cert`; logs named
 /// after `tag`. Fails unless the echo came back and both ended well.
 fn tls_echo_scripts(b: &Blade, dir: &Path, cert: &str, key: &str, tag: &str) {
-    let port = free_port().to_string();
+    let port = common::unused_port().to_string();
     let server_log = format!("{tag}_server.log");
     let mut server = spawn_blade(
         b,
@@ -913,7 +905,7 @@ fn blade_tls_package_runs_blade_tls_code() {
     let (crt, k) = (cert("server"), key("server"));
     tls_echo_scripts(b, &b.tls_dir, &crt, &k, "pkg_echo");
 
-    let port = free_port().to_string();
+    let port = common::unused_port().to_string();
     let log = "pkg_https_server.log";
     let mut https = spawn_blade(
         b,

@@ -83,14 +83,8 @@ fn examples_echo_server_and_client() {
         &common::root().join("examples/echo_client.c"),
         "echo_client",
     );
-    // A free port: bind to 0, read it, release it (the server rebinds with
-    // SO_REUSEADDR).
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-        .to_string();
+    // The example server takes its port on the command line.
+    let port = common::unused_port().to_string();
     let mut srv = Command::new(&server)
         .env_remove("LD_LIBRARY_PATH") // see common::run_with_limit
         .args(["127.0.0.1", &port])

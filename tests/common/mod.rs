@@ -139,6 +139,37 @@ pub fn compile_c_file(src: &Path, name: &str) -> PathBuf {
     exe
 }
 
+/// A TCP port free on 127.0.0.1 now, for a server that must be told its
+/// port (Blade's http server, the example echo server) rather than binding
+/// port 0 and reporting what the kernel chose. A port the kernel handed out
+/// for port 0 and then released can be handed out again at once (to another
+/// test's listener or to a connecting client), so these come from below
+/// the kernel's ephemeral range, which only explicit binds reach: the
+/// process's tests draw distinct ports from one counter, and each process
+/// starts at an offset of its own, so parallel suites do not collide.
+pub fn unused_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const FIRST: u32 = 10_000;
+    let ephemeral_low: u32 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768);
+    let span = ephemeral_low.saturating_sub(FIRST);
+    assert!(
+        span >= 1_000,
+        "ip_local_port_range starts at {ephemeral_low}: no room below it for test ports"
+    );
+    let offset = std::process::id().wrapping_mul(97) % span;
+    for _ in 0..span {
+        let port = FIRST + (offset + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+        if std::net::TcpListener::bind(("127.0.0.1", port as u16)).is_ok() {
+            return port as u16;
+        }
+    }
+    panic!("no free port on 127.0.0.1 in {FIRST}..{ephemeral_low}");
+}
+
 /// Waits for `child` at most `limit`, killing it then: its exit status, or
 /// None when it had to be killed.
 pub fn wait_limited(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
