@@ -7,82 +7,46 @@
 //! below 2^53 and survive a trip through a double (Dictu, Blade, JS), and
 //! they start at 1, so no handle is a small integer that looks like an fd.
 //!
-//! No call takes a lock: every change of a slot is one compare-and-swap
-//! of its state word. A lookup counts itself into its slot's use count and
-//! out again with one subtraction, and holds the socket by reference
-//! meanwhile (`SocketRef`). close() marks the slot closed at once, so no
-//! new use can start, and wakes the uses that run; the socket, and with it
-//! the fd, goes only when the last use ends, so the fd number cannot be
-//! reused under a running call. A close with no use running owns the slot
-//! in the same step and closes the fd itself; an insert claims an empty
-//! slot the same way before it fills it.
+//! No call takes a lock: a slot is `slot::Slot`, whose state word orders
+//! every change (see slot.rs). A lookup counts itself into its slot's use
+//! count and out again with one subtraction, and holds the socket by
+//! reference meanwhile (`SocketRef`). close() marks the slot closed at
+//! once, so no new use can start, and wakes the uses that run; the socket,
+//! and with it the fd, goes only when the last use ends, so the fd number
+//! cannot be reused under a running call. A close with no use running owns
+//! the slot in the same step and closes the fd itself; an insert claims an
+//! empty slot the same way before it fills it.
 //!
 //! Sockets live in their slots (192 bytes each, pages of 1024 made as fd
 //! numbers need them), so making a socket allocates nothing beyond its
 //! page.
 
 use super::error::{Error, Result, fail};
+use super::slot::{self, EMPTY, OPEN, Retire, USERS, Use, generation_of};
 use super::socket::Socket;
-use std::cell::UnsafeCell;
 use std::os::fd::RawFd;
-use std::ptr::NonNull;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// A socket handle as the C ABI sees it.
 pub type Handle = i64;
 
-const GEN_BITS: u32 = 21;
-const GEN_MAX: u64 = (1 << GEN_BITS) - 1;
 const PAGE_SLOTS: usize = 1024;
 const PAGES: usize = 4096;
 /// fds at or above this cannot be registered (4 Mi descriptors).
 pub(crate) const MAX_FD: usize = PAGE_SLOTS * PAGES;
 
-// A slot's state word: generation in bits 32.., then three flags, then the
-// number of calls using the socket. EMPTY (no uses): free to claim. OPEN:
-// live. Neither, with uses: closed, the last use retires it. Neither and
-// no uses: one thread owns the slot (an insert filling it, a retire
-// emptying it), and no other call touches it.
-/// The socket accepts new uses (set by insert, cleared by close/detach).
-const OPEN: u64 = 1 << 31;
-/// The slot holds no socket: insert may fill it.
-const EMPTY: u64 = 1 << 30;
 /// The socket may hold bytes the kernel does not (a readline's buffer,
 /// TLS plaintext): poll's look checks it. Set by `mark_buffering`, cleared
-/// when the slot is filled again.
-const BUFFERING: u64 = 1 << 29;
-const USERS: u64 = BUFFERING - 1;
+/// when the slot is filled again. The slot's spare state bit.
+const BUFFERING: u64 = slot::SPARE;
 
-fn generation_of(word: u64) -> u64 {
-    word >> 32
-}
-
-struct Slot {
-    state: AtomicU64,
-    /// Written only by the insert that claimed the slot, and emptied only
-    /// by whoever owns it closed with no use left (see the state word);
-    /// read by uses, which exist only while it is full.
-    socket: UnsafeCell<Option<Socket>>,
-}
-
-// SAFETY: `socket` is only accessed under the protocol above, which the
-// atomic `state` orders; Socket itself is Send + Sync.
-unsafe impl Sync for Slot {}
+type Slot = slot::Slot<Socket>;
 
 /// One slot per cache line: threads working on different sockets never
 /// touch the same line (two sockets' slots sharing one made every lookup
 /// bounce it between cores).
 #[repr(align(64))]
 struct Padded(Slot);
-
-impl Default for Padded {
-    fn default() -> Padded {
-        Padded(Slot {
-            state: AtomicU64::new(EMPTY),
-            socket: UnsafeCell::new(None),
-        })
-    }
-}
 
 type Page = [Padded; PAGE_SLOTS];
 
@@ -145,7 +109,7 @@ fn slot_on_new_page(fd: usize) -> Option<&'static Slot> {
 /// A page built on the heap: built on the stack first, its 192 KiB would
 /// overflow the small thread stacks some VMs run native code on.
 fn new_page() -> Box<Page> {
-    let slots: Box<[Padded]> = (0..PAGE_SLOTS).map(|_| Padded::default()).collect();
+    let slots: Box<[Padded]> = (0..PAGE_SLOTS).map(|_| Padded(Slot::new())).collect();
     slots
         .try_into()
         .unwrap_or_else(|_| unreachable!("PAGE_SLOTS slots make one page"))
@@ -179,71 +143,13 @@ fn handle(generation: u64, fd: RawFd) -> Handle {
 }
 
 /// A use of a live socket: the socket cannot go away while this exists.
-pub struct SocketRef {
-    slot: &'static Slot,
-    socket: NonNull<Socket>,
-}
+pub type SocketRef = Use<Socket>;
 
-impl std::ops::Deref for SocketRef {
-    type Target = Socket;
-    fn deref(&self) -> &Socket {
-        // SAFETY: our use keeps the slot's socket in place (see Slot).
-        unsafe { self.socket.as_ref() }
-    }
-}
-
-impl Drop for SocketRef {
-    fn drop(&mut self) {
-        release(self.slot);
-    }
-}
-
-/// Counts a use into `slot` if its state satisfies `ok`.
-#[inline(always)]
-fn enter(slot: &'static Slot, ok: impl Fn(u64) -> bool) -> Option<SocketRef> {
-    let mut state = slot.state.load(Ordering::Acquire);
-    loop {
-        if !ok(state) || state & USERS == USERS {
-            return None;
-        }
-        match slot.state.compare_exchange_weak(
-            state,
-            state + 1,
-            Ordering::Acquire,
-            Ordering::Acquire,
-        ) {
-            Ok(_) => break,
-            Err(now) => state = now,
-        }
-    }
-    // SAFETY: every `ok` requires a full slot (OPEN, or closed with uses).
-    unsafe { counted(slot) }
-}
-
-/// The use just counted into `slot`.
-///
-/// # Safety
-/// The caller counted a use into a full slot: nobody takes the socket out
-/// until that use is released.
-#[inline(always)]
-unsafe fn counted(slot: &'static Slot) -> Option<SocketRef> {
-    // SAFETY: see above.
-    let socket = unsafe { (*slot.socket.get()).as_ref() }.map(NonNull::from);
-    match socket {
-        Some(socket) => Some(SocketRef { slot, socket }),
-        None => {
-            release(slot);
-            None
-        }
-    }
-}
-
-/// Ends one use; the last use of a closed socket drops it (closing its fd
-/// unless detached) and empties the slot.
-#[inline(always)]
-fn release(slot: &'static Slot) {
-    let before = slot.state.fetch_sub(1, Ordering::AcqRel);
-    if before & OPEN == 0 && before & USERS == 1 {
+impl Retire for Socket {
+    /// The last use of a closed socket: drops it (closing its fd unless
+    /// detached) and empties the slot.
+    #[inline(always)]
+    fn retire(slot: &'static Slot) {
         if let Err((fd, code)) = retire(slot) {
             super::socket::note_close_failure(fd, code);
         }
@@ -265,9 +171,8 @@ fn retire(slot: &'static Slot) -> std::result::Result<(), (RawFd, i32)> {
 /// other is dropped out of line.
 #[inline(always)]
 fn retire_in_place(slot: &'static Slot) -> std::result::Result<(), (RawFd, i32)> {
-    // SAFETY: we own the slot (see the state word): nobody else reaches
-    // `socket` until EMPTY is set.
-    let cell = unsafe { &mut *slot.socket.get() };
+    // SAFETY: we own the slot (closed, no use left).
+    let cell = unsafe { slot.owned() };
     let plain = cell
         .as_mut()
         .map(|sock| sock.is_plain().then(|| sock.fd_to_close()));
@@ -281,11 +186,7 @@ fn retire_in_place(slot: &'static Slot) -> std::result::Result<(), (RawFd, i32)>
         }
         _ => retire_dropping(cell),
     };
-    // We own the slot: no other thread writes its state until it is
-    // EMPTY (a use needs it OPEN or with uses; an insert needs EMPTY), so
-    // a store, not a locked or, publishes it.
-    let state = slot.state.load(Ordering::Relaxed);
-    slot.state.store(state | EMPTY, Ordering::Release);
+    slot.empty();
     match fd {
         Some(fd) => super::socket::close_fd(fd).map_err(|code| (fd, code)),
         None => Ok(()),
@@ -307,10 +208,10 @@ pub fn insert(sock: Socket) -> Result<Handle> {
     let fd = sock.fd();
     let (slot, state) = claim(fd)?;
     let flags = OPEN | if sock.may_buffer() { BUFFERING } else { 0 };
-    // SAFETY: we own the slot: no use and no other writer reaches
-    // `socket`, which `retire` left None (nothing to drop).
-    unsafe { slot.socket.get().write(Some(sock)) };
-    Ok(fill(slot, state, flags, fd))
+    // SAFETY: we claimed the slot, which `retire` left None (nothing to
+    // drop).
+    unsafe { std::ptr::write(slot.owned(), Some(sock)) };
+    Ok(handle(slot.fill(state, flags), fd))
 }
 
 /// Registers the socket `make` builds around `sock`, a new fd (socket(2),
@@ -326,8 +227,8 @@ pub(crate) fn insert_new(
     let fd = sock.as_raw_fd();
     let (slot, state) = claim(fd)?;
     // SAFETY: as in `insert`.
-    unsafe { slot.socket.get().write(Some(make(sock))) };
-    Ok(fill(slot, state, OPEN, fd))
+    unsafe { std::ptr::write(slot.owned(), Some(make(sock))) };
+    Ok(handle(slot.fill(state, OPEN), fd))
 }
 
 /// The slot for `fd`, claimed (EMPTY -> owned), and the state it had.
@@ -336,34 +237,12 @@ fn claim(fd: RawFd) -> Result<(&'static Slot, u64)> {
     let Some(slot) = slot_or_new(fd) else {
         return beyond_table(fd);
     };
-    let mut state = slot.state.load(Ordering::Acquire);
     loop {
-        if state & EMPTY == 0 {
-            state = evict_stale(slot, fd)?;
-        }
-        // Claim it: EMPTY -> owned (no flags, no uses).
-        match slot.state.compare_exchange_weak(
-            state,
-            state & !EMPTY,
-            Ordering::Acquire,
-            Ordering::Acquire,
-        ) {
-            Ok(_) => return Ok((slot, state)),
-            Err(now) => state = now,
+        match slot.claim() {
+            Ok(state) => return Ok((slot, state)),
+            Err(_) => evict_stale(slot, fd)?,
         }
     }
-}
-
-/// Opens a claimed slot that now holds its socket: the next generation.
-#[inline(always)]
-fn fill(slot: &'static Slot, state: u64, flags: u64, fd: RawFd) -> Handle {
-    let generation = match generation_of(state) {
-        g if g >= GEN_MAX => 1,
-        g => g + 1,
-    };
-    slot.state
-        .store((generation << 32) | flags, Ordering::Release);
-    handle(generation, fd)
 }
 
 #[cold]
@@ -378,35 +257,15 @@ fn beyond_table<T>(fd: RawFd) -> Result<T> {
 /// The kernel gave us an fd the table still holds: its owner closed it
 /// behind polysock's back (close(polysock_fileno(h))). That stale socket
 /// must never close (or shut down) the number that is now the new one's:
-/// it is closed here, detached. Returns the slot's state once it is empty.
+/// it is closed here, detached. Returns once the slot is empty.
 #[cold]
 #[inline(never)]
-fn evict_stale(slot: &'static Slot, fd: RawFd) -> Result<u64> {
+fn evict_stale(slot: &'static Slot, fd: RawFd) -> Result<()> {
     // Closed in one step with a use of ours counted in (then no close of
     // its handle can start a shutdown), or, closed already with uses
     // left, entered; owned with none, its last use is emptying the slot.
-    let mut state = slot.state.load(Ordering::Acquire);
-    let stale = loop {
-        if state & EMPTY != 0 || (state & OPEN == 0 && state & USERS == 0) {
-            break None;
-        }
-        if state & USERS == USERS {
-            std::thread::yield_now();
-            state = slot.state.load(Ordering::Acquire);
-            continue;
-        }
-        match slot.state.compare_exchange_weak(
-            state,
-            (state & !OPEN) + 1,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
-            // SAFETY: the slot is full (OPEN, or closed with uses).
-            Ok(_) => break unsafe { counted(slot) },
-            Err(now) => state = now,
-        }
-    };
-    if let Some(stale) = stale {
+    let full = |s: u64| s & EMPTY == 0 && (s & OPEN != 0 || s & USERS != 0);
+    if let Some(stale) = slot.enter(full, true) {
         stale.detach();
     }
     // Its last use empties the slot; a use still running keeps it.
@@ -414,7 +273,7 @@ fn evict_stale(slot: &'static Slot, fd: RawFd) -> Result<u64> {
     loop {
         let state = slot.state.load(Ordering::Acquire);
         if state & EMPTY != 0 {
-            return Ok(state);
+            return Ok(());
         }
         if state & USERS != 0 || spins > 1000 {
             return fail!(
@@ -433,7 +292,7 @@ pub fn get(h: Handle) -> Result<SocketRef> {
     if let Some(slot) = slot_of(h) {
         // `names` holds across the compare-and-swap that counts us in:
         // the use starts on the very state that showed h open.
-        if let Some(r) = enter(slot, |s| names(s, h)) {
+        if let Some(r) = slot.enter(|s| names(s, h), false) {
             return Ok(r);
         }
     }
@@ -476,11 +335,9 @@ impl std::ops::BitOrAssign for Mark {
 /// the socket in it (the caller holds a use, so the slot stays its own).
 pub(crate) fn mark_buffering(sock: &Socket) {
     let Some(slot) = slot(sock.fd()) else { return };
-    let cell = slot.socket.get().cast::<u8>().cast_const();
-    let at = (sock as *const Socket).cast::<u8>();
-    // An address comparison only: a socket not in the table (not yet
-    // inserted) is marked by insert, from `may_buffer`.
-    if at >= cell && at < cell.wrapping_add(size_of::<Option<Socket>>()) {
+    // A socket not in the table (not yet inserted) is marked by insert,
+    // from `may_buffer`.
+    if slot.holds(sock) {
         slot.state.fetch_or(BUFFERING, Ordering::Release);
     }
 }
@@ -513,7 +370,7 @@ fn shut(h: Handle) -> Option<(&'static Slot, u64)> {
         }
         let users = state & USERS;
         if users == USERS {
-            state = saturated(slot);
+            state = slot.saturated();
             continue;
         }
         let closed = (state & !OPEN) + u64::from(users != 0);
@@ -525,14 +382,6 @@ fn shut(h: Handle) -> Option<(&'static Slot, u64)> {
             Err(now) => state = now,
         }
     }
-}
-
-/// Saturated (2^29 uses): room for ours soon. The state to try again with.
-#[cold]
-#[inline(never)]
-fn saturated(slot: &'static Slot) -> u64 {
-    std::thread::yield_now();
-    slot.state.load(Ordering::Acquire)
 }
 
 /// Closes a handle. Closing a handle that is already closed (or was never
@@ -563,7 +412,7 @@ pub(crate) fn close_reporting(h: Handle) -> Option<Result<()>> {
 #[inline(never)]
 fn close_in_use(slot: &'static Slot) -> Option<Result<()>> {
     // SAFETY: `shut` counted our use into the full slot.
-    let sock = unsafe { counted(slot) }?;
+    let sock = unsafe { slot.counted() }?;
     // Other calls still run on it: wake them. Only then, because
     // shutdown() would also end a connection a forked child shares.
     sock.close_while_in_use();
@@ -585,29 +434,18 @@ pub fn detach(h: Handle) -> Result<RawFd> {
         return not_open();
     };
     // No other use may run: closed, with ours counted in, in one step.
-    let mut state = slot.state.load(Ordering::Acquire);
-    loop {
-        if !names(state, h) {
-            return not_open();
-        }
-        if state & USERS != 0 {
-            return fail!(libc::EBUSY, "detach: handle {h} is in use by another call");
-        }
-        match slot.state.compare_exchange_weak(
-            state,
-            (state & !OPEN) + 1,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
-            Ok(_) => break,
-            Err(now) => state = now,
-        }
-    }
-    // SAFETY: our use is counted into the full slot.
-    let Some(sock) = (unsafe { counted(slot) }) else {
-        return not_open();
+    // `busy` tells the refusal apart, from the state that refused.
+    let busy = std::cell::Cell::new(false);
+    let alone = |s: u64| {
+        let open = names(s, h);
+        busy.set(open && s & USERS != 0);
+        open && !busy.get()
     };
-    Ok(sock.detach())
+    match slot.enter(alone, true) {
+        Some(sock) => Ok(sock.detach()),
+        None if busy.get() => fail!(libc::EBUSY, "detach: handle {h} is in use by another call"),
+        None => not_open(),
+    }
 }
 
 /// The live handle that owns `fd`, for runtimes that already show fd
@@ -625,6 +463,7 @@ pub fn handle_of_fd(fd: RawFd) -> Result<Handle> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::slot::GEN_MAX;
 
     fn new_socket() -> Socket {
         Socket::new(libc::AF_INET, libc::SOCK_DGRAM, 0).unwrap()

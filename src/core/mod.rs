@@ -17,6 +17,7 @@ mod reader;
 pub mod resolve;
 pub mod ring;
 pub mod sendfile;
+mod slot;
 pub mod socket;
 // Without the `tls` feature (an internal build: fuzzing), every TLS export
 // stays and fails with EOPNOTSUPP; shipped builds always have TLS.

@@ -27,15 +27,14 @@ use super::error::{Error, Result, fail};
 use super::handles::{self, Handle, SocketRef};
 use super::io::NOSIGNAL;
 use super::msg::Bufs;
+use super::slot::{OPEN, Retire, Slot, USERS, Use};
 use bufs::{Group, Groups};
 use ops::{Fds, Kind, Ops, Sendfile, Timespec};
 use std::cell::Cell;
-use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::mem::MaybeUninit;
 use std::os::fd::RawFd;
-use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::ThreadId;
 
@@ -819,128 +818,50 @@ pub type RingId = i64;
 
 const MAX_RINGS: usize = 1024;
 const ID_TAG: i64 = 1 << 30;
-const GEN_MAX: u32 = (1 << 21) - 1;
 
-// A slot's state word, as in handles.rs: generation in bits 32.., OPEN
-// (calls may start), EMPTY (create may fill it), and the number of calls
-// using the ring. Neither flag, with uses: destroyed, the last use frees
-// it; neither and no uses: one thread owns the slot (a create filling it,
-// that last use emptying it). A lookup is one compare-and-swap in and one
-// subtraction out: no lock, and no reference count in the Ring itself.
-const OPEN: u64 = 1 << 31;
-const EMPTY: u64 = 1 << 30;
-const USERS: u64 = EMPTY - 1;
-
-struct RSlot {
-    state: AtomicU64,
-    /// Written only by the create that claimed the slot, taken out only by
-    /// the last use of its destroyed ring; read by uses, which exist only
-    /// while it is full.
-    ring: UnsafeCell<Option<Box<Ring>>>,
-}
-
-// SAFETY: `ring` is only accessed under the protocol above, which `state`
-// orders; Ring is Send + Sync.
-unsafe impl Sync for RSlot {}
+/// A ring's slot: `slot::Slot`'s protocol, as the handle table's. A lookup
+/// is one compare-and-swap in and one subtraction out: no lock, and no
+/// reference count in the Ring itself.
+type RSlot = Slot<Box<Ring>>;
 
 /// One slot per cache line: threads on different rings share none.
 #[repr(align(64))]
 struct Padded(RSlot);
 
-static RINGS: [Padded; MAX_RINGS] = [const {
-    Padded(RSlot {
-        state: AtomicU64::new(EMPTY),
-        ring: UnsafeCell::new(None),
-    })
-}; MAX_RINGS];
+static RINGS: [Padded; MAX_RINGS] = [const { Padded(Slot::new()) }; MAX_RINGS];
 
-fn split(id: RingId) -> Option<(usize, u32)> {
+fn split(id: RingId) -> Option<(usize, u64)> {
     if !(0..1 << 53).contains(&id) || id & (1 << 31) != 0 || id & ID_TAG == 0 {
         return None;
     }
     let index = (id & (ID_TAG - 1)) as usize;
-    let generation = (id >> 32) as u32;
+    let generation = (id >> 32) as u64;
     (index < MAX_RINGS && generation != 0).then_some((index, generation))
 }
 
 /// A use of a ring: it is not freed while this exists (a destroy meanwhile
 /// makes its calls fail with EBADF).
-pub struct RingRef {
-    slot: &'static RSlot,
-    ring: NonNull<Ring>,
-}
+pub type RingRef = Use<Box<Ring>>;
 
-impl std::ops::Deref for RingRef {
-    type Target = Ring;
-    #[inline]
-    fn deref(&self) -> &Ring {
-        // SAFETY: our use keeps the slot's ring in place (see RSlot).
-        unsafe { self.ring.as_ref() }
+impl Retire for Box<Ring> {
+    /// The last use of a destroyed ring: frees it and empties the slot.
+    #[cold]
+    #[inline(never)]
+    fn retire(slot: &'static RSlot) {
+        // SAFETY: destroyed with no use left, the slot is ours.
+        let ring = unsafe { slot.owned() }.take();
+        slot.empty();
+        drop(ring);
     }
 }
 
-impl Drop for RingRef {
-    #[inline]
-    fn drop(&mut self) {
-        release(self.slot);
-    }
-}
-
-/// Ends one use; the last use of a destroyed ring frees it.
+/// Counts a use into the ring `id` names while it is open, taking OPEN
+/// away too if `destroy`.
 #[inline]
-fn release(slot: &'static RSlot) {
-    let before = slot.state.fetch_sub(1, Ordering::AcqRel);
-    if before & OPEN == 0 && before & USERS == 1 {
-        retire(slot);
-    }
-}
-
-/// The last use of a destroyed ring: frees it and empties the slot.
-#[cold]
-#[inline(never)]
-fn retire(slot: &'static RSlot) {
-    // SAFETY: destroyed with no use left, the slot is ours (see the state
-    // word) until EMPTY is set.
-    let ring = unsafe { (*slot.ring.get()).take() };
-    let state = slot.state.load(Ordering::Relaxed);
-    slot.state.store(state | EMPTY, Ordering::Release);
-    drop(ring);
-}
-
-/// Counts a use into the slot while its state, without the use count, is
-/// `want`, taking OPEN away too if `destroy`.
-#[inline]
-fn enter(slot: &'static RSlot, want: u64, destroy: bool) -> Option<RingRef> {
-    let mut state = slot.state.load(Ordering::Acquire);
-    while state & !USERS == want {
-        if state & USERS == USERS {
-            // 2^30 uses: room for ours soon.
-            std::thread::yield_now();
-            state = slot.state.load(Ordering::Acquire);
-            continue;
-        }
-        let next = (state + 1) & !if destroy { OPEN } else { 0 };
-        match slot
-            .state
-            .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
-        {
-            Ok(_) => {
-                // SAFETY: an open slot is full; our use keeps it so.
-                return match unsafe { (*slot.ring.get()).as_deref() } {
-                    Some(ring) => Some(RingRef {
-                        slot,
-                        ring: NonNull::from(ring),
-                    }),
-                    None => {
-                        release(slot);
-                        None
-                    }
-                };
-            }
-            Err(now) => state = now,
-        }
-    }
-    None
+fn enter(id: RingId, destroy: bool) -> Option<RingRef> {
+    let (i, generation) = split(id)?;
+    let want = (generation << 32) | OPEN;
+    RINGS[i].0.enter(|s| s & !USERS == want, destroy)
 }
 
 /// Creates a ring and issues its id.
@@ -948,26 +869,13 @@ pub fn create(entries: u32, flags: u32) -> Result<RingId> {
     let r = Box::new(Ring::new(entries, flags)?);
     for (i, p) in RINGS.iter().enumerate() {
         let slot = &p.0;
-        let state = slot.state.load(Ordering::Acquire);
-        // Claim it: EMPTY -> owned (no flags, no uses). Only creates
-        // change an empty slot: a failed claim lost it to another.
-        if state & EMPTY == 0
-            || slot
-                .state
-                .compare_exchange(state, state & !EMPTY, Ordering::Acquire, Ordering::Relaxed)
-                .is_err()
-        {
-            continue;
-        }
-        // SAFETY: we own the slot; `retire` left it None.
-        unsafe { *slot.ring.get() = Some(r) };
-        let generation = match (state >> 32) as u32 {
-            g if g >= GEN_MAX => 1,
-            g => g + 1,
-        };
-        slot.state
-            .store((u64::from(generation) << 32) | OPEN, Ordering::Release);
-        return Ok((i64::from(generation) << 32) | ID_TAG | i as i64);
+        // Only creates change an empty slot: one that is not empty, or
+        // that another claims first, is passed over.
+        let Ok(state) = slot.claim() else { continue };
+        // SAFETY: we claimed the slot; `retire` left it None.
+        unsafe { *slot.owned() = Some(r) };
+        let generation = slot.fill(state, OPEN);
+        return Ok(((generation as i64) << 32) | ID_TAG | i as i64);
     }
     fail!(
         libc::EMFILE,
@@ -978,12 +886,10 @@ pub fn create(entries: u32, flags: u32) -> Result<RingId> {
 /// The ring behind an id, or EBADF.
 #[inline]
 pub fn get(op: &str, id: RingId) -> Result<RingRef> {
-    if let Some((i, generation)) = split(id) {
-        if let Some(r) = enter(&RINGS[i].0, (u64::from(generation) << 32) | OPEN, false) {
-            return Ok(r);
-        }
+    match enter(id, false) {
+        Some(r) => Ok(r),
+        None => not_a_ring(op, id),
     }
-    not_a_ring(op, id)
 }
 
 #[cold]
@@ -996,11 +902,8 @@ fn not_a_ring(op: &str, id: RingId) -> Result<RingRef> {
 /// accepts made that were never reaped, frees its buffers (with its last
 /// use). A destroyed or unknown id is harmless: false.
 pub fn destroy(id: RingId) -> bool {
-    let Some((i, generation)) = split(id) else {
-        return false;
-    };
     // No new use from here on; ours is counted in.
-    match enter(&RINGS[i].0, (u64::from(generation) << 32) | OPEN, true) {
+    match enter(id, true) {
         Some(r) => {
             r.shut();
             true
