@@ -429,6 +429,208 @@ TEST(mmsg_counts_above_the_maximum_handle_the_first_64) {
     polysock_close(s);
 }
 
+/* One message of a batch: `text`'s bytes to host:port (family AF_INET). */
+static void dest_msg(polysock_mmsg *m, polysock_iovec *v, const char *text, const char *host, int port) {
+    memset(m, 0, sizeof *m);
+    *v = iov(text, strlen(text));
+    m->iov = v;
+    m->iovcnt = 1;
+    m->addr.family = POLYSOCK_AF_INET;
+    strcpy(m->addr.host, host);
+    m->addr.port = port;
+}
+
+/* Receives exactly `n` datagrams on `r` (a batch at a time, each call
+ * waiting at most the socket's 5 s) into `in`, whose buffers `buf` and
+ * addresses are first filled with garbage: what is checked was written. */
+enum { RECV_MAX = 8 };
+static void recv_n(polysock_t r, polysock_mmsg in[RECV_MAX], char buf[RECV_MAX][16], polysock_iovec v[RECV_MAX], int n) {
+    memset(in, 0x55, sizeof(polysock_mmsg) * RECV_MAX);
+    for (int i = 0; i < RECV_MAX; i++) {
+        memset(buf[i], 0, 16);
+        v[i] = iov(buf[i], 15);
+        in[i].iov = &v[i];
+        in[i].iovcnt = 1;
+    }
+    for (int got = 0; got < n;) {
+        long long k = polysock_recvmmsg(r, in + got, (size_t)(n - got), 0);
+        CHECK(k > 0);
+        got += (int)k;
+    }
+}
+
+TEST(mmsg_batch_to_several_destinations) {
+    int p1, p2, p3, sport;
+    polysock_t r1 = udp(&p1), r2 = udp(&p2), s = udp(&sport);
+    /* 127.0.0.10 is loopback too (all of 127/8 on Linux). */
+    polysock_t r3 = udp_at(POLYSOCK_AF_INET, "0.0.0.0", &p3);
+    enum { N = 7 };
+    polysock_mmsg out[N];
+    polysock_iovec ov[N];
+    dest_msg(&out[0], &ov[0], "m0", "127.0.0.1", p1);
+    dest_msg(&out[1], &ov[1], "m1", "127.0.0.1", p2); /* the same text, another port */
+    dest_msg(&out[2], &ov[2], "m2", "127.0.0.1", p1); /* back to the first */
+    dest_msg(&out[3], &ov[3], "m3", "127.0.0.1", p1);
+    memset(out[3].addr.host + 10, 'z', 20); /* after the NUL: not the text */
+    dest_msg(&out[4], &ov[4], "m4", "127.0.0.10", p3); /* the last text and one more byte */
+    dest_msg(&out[5], &ov[5], "m5", "localhost", p2); /* a name, resolved as for sendto */
+    dest_msg(&out[6], &ov[6], "m6", "localhost", p2);
+    CHECK_EQ(polysock_sendmmsg(s, out, N, 0), N);
+    for (int i = 0; i < N; i++) CHECK_EQ(out[i].len, 2);
+
+    polysock_mmsg in[RECV_MAX];
+    char buf[RECV_MAX][16];
+    polysock_iovec v[RECV_MAX];
+    const char *want1[] = {"m0", "m2", "m3"}, *want2[] = {"m1", "m5", "m6"};
+    recv_n(r1, in, buf, v, 3);
+    for (int i = 0; i < 3; i++) {
+        CHECK_STR(buf[i], want1[i]);
+        CHECK_EQ(in[i].len, 2);
+        CHECK_EQ(in[i].flags, 0);
+        CHECK_STR(in[i].addr.host, "127.0.0.1");
+        CHECK_EQ(in[i].addr.port, sport);
+    }
+    recv_n(r2, in, buf, v, 3);
+    for (int i = 0; i < 3; i++) CHECK_STR(buf[i], want2[i]);
+    recv_n(r3, in, buf, v, 1);
+    CHECK_STR(buf[0], "m4");
+    /* Nothing went anywhere else. */
+    CHECK_OK(polysock_settimeout(r1, 0));
+    CHECK_OK(polysock_settimeout(r2, 0));
+    CHECK_OK(polysock_settimeout(r3, 0));
+    CHECK_ERR(polysock_recvmmsg(r1, in, 1, 0), EAGAIN);
+    CHECK_ERR(polysock_recvmmsg(r2, in, 1, 0), EAGAIN);
+    CHECK_ERR(polysock_recvmmsg(r3, in, 1, 0), EAGAIN);
+    polysock_close(r1);
+    polysock_close(r2);
+    polysock_close(r3);
+    polysock_close(s);
+}
+
+TEST(mmsg_a_bad_message_after_good_ones) {
+    int rport, sport;
+    polysock_t r = udp(&rport), s = udp(&sport);
+    polysock_mmsg out[3];
+    polysock_iovec ov[3];
+    for (int i = 0; i < 3; i++) dest_msg(&out[i], &ov[i], "ok", "127.0.0.1", rport);
+    /* Checked before anything is sent: -1, naming the message, and none
+     * of the batch went (the first two share one destination). */
+    struct { const char *host; int port, code; const char *says; } bad[] = {
+        {"::1", rport, EAFNOSUPPORT, "sendmmsg message 2 ::1: an IPv6 address for an AF_INET socket"},
+        {"127.0.0.1", 65536, EINVAL, "sendmmsg message 2: port 65536 is out of range"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        strcpy(out[2].addr.host, bad[i].host);
+        out[2].addr.port = bad[i].port;
+        CHECK_ERR(polysock_sendmmsg(s, out, 3, 0), bad[i].code);
+        check_msg_has(bad[i].says);
+    }
+    strcpy(out[2].addr.host, "127.0.0.1");
+    CHECK_OK(polysock_settimeout(r, 0));
+    char c[4];
+    CHECK_ERR(polysock_recv(r, c, sizeof c, 0), EAGAIN);
+    /* What only the kernel refuses (a datagram too large for UDP) ends
+     * the batch there: the count sent, then that message's error. */
+    out[2].addr.port = rport;
+    static char big[70000];
+    ov[1] = iov(big, sizeof big);
+    CHECK_EQ(polysock_sendmmsg(s, out, 3, 0), 1);
+    CHECK_EQ(out[0].len, 2);
+    CHECK_ERR(polysock_sendmmsg(s, out + 1, 2, 0), EMSGSIZE);
+    CHECK_EQ(polysock_recv(r, c, sizeof c, 0), 2);
+    CHECK_ERR(polysock_recv(r, c, sizeof c, 0), EAGAIN);
+    polysock_close(r);
+    polysock_close(s);
+}
+
+TEST(mmsg_senders_ipv4_ipv6_and_unix) {
+    polysock_mmsg in[RECV_MAX];
+    char buf[RECV_MAX][16];
+    polysock_iovec v[RECV_MAX];
+    /* IPv4, two senders interleaved; one datagram cut to its buffer. */
+    int rport, pa, pb;
+    polysock_t r = udp(&rport), a = udp(&pa), b = udp(&pb);
+    CHECK_EQ(polysock_sendto(a, "a0", 2, 0, "127.0.0.1", rport), 2);
+    CHECK_EQ(polysock_sendto(b, "b1", 2, 0, "127.0.0.1", rport), 2);
+    CHECK_EQ(polysock_sendto(a, "a2-too-long-for-4", 17, 0, "127.0.0.1", rport), 17);
+    CHECK_EQ(polysock_sendto(a, "a3", 2, 0, "127.0.0.1", rport), 2);
+    recv_n(r, in, buf, v, 0);
+    v[2].len = 4;
+    for (int got = 0; got < 4;) {
+        long long k = polysock_recvmmsg(r, in + got, (size_t)(4 - got), 0);
+        CHECK(k > 0);
+        got += (int)k;
+    }
+    int ports[] = {pa, pb, pa, pa};
+    for (int i = 0; i < 4; i++) {
+        CHECK_EQ(in[i].addr.family, POLYSOCK_AF_INET);
+        CHECK_STR(in[i].addr.host, "127.0.0.1");
+        CHECK_EQ(in[i].addr.port, ports[i]);
+        CHECK_EQ(in[i].addr.flowinfo, 0);
+        CHECK_EQ(in[i].addr.scope_id, 0);
+        CHECK_EQ(in[i].flags, i == 2 ? POLYSOCK_MSG_TRUNC : 0);
+        CHECK_EQ(in[i].len, i == 2 ? 4 : 2);
+    }
+    CHECK(memcmp(buf[2], "a2-t", 4) == 0);
+    polysock_close(r);
+    polysock_close(a);
+    polysock_close(b);
+
+    /* IPv6 and IPv4-mapped senders in one batch, on a dual-stack socket. */
+    int r6port, p6, p4;
+    polysock_t r6 = polysock_socket(POLYSOCK_AF_INET6, POLYSOCK_SOCK_DGRAM, 0);
+    CHECK_OK(r6);
+    CHECK_OK(polysock_setsockopt_int(r6, POLYSOCK_IPPROTO_IPV6, POLYSOCK_IPV6_V6ONLY, 0));
+    CHECK_OK(polysock_bind(r6, "::", 0));
+    CHECK_OK(polysock_settimeout(r6, 5000));
+    polysock_addr me;
+    CHECK_OK(polysock_getsockname(r6, &me));
+    r6port = me.port;
+    polysock_t s6 = udp_at(POLYSOCK_AF_INET6, "::1", &p6), s4 = udp(&p4);
+    CHECK_EQ(polysock_sendto(s6, "x0", 2, 0, "::1", r6port), 2);
+    CHECK_EQ(polysock_sendto(s4, "x1", 2, 0, "127.0.0.1", r6port), 2);
+    CHECK_EQ(polysock_sendto(s4, "x2", 2, 0, "127.0.0.1", r6port), 2);
+    CHECK_EQ(polysock_sendto(s6, "x3", 2, 0, "::1", r6port), 2);
+    recv_n(r6, in, buf, v, 4);
+    const char *hosts6[] = {"::1", "::ffff:127.0.0.1", "::ffff:127.0.0.1", "::1"};
+    int ports6[] = {p6, p4, p4, p6};
+    for (int i = 0; i < 4; i++) {
+        CHECK_EQ(in[i].addr.family, POLYSOCK_AF_INET6);
+        CHECK_STR(in[i].addr.host, hosts6[i]);
+        CHECK_EQ(in[i].addr.port, ports6[i]);
+        CHECK_EQ(in[i].addr.scope_id, 0);
+    }
+    polysock_close(r6);
+    polysock_close(s6);
+    polysock_close(s4);
+
+    /* Unix datagram senders: named by a path; unnamed (the kernel names
+     * none: family 0). */
+    char dir[64], rpath[96], apath[96];
+    make_temp_dir(dir, "mmsg");
+    snprintf(rpath, sizeof rpath, "%s/r", dir);
+    snprintf(apath, sizeof apath, "%s/a", dir);
+    polysock_t ur = polysock_socket(POLYSOCK_AF_UNIX, POLYSOCK_SOCK_DGRAM, 0);
+    polysock_t ua = polysock_socket(POLYSOCK_AF_UNIX, POLYSOCK_SOCK_DGRAM, 0);
+    polysock_t un = polysock_socket(POLYSOCK_AF_UNIX, POLYSOCK_SOCK_DGRAM, 0);
+    CHECK_OK(polysock_bind(ur, rpath, 0));
+    CHECK_OK(polysock_bind(ua, apath, 0));
+    CHECK_OK(polysock_settimeout(ur, 5000));
+    CHECK_EQ(polysock_sendto(ua, "u0", 2, 0, rpath, 0), 2);
+    CHECK_EQ(polysock_sendto(un, "u1", 2, 0, rpath, 0), 2);
+    CHECK_EQ(polysock_sendto(ua, "u2", 2, 0, rpath, 0), 2);
+    recv_n(ur, in, buf, v, 3);
+    const char *upaths[] = {apath, "", apath};
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(in[i].addr.family, i == 1 ? 0 : POLYSOCK_AF_UNIX);
+        CHECK_STR(in[i].addr.host, upaths[i]);
+        CHECK_EQ(in[i].addr.port, 0);
+    }
+    polysock_close(ur);
+    polysock_close(ua);
+    polysock_close(un);
+}
+
 /* ---- bad input ---- */
 
 static polysock_t stale_handle(void) {

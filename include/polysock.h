@@ -1585,15 +1585,21 @@ int64_t polysock_recv_handle(polysock_t h, void *buf, size_t len, int32_t flags,
  * (Linux sendmmsg), each from its own buffers to its own destination
  * (`addr.family` 0: the connected peer). Each message sent gets its byte
  * count in `len`. Entries beyond POLYSOCK_MMSG_MAX are not looked at.
+ * Every message's buffers and destination are checked before anything
+ * is sent; a message naming the same host text and port as the one
+ * before it reuses that one's address (a name is resolved once for
+ * them).
  *
  * Returns the number of messages sent, from the first: fewer than
- * `count` when the socket's buffer filled or a later message failed (send
- * from there again to learn why); 0 when `count` is 0; or -1 when the
- * first failed: EBADF, EINVAL (`msgs` NULL, `count` > SSIZE_MAX, a
- * message's buffers as for polysock_sendmsg, a host that is not
- * NUL-terminated or not UTF-8, bad host or port; the message says which
- * message), EMSGSIZE, EAGAIN (timeout 0), ETIMEDOUT, EOPNOTSUPP (the
- * platform has no sendmmsg: send them one by one), POLYSOCK_EAI_*.
+ * `count` when the socket's buffer filled or the kernel refused a later
+ * message (send from there again to learn why); 0 when `count` is 0; or
+ * -1, with nothing sent, when the first failed or any message's buffers
+ * or destination are bad (the error's message says which message):
+ * EBADF, EINVAL (`msgs` NULL, `count` > SSIZE_MAX, a message's buffers as
+ * for polysock_sendmsg, a host that is not NUL-terminated or not UTF-8,
+ * bad host or port), EAFNOSUPPORT (an IPv6 host for an AF_INET socket),
+ * EMSGSIZE, EAGAIN (timeout 0), ETIMEDOUT, EOPNOTSUPP (the platform has
+ * no sendmmsg: send them one by one), POLYSOCK_EAI_*.
  */
 int64_t polysock_sendmmsg(polysock_t h, struct polysock_mmsg *msgs, size_t count, int32_t flags);
 

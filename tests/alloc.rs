@@ -3,8 +3,9 @@
 //! call runs. Each path is warmed up first (the handle table's first page
 //! and thread-locals are made once), then must allocate nothing: send,
 //! recv (also its EAGAIN, ETIMEDOUT and waiting paths), sendto and recvfrom
-//! with literal hosts, polysock_poll and polysock_poller_wait (also its
-//! timeout and wake-up paths), and reading the error back.
+//! with literal hosts, sendmmsg/recvmmsg batches (to one peer and to
+//! two), polysock_poll and polysock_poller_wait (also its timeout and
+//! wake-up paths), and reading the error back.
 //!
 //! Counting is per thread, so tests running in parallel (and the helper
 //! threads that feed data) never disturb one another's counts.
@@ -14,6 +15,7 @@ use polysock::core::poll::{POLYSOCK_POLLIN, POLYSOCK_POLLOUT, PollFd};
 use polysock::core::poller::{POLYSOCK_POLLER_WAKE, PollerEvent};
 use polysock::ffi::error::{polysock_errno, polysock_last_error};
 use polysock::ffi::io::{polysock_recv, polysock_recvfrom, polysock_send, polysock_sendto};
+use polysock::ffi::msg::{polysock_iovec, polysock_mmsg, polysock_recvmmsg, polysock_sendmmsg};
 use polysock::ffi::poll::polysock_poll;
 use polysock::ffi::poller::{
     polysock_poller_add, polysock_poller_create, polysock_poller_destroy, polysock_poller_wait,
@@ -227,6 +229,65 @@ fn udp_sendto_and_recvfrom_with_literal_hosts_allocate_nothing() {
         assert_eq!(from.port, port_of(a));
         polysock_close(a);
         polysock_close(b);
+    }
+}
+
+#[test]
+fn mmsg_batches_allocate_nothing() {
+    const N: usize = 8;
+    let host = c"127.0.0.1";
+    let (a, b, c) = (
+        udp_bound(host, libc::AF_INET).unwrap(),
+        udp_bound(host, libc::AF_INET).unwrap(),
+        udp_bound(host, libc::AF_INET).unwrap(),
+    );
+    let (pb, pc) = (port_of(b), port_of(c));
+    let mut bufs = [[0u8; 16]; N];
+    let iov: Vec<polysock_iovec> = bufs
+        .iter_mut()
+        .map(|b| polysock_iovec {
+            base: b.as_mut_ptr().cast(),
+            len: 16,
+        })
+        .collect();
+    let msg = |i: usize, port: i32| {
+        let mut m = polysock_mmsg {
+            iov: &iov[i],
+            iovcnt: 1,
+            addr: Addr::empty(),
+            len: 0,
+            flags: 0,
+        };
+        m.addr.family = libc::AF_INET;
+        m.addr.port = port;
+        for (d, s) in m.addr.host.iter_mut().zip(host.to_bytes()) {
+            *d = *s as libc::c_char;
+        }
+        m
+    };
+    // All to one peer, then alternating between two.
+    let mut one: Vec<polysock_mmsg> = (0..N).map(|i| msg(i, pb)).collect();
+    let mut two: Vec<polysock_mmsg> = (0..N).map(|i| msg(i, [pb, pc][i % 2])).collect();
+    let mut got_b: Vec<polysock_mmsg> = (0..N).map(|i| msg(i, 0)).collect();
+    let mut got_c: Vec<polysock_mmsg> = (0..N).map(|i| msg(i, 0)).collect();
+    let receive = |h: polysock_t, into: &mut [polysock_mmsg], n: usize| {
+        let mut got = 0;
+        while got < n {
+            let k = polysock_recvmmsg(h, into[got..].as_mut_ptr(), n - got, 0);
+            assert!(k > 0, "{}", last_error());
+            got += k as usize;
+        }
+    };
+    assert_no_allocation("sendmmsg + recvmmsg", 100, || {
+        assert_eq!(polysock_sendmmsg(a, one.as_mut_ptr(), N, 0), N as i64);
+        receive(b, &mut got_b, N);
+        assert_eq!(polysock_sendmmsg(a, two.as_mut_ptr(), N, 0), N as i64);
+        receive(b, &mut got_b, N / 2);
+        receive(c, &mut got_c, N / 2);
+    });
+    assert_eq!(got_b[0].addr.port, port_of(a));
+    for h in [a, b, c] {
+        polysock_close(h);
     }
 }
 

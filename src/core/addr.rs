@@ -188,6 +188,237 @@ impl Addr {
     }
 }
 
+impl Addr {
+    /// The destination this address names for a send: None for family 0
+    /// (the connected peer), else its host text and port.
+    pub fn dest(&self, op: &str) -> Result<Option<(&str, i32)>> {
+        if self.family == 0 {
+            return Ok(None);
+        }
+        Ok(Some((self.host_text(op)?, self.port)))
+    }
+
+    /// The host text of an address a caller gave: it must end with a NUL
+    /// inside the array and be UTF-8 (EINVAL otherwise, "{op}: addr.host
+    /// ...").
+    pub fn host_text(&self, op: &str) -> Result<&str> {
+        // libc's strnlen: a batch reads every message's host, and core's
+        // byte-wise search for the NUL cost twice as much (callgrind).
+        // SAFETY: host is an array of host.len() c_chars.
+        let n = unsafe { libc::strnlen(self.host.as_ptr(), self.host.len()) };
+        if n == self.host.len() {
+            return fail!(libc::EINVAL, "{op}: addr.host is not NUL-terminated");
+        }
+        // SAFETY: the first n bytes of the array, c_char read as u8.
+        let bytes = unsafe { std::slice::from_raw_parts(self.host.as_ptr().cast::<u8>(), n) };
+        utf8(op, "addr.host", bytes)
+    }
+
+    /// The first 16 bytes of the host array as two words (a short text and
+    /// its NUL; what follows the NUL is whatever the array holds).
+    #[inline(always)]
+    fn host_words(&self) -> [u64; 2] {
+        let b = self.host.first_chunk::<16>().copied().unwrap_or([0; 16]);
+        let b = b.map(|c| c as u8);
+        [0, 8].map(|at| u64::from_ne_bytes(b[at..at + 8].try_into().unwrap_or([0; 8])))
+    }
+}
+
+/// Text given as bytes (a host, a path) as UTF-8 (EINVAL "{op}: {what} is
+/// not valid UTF-8" if it is not). Hosts are almost always ASCII, which a
+/// word-at-a-time check proves valid faster than a full UTF-8 validation.
+#[inline]
+pub(crate) fn utf8<'a>(op: &str, what: &str, bytes: &'a [u8]) -> Result<&'a str> {
+    if bytes.is_ascii() {
+        // SAFETY: ASCII is valid UTF-8.
+        return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Ok(s),
+        Err(_) => fail!(libc::EINVAL, "{op}: {what} is not valid UTF-8"),
+    }
+}
+
+/// The destination a batch send converted last, by its text: a message
+/// that names the same host text and port (the usual batch, to one peer)
+/// is known without measuring, checking or parsing its text again, and
+/// reuses that conversion (a name, too, is resolved once for a run of
+/// messages naming it). The text's first 16 bytes are compared as two
+/// masked words; a longer text's rest byte for byte.
+pub struct LastDest<'a> {
+    /// The host array's first 16 bytes, as `Addr::host_words`, cleared
+    /// past the text's NUL; `mask` keeps the text and its NUL.
+    head: [u64; 2],
+    mask: [u64; 2],
+    /// A text of 16 bytes or more, with its NUL (empty for a short one).
+    long: &'a [u8],
+    port: i32,
+}
+
+impl<'a> LastDest<'a> {
+    /// Matches no destination (no bits kept can never equal a head with
+    /// a bit set).
+    pub const fn none() -> LastDest<'a> {
+        LastDest {
+            head: [1, 1],
+            mask: [0, 0],
+            long: &[],
+            port: 0,
+        }
+    }
+
+    /// `a`'s destination, whose checked text is `text` (`Addr::host_text`).
+    pub fn new(a: &'a Addr, text: &'a str) -> LastDest<'a> {
+        let n = text.len();
+        // Bytes 0..=n kept (the NUL too: a longer text does not match),
+        // at most the first 16.
+        let keep = |bytes: usize| match bytes {
+            0 => 0,
+            8.. => u64::MAX,
+            b => u64::MAX >> (64 - 8 * b),
+        };
+        let mask = [keep(n + 1), keep((n + 1).saturating_sub(8))];
+        let w = a.host_words();
+        let long: &[u8] = if n >= 16 {
+            // SAFETY: the text and its NUL are the array's first n + 1 bytes.
+            unsafe { std::slice::from_raw_parts(a.host.as_ptr().cast(), n + 1) }
+        } else {
+            &[]
+        };
+        LastDest {
+            head: [w[0] & mask[0], w[1] & mask[1]],
+            mask,
+            long,
+            port: a.port,
+        }
+    }
+
+    /// Whether `a` names this destination: the same port, and the same
+    /// host text (the family is not compared: any but 0 means the
+    /// socket's own).
+    #[inline(always)]
+    pub fn matches(&self, a: &Addr) -> bool {
+        let w = a.host_words();
+        a.port == self.port
+            && (w[0] & self.mask[0]) == self.head[0]
+            && (w[1] & self.mask[1]) == self.head[1]
+            && (self.long.is_empty() || self.same_long(a))
+    }
+
+    /// The rest of a text of 16 bytes or more.
+    #[inline(never)]
+    fn same_long(&self, a: &Addr) -> bool {
+        // SAFETY: long.len() <= the array's length (its NUL is inside it).
+        let bytes =
+            unsafe { std::slice::from_raw_parts(a.host.as_ptr().cast::<u8>(), self.long.len()) };
+        bytes == self.long
+    }
+}
+
+/// The sender a batch receive wrote last, by the address bytes the kernel
+/// stored: the next datagram from the same sender (the usual batch) gets a
+/// copy of that text instead of a new one. An IPv4 sender (16 bytes) is
+/// compared as two words and copied as its fields and the host's first
+/// 16 bytes (its whole text); the others byte for byte and whole.
+pub struct LastSender {
+    raw: MaybeUninit<libc::sockaddr_storage>,
+    /// The bytes of `raw` in use: none at first, which is the text of a
+    /// receive that names no sender, `Addr::empty()`: true from the start.
+    len: usize,
+    text: Addr,
+}
+
+const SIN_LEN: usize = size_of::<libc::sockaddr_in>();
+
+impl LastSender {
+    pub const fn new() -> LastSender {
+        LastSender {
+            raw: MaybeUninit::uninit(),
+            len: 0,
+            text: Addr::empty(),
+        }
+    }
+
+    /// Writes the text form of the first `len` bytes of `raw` (a sender
+    /// the kernel stored, at most a sockaddr_storage's) into `out`, in
+    /// place (see `Addr::set_from_raw`).
+    #[inline(always)]
+    pub fn write(&mut self, raw: &MaybeUninit<libc::sockaddr_storage>, len: usize, out: &mut Addr) {
+        let len = len.min(size_of::<libc::sockaddr_storage>());
+        if len == self.len && self.same(raw, len) {
+            self.copy_to(out);
+            return;
+        }
+        out.set_from_raw(raw, len as libc::socklen_t);
+        self.remember(raw, len, out);
+    }
+
+    /// Whether `raw` holds the remembered `len` bytes.
+    #[inline(always)]
+    fn same(&self, raw: &MaybeUninit<libc::sockaddr_storage>, len: usize) -> bool {
+        let bytes = |s: &MaybeUninit<libc::sockaddr_storage>| {
+            // SAFETY: `len` bytes of both were initialised (the kernel's,
+            // and remember's copy of them).
+            unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<u8>(), len) }
+        };
+        if len == SIN_LEN {
+            let words = |s| {
+                let b: &[u8] = bytes(s);
+                [0, 8].map(|at| u64::from_ne_bytes(b[at..at + 8].try_into().unwrap_or([0; 8])))
+            };
+            return words(raw) == words(&self.raw);
+        }
+        bytes(raw) == bytes(&self.raw)
+    }
+
+    #[inline(always)]
+    fn copy_to(&self, out: &mut Addr) {
+        if self.text.family != libc::AF_INET {
+            return self.copy_other_to(out);
+        }
+        out.family = self.text.family;
+        out.port = self.text.port;
+        out.flowinfo = 0;
+        out.scope_id = 0;
+        if let (Some(dst), Some(src)) = (
+            out.host.first_chunk_mut::<16>(),
+            self.text.host.first_chunk::<16>(),
+        ) {
+            *dst = *src;
+        }
+    }
+
+    #[inline(never)]
+    fn copy_other_to(&self, out: &mut Addr) {
+        *out = self.text;
+    }
+
+    #[inline(always)]
+    fn remember(&mut self, raw: &MaybeUninit<libc::sockaddr_storage>, len: usize, text: &Addr) {
+        // SAFETY: `len` bytes of `raw` are initialised and fit the storage.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                raw.as_ptr().cast::<u8>(),
+                self.raw.as_mut_ptr().cast::<u8>(),
+                len,
+            )
+        };
+        self.len = len;
+        if text.family == libc::AF_INET {
+            self.text.family = text.family;
+            self.text.port = text.port;
+            if let (Some(dst), Some(src)) = (
+                self.text.host.first_chunk_mut::<16>(),
+                text.host.first_chunk::<16>(),
+            ) {
+                *dst = *src;
+            }
+        } else {
+            self.text = *text;
+        }
+    }
+}
+
 impl fmt::Display for Addr {
     /// "127.0.0.1:80", "[::1]:80", or the Unix path.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -411,3 +411,110 @@ fn raw_address_matches_to_sockaddr() {
         }
     }
 }
+
+/// An Addr whose host array holds `text`, its NUL, then garbage.
+fn addr_with(text: &[u8], port: i32, rng: &mut Rng) -> Addr {
+    let mut a = Addr::empty();
+    a.family = libc::AF_INET;
+    a.port = port;
+    for c in a.host.iter_mut() {
+        *c = (rng.next() as u8 | 1) as libc::c_char;
+    }
+    for (c, &b) in a.host.iter_mut().zip(text) {
+        *c = b as libc::c_char;
+    }
+    a.host[text.len()] = 0;
+    a
+}
+
+#[test]
+fn a_batch_reuses_a_destination_for_exactly_its_text_and_port() {
+    let mut rng = Rng(0x6d6d_7367);
+    // Few letters, lengths around the 8 and 16 bytes the words cover: many
+    // texts are prefixes of others or differ in one byte.
+    let texts: Vec<Vec<u8>> = (0..300)
+        .map(|_| {
+            let n = rng.below(40);
+            (0..n).map(|_| b"ab."[rng.below(3)]).collect()
+        })
+        .collect();
+    for _ in 0..20_000 {
+        let (x, y) = (
+            &texts[rng.below(texts.len())],
+            &texts[rng.below(texts.len())],
+        );
+        let (px, py) = (rng.below(3) as i32, rng.below(3) as i32);
+        let a = addr_with(x, px, &mut rng);
+        let b = addr_with(y, py, &mut rng);
+        let text = std::str::from_utf8(x).unwrap();
+        let last = LastDest::new(&a, text);
+        assert_eq!(
+            last.matches(&b),
+            x == y && px == py,
+            "{:?}:{px} against {:?}:{py}",
+            String::from_utf8_lossy(x),
+            String::from_utf8_lossy(y)
+        );
+        assert!(!LastDest::none().matches(&b));
+    }
+    // The longest text there is, and texts that differ only past 16 bytes.
+    let long = [b'a'; POLYSOCK_ADDR_HOST_LEN - 1];
+    let a = addr_with(&long, 1, &mut rng);
+    let last = LastDest::new(&a, std::str::from_utf8(&long).unwrap());
+    assert!(last.matches(&addr_with(&long, 1, &mut rng)));
+    assert!(!last.matches(&addr_with(&long[..126], 1, &mut rng)));
+}
+
+#[test]
+fn a_batch_writes_each_sender_as_set_from_raw_does() {
+    let raw_of = |sa: &SockAddr| {
+        let raw = RawAddr::from(sa);
+        (raw.storage, raw.len as usize)
+    };
+    let senders: Vec<(MaybeUninit<libc::sockaddr_storage>, usize)> = [
+        "127.0.0.1:9",
+        "127.0.0.1:10",
+        "127.0.0.10:9",
+        "255.255.255.255:65535",
+        "[::1]:9",
+        "[::ffff:127.0.0.1]:9",
+        "[fe80::1%1]:9",
+    ]
+    .iter()
+    .map(|t| raw_of(&SockAddr::from(t.parse::<SocketAddr>().unwrap())))
+    .chain([
+        raw_of(&unix_sockaddr("t", "/tmp/some/sock").unwrap()),
+        raw_of(&unix_sockaddr("t", "@abstract").unwrap()),
+        (MaybeUninit::uninit(), 0),
+    ])
+    .collect();
+    let mut rng = Rng(0x7365_6e64);
+    let mut last = LastSender::new();
+    for _ in 0..2_000 {
+        let (raw, len) = &senders[rng.below(senders.len())];
+        let mut out = Addr::empty();
+        out.family = 0x55;
+        out.port = 0x55;
+        out.flowinfo = 0x55;
+        out.scope_id = 0x55;
+        out.host = [0x55; POLYSOCK_ADDR_HOST_LEN];
+        last.write(raw, *len, &mut out);
+        let want = Addr::from_raw(raw, *len as libc::socklen_t);
+        assert_eq!(
+            (
+                out.family,
+                out.port,
+                out.flowinfo,
+                out.scope_id,
+                out.host_str()
+            ),
+            (
+                want.family,
+                want.port,
+                want.flowinfo,
+                want.scope_id,
+                want.host_str()
+            )
+        );
+    }
+}

@@ -130,7 +130,39 @@ impl<'a> Bufs<'a> {
     /// Each entry's `iov_base` must be valid for `iov_len` bytes for 'a:
     /// readable for a send, writable for a receive, and not otherwise
     /// borrowed by Rust code meanwhile.
+    #[inline(always)]
     pub unsafe fn new(op: &str, iov: &'a [libc::iovec]) -> Result<Bufs<'a>> {
+        // Only whether anything is wrong is noted here: which thing, and
+        // its message, are found again out of line (a batch checks every
+        // message's buffers). One buffer, the usual message, on its own.
+        if let [v] = iov {
+            if (v.iov_base.is_null() && v.iov_len > 0) || v.iov_len > isize::MAX as usize {
+                return Self::refuse(op, iov);
+            }
+            return Ok(Bufs {
+                iov,
+                total: v.iov_len,
+            });
+        }
+        let mut total: usize = 0;
+        let mut bad = false;
+        for v in iov {
+            bad |= v.iov_base.is_null() && v.iov_len > 0;
+            let (t, overflow) = total.overflowing_add(v.iov_len);
+            bad |= overflow;
+            total = t;
+        }
+        if bad || total > isize::MAX as usize {
+            return Self::refuse(op, iov);
+        }
+        Ok(Bufs { iov, total })
+    }
+
+    /// The error for buffers `new` found wrong: the first NULL buffer with
+    /// a length, or the total that passes SSIZE_MAX, whichever comes first.
+    #[cold]
+    #[inline(never)]
+    fn refuse(op: &str, iov: &[libc::iovec]) -> Result<Bufs<'a>> {
         let mut total: usize = 0;
         for (i, v) in iov.iter().enumerate() {
             if v.iov_base.is_null() && v.iov_len > 0 {
@@ -142,15 +174,13 @@ impl<'a> Bufs<'a> {
             }
             total = match total.checked_add(v.iov_len) {
                 Some(t) if t <= isize::MAX as usize => t,
-                _ => {
-                    return fail!(
-                        libc::EINVAL,
-                        "{op}: the buffers' lengths add up to more than SSIZE_MAX (a negative length cast to size_t?)"
-                    );
-                }
+                _ => break,
             };
         }
-        Ok(Bufs { iov, total })
+        fail!(
+            libc::EINVAL,
+            "{op}: the buffers' lengths add up to more than SSIZE_MAX (a negative length cast to size_t?)"
+        )
     }
 
     /// The number of buffers.
@@ -551,19 +581,30 @@ fn close_fd(fd: RawFd) {
     unsafe { libc::close(fd) };
 }
 
+/// A batch header for `bufs` (name, control data and flags unset: zero).
+#[inline(always)]
+fn mmsghdr(bufs: Bufs<'_>) -> libc::mmsghdr {
+    // SAFETY: mmsghdr is plain C data; zero is valid (and clears the
+    // padding fields some C libraries have).
+    let mut h: libc::mmsghdr = unsafe { std::mem::zeroed() };
+    bufs.set_on(&mut h.msg_hdr);
+    h
+}
+
 #[cfg(any(target_os = "linux", target_os = "android"))]
 impl Socket {
     /// Sends up to POLYSOCK_MMSG_MAX messages in one system call. `msg(i)`
-    /// gives message i's buffers and destination (None: the connected
+    /// gives message i's buffers and destination (family 0: the connected
     /// peer); `sent(i, n)` learns how many bytes message i sent. Returns the
     /// number of messages sent: fewer than asked when the socket's buffer
     /// filled or the message after the last one sent failed (sending it
-    /// again reports why); an error only when the first one fails.
+    /// again reports why); an error when the first one fails, or when any
+    /// message's buffers or destination are bad (then none is sent).
     pub fn sendmmsg<'a>(
         &self,
         count: usize,
         flags: i32,
-        msg: impl Fn(usize) -> Result<(Bufs<'a>, Option<(&'a str, i32)>)>,
+        msg: impl Fn(usize) -> Result<(Bufs<'a>, &'a Addr)>,
         mut sent: impl FnMut(usize, usize),
     ) -> Result<usize> {
         const OP: &str = "sendmmsg";
@@ -573,33 +614,26 @@ impl Socket {
             return Ok(0);
         }
         let mut hdrs = [const { MaybeUninit::<libc::mmsghdr>::uninit() }; POLYSOCK_MMSG_MAX];
-        let mut addrs = [const { MaybeUninit::<SockAddr>::uninit() }; POLYSOCK_MMSG_MAX];
-        // The last destination converted: a batch to one peer converts it
-        // once.
-        let mut last: Option<(&str, i32, usize)> = None;
+        let mut addrs = [const { MaybeUninit::<addr::RawAddr>::uninit() }; POLYSOCK_MMSG_MAX];
+        // The last destination converted, and its address for the kernel
+        // (in `addrs`): a batch to one peer converts it once.
+        let mut last = (addr::LastDest::none(), std::ptr::null(), 0);
         for i in 0..count {
             let (bufs, to) = msg(i).map_err(|e| in_message(OP, i, e))?;
-            // SAFETY: mmsghdr is plain C data; zero is valid.
-            let h = &mut hdrs[i].write(unsafe { std::mem::zeroed() }).msg_hdr;
-            bufs.set_on(h);
-            if let Some((host, port)) = to {
-                let at = match last {
-                    Some((h, p, at)) if h == host && p == port => at,
-                    _ => {
-                        let sa = self
-                            .dest(OP, Some((host, port)))
-                            .map_err(|e| in_message(OP, i, e))?;
-                        addrs[i].write(sa.expect("a destination was given"));
-                        last = Some((host, port, i));
-                        i
-                    }
-                };
-                // SAFETY: addrs[at] was written above, for this or an
-                // earlier message.
-                let sa = unsafe { addrs[at].assume_init_ref() };
-                h.msg_name = sa.as_ptr().cast_mut().cast();
-                h.msg_namelen = sa.len();
+            let h = &mut hdrs[i].write(mmsghdr(bufs)).msg_hdr;
+            if to.family == 0 {
+                continue;
             }
+            if !last.0.matches(to) {
+                let sa = addrs[i].write(addr::RawAddr::new());
+                let dest = self
+                    .convert_dest(to, sa)
+                    .map_err(|e| in_message(OP, i, e))?;
+                last = (dest, sa.as_ptr(), sa.size());
+            }
+            // The address of this or an earlier message, in `addrs`.
+            h.msg_name = last.1.cast_mut().cast();
+            h.msg_namelen = last.2;
         }
         let fd = self.fd();
         let hdrs_ptr = hdrs.as_mut_ptr().cast::<libc::mmsghdr>();
@@ -615,17 +649,29 @@ impl Socket {
         Ok(n)
     }
 
+    /// Converts the destination `to` names (its family is not 0) into
+    /// `sa`, as sendmsg does, out of line: a batch to one peer comes here
+    /// once.
+    #[inline(never)]
+    fn convert_dest<'a>(&self, to: &'a Addr, sa: &mut addr::RawAddr) -> Result<addr::LastDest<'a>> {
+        const OP: &str = "sendmmsg";
+        let host = to.host_text(OP)?;
+        sa.set_dest(OP, self.family(), self.socktype(), Some(host), to.port)?;
+        Ok(addr::LastDest::new(to, host))
+    }
+
     /// Receives up to POLYSOCK_MMSG_MAX datagrams in one system call: it
     /// waits (as the socket's timeout allows) for the first, then takes
     /// those already waiting (MSG_WAITFORONE). `bufs(i)` gives message i's
-    /// buffers; `got(i, n, flags, from)` learns its length, flags and
-    /// sender. Returns the number of messages received.
+    /// buffers; `got(i, n, flags)` learns its length and flags, and gives
+    /// where its sender's text goes (written in place). Returns the number
+    /// of messages received.
     pub fn recvmmsg<'a>(
         &self,
         count: usize,
         flags: i32,
         bufs: impl Fn(usize) -> Result<Bufs<'a>>,
-        mut got: impl FnMut(usize, usize, i32, &Addr),
+        mut got: impl FnMut(usize, usize, i32) -> &'a mut Addr,
     ) -> Result<usize> {
         const OP: &str = "recvmmsg";
         self.refuse_tls(OP)?;
@@ -636,26 +682,23 @@ impl Socket {
         if self.reader.has_data() {
             let first = bufs(0).map_err(|e| in_message(OP, 0, e))?;
             if let Some(n) = self.reader.take_with(flags, |src| first.scatter(src)) {
-                got(0, n, 0, &Addr::empty());
+                *got(0, n, 0) = Addr::empty();
                 return Ok(1);
             }
         }
         let mut hdrs = [const { MaybeUninit::<libc::mmsghdr>::uninit() }; POLYSOCK_MMSG_MAX];
+        // Left uninitialised: the kernel writes each sender it names.
         let mut names =
             [const { MaybeUninit::<libc::sockaddr_storage>::uninit() }; POLYSOCK_MMSG_MAX];
         for i in 0..count {
-            // SAFETY: mmsghdr is plain C data; zero is valid.
-            let h = &mut hdrs[i].write(unsafe { std::mem::zeroed() }).msg_hdr;
-            bufs(i).map_err(|e| in_message(OP, i, e))?.set_on(h);
+            let b = bufs(i).map_err(|e| in_message(OP, i, e))?;
+            let h = &mut hdrs[i].write(mmsghdr(b)).msg_hdr;
             h.msg_name = names[i].as_mut_ptr().cast();
+            h.msg_namelen = NAME_LEN;
         }
         let fd = self.fd();
         let hdrs_ptr = hdrs.as_mut_ptr().cast::<libc::mmsghdr>();
-        let n = self.retry(OP, libc::POLLIN, flags, &mut None, || {
-            for i in 0..count {
-                // SAFETY: the first `count` headers are initialised.
-                unsafe { (*hdrs_ptr.add(i)).msg_hdr.msg_namelen = NAME_LEN };
-            }
+        let recv = move || {
             // SAFETY: the first `count` headers point at checked buffers
             // and at `names`.
             unsafe {
@@ -667,21 +710,27 @@ impl Socket {
                     std::ptr::null_mut(),
                 ) as isize
             }
-        })?;
-        // The last sender converted to text: datagrams from one peer are
-        // converted once.
-        let mut last: Option<(&[u8], Addr)> = None;
+        };
+        // The first call with the lengths set above; only a call that
+        // received nothing goes on, and each further call sets them again.
+        let n = match recv() {
+            n if n > 0 => n as usize,
+            n => self.retry_from(n, OP, libc::POLLIN, flags, &mut None, || {
+                for i in 0..count {
+                    // SAFETY: the first `count` headers are initialised.
+                    unsafe { (*hdrs_ptr.add(i)).msg_hdr.msg_namelen = NAME_LEN };
+                }
+                recv()
+            })?,
+        };
+        let mut last = addr::LastSender::new();
         for i in 0..n.min(count) {
             // SAFETY: the first `count` headers are initialised.
             let h = unsafe { hdrs[i].assume_init_ref() };
-            let len = (h.msg_hdr.msg_namelen as usize).min(NAME_LEN as usize);
-            // SAFETY: the kernel initialised `len` bytes of the name.
-            let raw = unsafe { std::slice::from_raw_parts(names[i].as_ptr().cast::<u8>(), len) };
-            let from = match &last {
-                Some((bytes, addr)) if *bytes == raw => addr,
-                _ => &last.insert((raw, Addr::from_raw(&names[i], len as _))).1,
-            };
-            got(i, h.msg_len as usize, h.msg_hdr.msg_flags, from);
+            let out = got(i, h.msg_len as usize, h.msg_hdr.msg_flags);
+            // msg_namelen: the sender's length (`write` reads no more of
+            // it than the room given).
+            last.write(&names[i], h.msg_hdr.msg_namelen as usize, out);
         }
         Ok(n)
     }
@@ -696,7 +745,7 @@ impl Socket {
         &self,
         _count: usize,
         _flags: i32,
-        _msg: impl Fn(usize) -> Result<(Bufs<'a>, Option<(&'a str, i32)>)>,
+        _msg: impl Fn(usize) -> Result<(Bufs<'a>, &'a Addr)>,
         _sent: impl FnMut(usize, usize),
     ) -> Result<usize> {
         fail!(
@@ -710,7 +759,7 @@ impl Socket {
         _count: usize,
         _flags: i32,
         _bufs: impl Fn(usize) -> Result<Bufs<'a>>,
-        _got: impl FnMut(usize, usize, i32, &Addr),
+        _got: impl FnMut(usize, usize, i32) -> &'a mut Addr,
     ) -> Result<usize> {
         fail!(
             libc::EOPNOTSUPP,

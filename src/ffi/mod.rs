@@ -109,19 +109,9 @@ pub(crate) fn opt_str<'a>(op: &str, what: &str, p: *const c_char) -> Result<Opti
     utf8(op, what, unsafe { CStr::from_ptr(p) }).map(Some)
 }
 
-/// A C string as UTF-8 text (EINVAL if it is not). Hosts are almost always
-/// ASCII, which a word-at-a-time check proves valid faster than a full
-/// UTF-8 validation.
+/// A C string as UTF-8 text (EINVAL if it is not).
 pub(crate) fn utf8<'a>(op: &str, what: &str, s: &'a CStr) -> Result<&'a str> {
-    let bytes = s.to_bytes();
-    if bytes.is_ascii() {
-        // SAFETY: ASCII is valid UTF-8.
-        return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
-    }
-    match std::str::from_utf8(bytes) {
-        Ok(s) => Ok(s),
-        Err(_) => fail!(libc::EINVAL, "{op}: {what} is not valid UTF-8"),
-    }
+    crate::core::addr::utf8(op, what, s.to_bytes())
 }
 
 /// A required C string argument.

@@ -2,7 +2,7 @@
 //! io_uring is unavailable). Submit operations on polysock handles, each
 //! with a 64-bit user value; reap their completions in batches.
 
-use super::msg::{bufs, dest, polysock_mmsg};
+use super::msg::{bufs, polysock_mmsg};
 use super::socket::polysock_t;
 use super::{boundary, count, req_str, ret, status};
 use crate::core::error::{Result, fail};
@@ -296,7 +296,7 @@ pub extern "C" fn polysock_ring_sendmsg(
             let r = get(op, r)?;
             let m = self::msg(op, msg)?;
             let b = bufs(op, m.iov, m.iovcnt)?;
-            let to = dest(op, &m.addr)?;
+            let to = m.addr.dest(op)?;
             let out = MsgOut { len: &mut m.len, flags: &mut m.flags, addr: std::ptr::null_mut() };
             // SAFETY: the caller keeps msg and its buffers valid until the
             // completion (documented).
