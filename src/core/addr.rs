@@ -214,13 +214,14 @@ impl Addr {
         utf8(op, "addr.host", bytes)
     }
 
-    /// The first 16 bytes of the host array as two words (a short text and
-    /// its NUL; what follows the NUL is whatever the array holds).
+    /// The first 16 bytes of the host array as two little-endian words,
+    /// byte i at bits 8i (a short text and its NUL; what follows the NUL
+    /// is whatever the array holds).
     #[inline(always)]
     fn host_words(&self) -> [u64; 2] {
         let b = self.host.first_chunk::<16>().copied().unwrap_or([0; 16]);
         let b = b.map(|c| c as u8);
-        [0, 8].map(|at| u64::from_ne_bytes(b[at..at + 8].try_into().unwrap_or([0; 8])))
+        [0, 8].map(|at| u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or([0; 8])))
     }
 }
 
@@ -302,7 +303,14 @@ impl<'a> LastDest<'a> {
         a.port == self.port
             && (w[0] & self.mask[0]) == self.head[0]
             && (w[1] & self.mask[1]) == self.head[1]
-            && (self.long.is_empty() || self.same_long(a))
+            && (!self.is_long() || self.same_long(a))
+    }
+
+    /// Whether the text is 16 bytes or more: its head's last byte is not
+    /// its NUL (kept in a register from the compare before).
+    #[inline(always)]
+    fn is_long(&self) -> bool {
+        self.head[1] >> 56 != 0
     }
 
     /// The rest of a text of 16 bytes or more.

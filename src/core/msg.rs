@@ -137,7 +137,7 @@ impl<'a> Bufs<'a> {
         // message's buffers). One buffer, the usual message, on its own.
         if let [v] = iov {
             if (v.iov_base.is_null() && v.iov_len > 0) || v.iov_len > isize::MAX as usize {
-                return Self::refuse(op, iov);
+                return Err(refusal(op, iov));
             }
             return Ok(Bufs {
                 iov,
@@ -153,34 +153,9 @@ impl<'a> Bufs<'a> {
             total = t;
         }
         if bad || total > isize::MAX as usize {
-            return Self::refuse(op, iov);
+            return Err(refusal(op, iov));
         }
         Ok(Bufs { iov, total })
-    }
-
-    /// The error for buffers `new` found wrong: the first NULL buffer with
-    /// a length, or the total that passes SSIZE_MAX, whichever comes first.
-    #[cold]
-    #[inline(never)]
-    fn refuse(op: &str, iov: &[libc::iovec]) -> Result<Bufs<'a>> {
-        let mut total: usize = 0;
-        for (i, v) in iov.iter().enumerate() {
-            if v.iov_base.is_null() && v.iov_len > 0 {
-                return fail!(
-                    libc::EINVAL,
-                    "{op}: buffer {i} is NULL with length {}",
-                    v.iov_len
-                );
-            }
-            total = match total.checked_add(v.iov_len) {
-                Some(t) if t <= isize::MAX as usize => t,
-                _ => break,
-            };
-        }
-        fail!(
-            libc::EINVAL,
-            "{op}: the buffers' lengths add up to more than SSIZE_MAX (a negative length cast to size_t?)"
-        )
     }
 
     /// The number of buffers.
@@ -220,6 +195,34 @@ impl<'a> Bufs<'a> {
         self.set_on(&mut m);
         m
     }
+}
+
+/// The error for buffers `Bufs::new` found wrong: the first NULL buffer
+/// with a length, or the total that passes SSIZE_MAX, whichever comes
+/// first. (An Error, not a Result: the usual path's buffers then stay in
+/// registers.)
+#[cold]
+#[inline(never)]
+fn refusal(op: &str, iov: &[libc::iovec]) -> Error {
+    let mut total: usize = 0;
+    for (i, v) in iov.iter().enumerate() {
+        if v.iov_base.is_null() && v.iov_len > 0 {
+            return Error::new(
+                libc::EINVAL,
+                format_args!("{op}: buffer {i} is NULL with length {}", v.iov_len),
+            );
+        }
+        total = match total.checked_add(v.iov_len) {
+            Some(t) if t <= isize::MAX as usize => t,
+            _ => break,
+        };
+    }
+    Error::new(
+        libc::EINVAL,
+        format_args!(
+            "{op}: the buffers' lengths add up to more than SSIZE_MAX (a negative length cast to size_t?)"
+        ),
+    )
 }
 
 /// An all-zero msghdr (plain C data, so zero is valid; it also clears the
@@ -660,6 +663,13 @@ impl Socket {
         Ok(addr::LastDest::new(to, host))
     }
 
+    /// Bytes the buffered reader holds, into `first` (out of line: only a
+    /// socket read with polysock_readline has any).
+    #[inline(never)]
+    fn take_buffered(&self, flags: i32, first: Bufs<'_>) -> Option<usize> {
+        self.reader.take_with(flags, |src| first.scatter(src))
+    }
+
     /// Receives up to POLYSOCK_MMSG_MAX datagrams in one system call: it
     /// waits (as the socket's timeout allows) for the first, then takes
     /// those already waiting (MSG_WAITFORONE). `bufs(i)` gives message i's
@@ -680,8 +690,7 @@ impl Socket {
             return fail!(libc::EINVAL, "recvmmsg: count is 0");
         }
         if self.reader.has_data() {
-            let first = bufs(0).map_err(|e| in_message(OP, 0, e))?;
-            if let Some(n) = self.reader.take_with(flags, |src| first.scatter(src)) {
+            if let Some(n) = self.take_buffered(flags, bufs(0).map_err(|e| in_message(OP, 0, e))?) {
                 *got(0, n, 0) = Addr::empty();
                 return Ok(1);
             }

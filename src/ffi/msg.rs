@@ -56,9 +56,12 @@ pub struct polysock_mmsg {
 #[inline(always)]
 pub(crate) fn bufs<'a>(op: &str, iov: *const polysock_iovec, iovcnt: usize) -> Result<Bufs<'a>> {
     // Checked before the array is touched; no buffers (an empty
-    // datagram) goes the same way out of line, with one compare.
+    // datagram) is tested for only within the one compare's rare side.
     if iovcnt.wrapping_sub(1) >= POLYSOCK_IOV_MAX || iov.is_null() {
-        return odd_array(op, iovcnt);
+        if iovcnt == 0 {
+            return Ok(Bufs::empty());
+        }
+        return Err(bad_array(op, iovcnt));
     }
     // SAFETY: the caller passes `iovcnt` readable entries (documented); the
     // layouts match (checked at compile time above).
@@ -67,21 +70,20 @@ pub(crate) fn bufs<'a>(op: &str, iov: *const polysock_iovec, iovcnt: usize) -> R
     unsafe { Bufs::new(op, array) }
 }
 
-/// `bufs` for an array it does not look at: none (any `iov`), too long,
-/// or NULL.
+/// `bufs`'s error for an array it cannot look at: too long, or NULL. (An
+/// Error, not a Result: the usual path's buffers then stay in registers.)
 #[cold]
 #[inline(never)]
-fn odd_array<'a>(op: &str, iovcnt: usize) -> Result<Bufs<'a>> {
-    if iovcnt == 0 {
-        return Ok(Bufs::empty());
-    }
+fn bad_array(op: &str, iovcnt: usize) -> Error {
     if iovcnt > POLYSOCK_IOV_MAX {
-        return fail!(
+        return Error::new(
             libc::EINVAL,
-            "{op}: {iovcnt} buffers is more than POLYSOCK_IOV_MAX ({POLYSOCK_IOV_MAX})"
+            format_args!(
+                "{op}: {iovcnt} buffers is more than POLYSOCK_IOV_MAX ({POLYSOCK_IOV_MAX})"
+            ),
         );
     }
-    fail!(libc::EINVAL, "{op}: iov is NULL")
+    Error::new(libc::EINVAL, format_args!("{op}: iov is NULL"))
 }
 
 /// Sends the `iovcnt` buffers of `iov` as one message (one datagram), in
