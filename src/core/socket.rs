@@ -14,7 +14,7 @@ use socket2::{Domain, Protocol, SockAddr, Type};
 use std::mem::ManuallyDrop;
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicUsize, Ordering};
 
 // State flags (`Socket::state`).
 pub(crate) const BOUND: u32 = 1;
@@ -30,8 +30,8 @@ pub(crate) const CLOSED: u32 = 64;
 /// The fd was handed back to the caller; it is not closed on drop.
 pub(crate) const DETACHED: u32 = 128;
 
-/// The next socket's `id`.
-static NEXT_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+/// The next `id` a socket is given (`Socket::id`: at its first poller).
+static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
 
 /// Timeout for sockets created from now on; -1 blocks (see `set_timeout`).
 static DEFAULT_TIMEOUT_MS: AtomicI64 = AtomicI64::new(-1);
@@ -74,8 +74,10 @@ pub struct Socket {
     timeout_ms: AtomicI64,
     state: AtomicU32,
     /// Unique for the life of the process: pollers know a socket by it
-    /// (an address would not do: the handle table moves sockets).
-    id: usize,
+    /// (an address would not do: the handle table moves sockets). 0 until
+    /// `id` first asks: a socket no poller watches never takes one, so
+    /// making sockets bumps no counter that other threads write too.
+    id: AtomicUsize,
     /// The buffered reader's bytes (readline); receives return them first.
     pub(crate) reader: Reader,
     /// The pollers this socket is registered with: they forget it before
@@ -186,7 +188,7 @@ impl Socket {
     #[cold]
     #[inline(never)]
     fn notify_watchers_cold(&mut self) {
-        let (fd, id) = (self.fd(), self.id);
+        let (fd, id) = (self.fd(), self.id());
         self.watchers.socket_closing(fd, id);
     }
 }
@@ -273,7 +275,7 @@ impl Socket {
             socktype,
             protocol,
             timeout_ms: AtomicI64::new(timeout),
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            id: AtomicUsize::new(0),
             state: AtomicU32::new(state),
             reader: Reader::new(),
             watchers: Watchers::new(),
@@ -347,9 +349,28 @@ impl Socket {
         Ok(s)
     }
 
-    /// This socket's identity, unique for the life of the process.
+    /// This socket's identity, unique for the life of the process: the
+    /// same number from the first call on.
+    #[inline]
     pub(crate) fn id(&self) -> usize {
-        self.id
+        match self.id.load(Ordering::Relaxed) {
+            0 => self.first_id(),
+            id => id,
+        }
+    }
+
+    /// `id`'s first call: a new number, unless a racing first call's won.
+    #[cold]
+    #[inline(never)]
+    fn first_id(&self) -> usize {
+        let new = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        match self
+            .id
+            .compare_exchange(0, new, Ordering::Relaxed, Ordering::Relaxed)
+        {
+            Ok(_) => new,
+            Err(won) => won,
+        }
     }
 
     pub fn fd(&self) -> RawFd {
@@ -1020,5 +1041,28 @@ impl Socket {
             local: self.local_addr().unwrap_or(Addr::empty()),
             peer: self.peer_addr().unwrap_or(Addr::empty()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_socket_takes_its_id_when_first_asked_and_keeps_it() {
+        let dgram = || Socket::new(libc::AF_INET, libc::SOCK_DGRAM, 0).unwrap();
+        let (a, b) = (dgram(), dgram());
+        assert_eq!(a.id.load(Ordering::Relaxed), 0, "made without one");
+        let id = a.id();
+        assert_ne!(id, 0);
+        assert_eq!(a.id(), id, "the same number from the first call on");
+        assert_ne!(b.id(), id, "unique");
+        // Racing first calls agree on one number.
+        let c = dgram();
+        let ids: Vec<usize> = std::thread::scope(|s| {
+            let calls: Vec<_> = (0..4).map(|_| s.spawn(|| c.id())).collect();
+            calls.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        assert!(ids.iter().all(|&i| i == c.id()), "{ids:?}");
     }
 }
