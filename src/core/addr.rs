@@ -339,6 +339,7 @@ pub struct LastSender {
 const SIN_LEN: usize = size_of::<libc::sockaddr_in>();
 
 impl LastSender {
+    /// Remembers no sender yet (a batch's first datagram is converted).
     pub const fn new() -> LastSender {
         LastSender {
             raw: MaybeUninit::uninit(),
@@ -384,16 +385,7 @@ impl LastSender {
         if self.text.family != libc::AF_INET {
             return self.copy_other_to(out);
         }
-        out.family = self.text.family;
-        out.port = self.text.port;
-        out.flowinfo = 0;
-        out.scope_id = 0;
-        if let (Some(dst), Some(src)) = (
-            out.host.first_chunk_mut::<16>(),
-            self.text.host.first_chunk::<16>(),
-        ) {
-            *dst = *src;
-        }
+        copy_ipv4(&self.text, out);
     }
 
     #[inline(never)]
@@ -413,17 +405,27 @@ impl LastSender {
         };
         self.len = len;
         if text.family == libc::AF_INET {
-            self.text.family = text.family;
-            self.text.port = text.port;
-            if let (Some(dst), Some(src)) = (
-                self.text.host.first_chunk_mut::<16>(),
-                text.host.first_chunk::<16>(),
-            ) {
-                *dst = *src;
-            }
+            copy_ipv4(text, &mut self.text);
         } else {
             self.text = *text;
         }
+    }
+}
+
+/// Copies an IPv4 address's text form: its fields and the host's first 16
+/// bytes, which hold the whole text and its NUL (what follows the NUL is
+/// unspecified, as `Addr::set_from_raw` leaves it).
+#[inline(always)]
+fn copy_ipv4(src: &Addr, dst: &mut Addr) {
+    dst.family = src.family;
+    dst.port = src.port;
+    dst.flowinfo = 0;
+    dst.scope_id = 0;
+    if let (Some(d), Some(s)) = (
+        dst.host.first_chunk_mut::<16>(),
+        src.host.first_chunk::<16>(),
+    ) {
+        *d = *s;
     }
 }
 

@@ -61,6 +61,7 @@ pub struct Slot<T> {
 unsafe impl<T: Send + Sync> Sync for Slot<T> {}
 
 impl<T: Retire> Slot<T> {
+    /// An empty slot of generation 0 (its first fill issues 1).
     pub(crate) const fn new() -> Slot<T> {
         Slot {
             state: AtomicU64::new(EMPTY),
