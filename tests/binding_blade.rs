@@ -517,7 +517,8 @@ fn blade_tls_client_against_python_ssl() {
     use tls_support::{cert, python_server, sha256, value};
     let (echo, p1) = python_server("server", "echo", &[]);
     let (old, p2) = python_server("server", "echo", &["--tls12", "--alpn", "h2"]);
-    let (nb, p3) = python_server("server", "echo", &[]);
+    // Answers the hello 300 ms late: the non-blocking handshake must wait.
+    let (nb, p3) = python_server("server", "echo", &["--hello-delay-ms", "300"]);
     let total = 1 << 20;
     let (ok, out) = run_blade(
         b,

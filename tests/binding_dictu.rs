@@ -318,7 +318,8 @@ fn dictu_tls_nonblocking_handshake_driven_by_poll() {
     let Some(shim) = shim() else {
         return;
     };
-    let (py, port) = python_server("server", "echo", &[]);
+    // The server answers the hello 300 ms late: the handshake must wait.
+    let (py, port) = python_server("server", "echo", &["--hello-delay-ms", "300"]);
     let port = port.to_string();
     let out = dictu(shim, "tls_client.du", &["nonblocking", &port, &certs_arg()]).finish();
     // At least the wait for the server's hello.

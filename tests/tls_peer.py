@@ -18,6 +18,7 @@ import select
 import socket
 import ssl
 import sys
+import time
 
 
 def say(*words):
@@ -179,6 +180,11 @@ def main():
     p.add_argument("--bytes", type=int, default=0)
     p.add_argument("--dirty", action="store_true")
     p.add_argument("--name", default="localhost")
+    # Server: wait this long after accepting before the handshake, so a
+    # client that drives its handshake without blocking must wait for the
+    # reply (otherwise, on a loaded machine, the whole reply can be there
+    # by its first read, and its handshake never waits).
+    p.add_argument("--hello-delay-ms", type=int, default=0)
     args = p.parse_args()
     socket.setdefaulttimeout(60)
     if args.role == "server":
@@ -202,6 +208,7 @@ def main():
                 pass
             return
         ctx = context(args, server=True)
+        time.sleep(args.hello_delay_ms / 1000)
         try:
             t = ctx.wrap_socket(conn, server_side=True)
         except (ssl.SSLError, OSError) as e:
